@@ -1,0 +1,218 @@
+"""Data sources: bundled digits, image folders, TFDS, in-memory arrays.
+
+Each returns a `SourceParts`: class names, the source's natural channel
+count, and `Items` for whichever of train/val/test/unlabeled it provides.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from kzoo.data.items import ArrayItems, FileItems, TfdsItems, decodable
+from kzoo.errors import DataError
+
+SPLIT_DIRS = ("train", "val", "test")
+UNLABELED_DIR = "unlabeled"
+
+
+@dataclasses.dataclass
+class SourceParts:
+    name: str
+    class_names: list
+    channels: int
+    train: object
+    val: object = None
+    test: object = None
+    unlabeled: object = None
+    skipped_files: list = dataclasses.field(default_factory=list)
+
+
+def digits_source():
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images; no download).
+
+    The 0-16 grey levels are scaled to uint8 0-255.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    pixels = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    names = [str(c) for c in bunch.target_names]
+    return SourceParts("digits", names, 1, ArrayItems(pixels, bunch.target))
+
+
+def array_source(data, class_names=None):
+    """In-memory arrays: `(x, y)` or a dict with keys among train/val/test.
+
+    `x` is `[N, H, W]` or `[N, H, W, C]`, uint8 or float in [0, 255].
+    """
+    splits = data if isinstance(data, dict) else {"train": data}
+    unknown = set(splits) - set(SPLIT_DIRS)
+    if unknown or "train" not in splits:
+        raise DataError(
+            "Array data must be (x, y) or a dict with 'train' and optionally "
+            f"'val'/'test'. Received keys: {sorted(splits)}"
+        )
+    items = {}
+    for split, (x, y) in splits.items():
+        x = np.asarray(x)
+        if x.ndim == 3:
+            x = x[..., None]
+        if x.ndim != 4 or len(x) != len(y):
+            raise DataError(
+                f"'{split}' images must be [N, H, W(, C)] with one label each. "
+                f"Received: x.shape={x.shape}, len(y)={len(y)}"
+            )
+        pixels = np.round(np.clip(x, 0, 255)).astype(np.uint8)
+        items[split] = ArrayItems(pixels, np.asarray(y))
+    if class_names is None:
+        class_names = [str(i) for i in range(int(items["train"].labels.max()) + 1)]
+    channels = 1 if items["train"].pixels.shape[-1] == 1 else 3
+    return SourceParts("arrays", list(class_names), channels, **items)
+
+
+def folder_source(root):
+    """`root/train/<class>/*` (+ optional val/, test/, unlabeled/**).
+
+    A root without `train/` is read as `root/<class>/*`. Files that do not
+    decode are skipped and listed in `skipped_files`.
+    """
+    root = os.path.abspath(root)
+    has_train = os.path.isdir(os.path.join(root, "train"))
+    train_dir = os.path.join(root, "train") if has_train else root
+    reserved = set(SPLIT_DIRS) | {UNLABELED_DIR}
+    class_names = _class_dirs(train_dir, () if has_train else reserved)
+    if not class_names:
+        raise DataError(f"No class folders found in {train_dir}.")
+    skipped = []
+    parts = {}
+    for split in SPLIT_DIRS:
+        split_dir = train_dir if split == "train" else os.path.join(root, split)
+        if split != "train" and not (has_train and os.path.isdir(split_dir)):
+            continue
+        paths, labels = _scan_classes(split_dir, class_names, split)
+        mask = decodable(paths)
+        skipped += [p for p, ok in zip(paths, mask) if not ok]
+        items = FileItems(np.asarray(paths)[mask], np.asarray(labels)[mask])
+        _check_nonempty_classes(
+            items.labels, class_names, split_dir, every_class=split == "train"
+        )
+        parts[split] = items
+    unlabeled_dir = os.path.join(root, UNLABELED_DIR)
+    if os.path.isdir(unlabeled_dir):
+        paths = _files_below(unlabeled_dir)
+        mask = decodable(paths)
+        skipped += [p for p, ok in zip(paths, mask) if not ok]
+        kept = np.asarray(paths, dtype=object)[mask]
+        parts["unlabeled"] = FileItems(kept, np.full(len(kept), -1))
+    name = os.path.basename(root.rstrip(os.sep))
+    return SourceParts(name, class_names, 3, skipped_files=skipped, **parts)
+
+
+def tfds_source(name, data_dir=None, download=False):
+    """A TFDS dataset's train (+ validation, test) splits, images kept encoded."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        if download:
+            builder.download_and_prepare()
+        info = builder.info
+    except Exception as err:  # unknown name, bad config, ...
+        raise DataError(f"Cannot open TFDS dataset '{name}': {err}".splitlines()[0])
+    if not info.supervised_keys:
+        raise DataError(f"TFDS dataset '{name}' has no (image, label) supervised keys.")
+    image_key, label_key = info.supervised_keys[:2]
+    class_names = list(info.features[label_key].names)
+    shape = info.features[image_key].shape
+    channels = 1 if shape and shape[-1] == 1 else 3
+    parts = {}
+    for split, tfds_split in (("train", "train"), ("val", "validation"),
+                              ("test", "test")):
+        if tfds_split not in info.splits:
+            continue
+        load = _tfds_loader(name, tfds_split, data_dir, image_key, label_key)
+        try:
+            labels = np.fromiter(
+                (y for _, y in load().as_numpy_iterator()), dtype=np.int32
+            )
+        except Exception as err:
+            raise DataError(
+                f"TFDS dataset '{name}' split '{tfds_split}' is not available "
+                f"offline (pass download=True / --download to fetch it): "
+                f"{str(err).splitlines()[0]}"
+            )
+        parts[split] = TfdsItems(load, np.arange(len(labels)), labels)
+    if "train" not in parts:
+        raise DataError(f"TFDS dataset '{name}' has no 'train' split.")
+    return SourceParts(name.replace("/", "_"), class_names, channels, **parts)
+
+
+def _tfds_loader(name, split, data_dir, image_key, label_key):
+    import tensorflow_datasets as tfds
+
+    def load():
+        ds = tfds.load(
+            name,
+            split=split,
+            data_dir=data_dir,
+            download=False,
+            shuffle_files=False,
+            decoders={image_key: tfds.decode.SkipDecoding()},
+        )
+        return ds.map(lambda ex: (ex[image_key], ex[label_key]))
+
+    return load
+
+
+def _class_dirs(directory, exclude):
+    return sorted(
+        d
+        for d in os.listdir(directory)
+        if os.path.isdir(os.path.join(directory, d))
+        and not d.startswith(".")
+        and d not in exclude
+    )
+
+
+def _files_below(directory):
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found += [
+            os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith(".")
+        ]
+    return found
+
+
+def _scan_classes(split_dir, class_names, split):
+    present = _class_dirs(split_dir, set(SPLIT_DIRS) | {UNLABELED_DIR}
+                          if split == "train" else ())
+    unknown = sorted(set(present) - set(class_names))
+    if unknown:
+        raise DataError(
+            f"Classes {unknown} in {split_dir} are not among the training "
+            f"classes {class_names}."
+        )
+    paths, labels = [], []
+    for label, cls in enumerate(class_names):
+        cls_dir = os.path.join(split_dir, cls)
+        files = _files_below(cls_dir) if os.path.isdir(cls_dir) else []
+        if split == "train" and not files:
+            raise DataError(f"Class folder {cls_dir} has no files.")
+        paths += files
+        labels += [label] * len(files)
+    return paths, labels
+
+
+def _check_nonempty_classes(labels, class_names, split_dir, every_class):
+    if len(labels) == 0:
+        raise DataError(f"No decodable images found in {split_dir}.")
+    if not every_class:
+        return
+    counts = np.bincount(labels, minlength=len(class_names))
+    empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        raise DataError(
+            f"Class folders {empty} in {split_dir} hold no decodable images."
+        )

@@ -1,0 +1,5 @@
+"""Custom Keras layers shipped by kzoo (all registered for serialization)."""
+
+from kzoo.layers.lrn import LocalResponseNormalization
+
+__all__ = ["LocalResponseNormalization"]

@@ -1,0 +1,46 @@
+"""Model builders and the registry.
+
+Importing this package registers every builder:
+`create_model("vgg11_bn", num_classes=10, input_shape=(32, 32, 3), width=0.25)`.
+"""
+
+from kzoo.models.alexnet import alexnet
+from kzoo.models.baselines import KNNClassifier, perceptron
+from kzoo.models.lenet import lenet5
+from kzoo.models.registry import (
+    create_model,
+    get_model_entry,
+    list_models,
+    register_model,
+)
+from kzoo.models.vgg import (
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
+)
+from kzoo.models.weights import load_keras_applications_weights
+
+__all__ = [
+    "KNNClassifier",
+    "alexnet",
+    "create_model",
+    "get_model_entry",
+    "lenet5",
+    "list_models",
+    "load_keras_applications_weights",
+    "perceptron",
+    "register_model",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+]

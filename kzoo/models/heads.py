@@ -1,0 +1,110 @@
+"""Pieces shared by the builders: argument checks, preprocessing and heads."""
+
+import keras
+
+POOLING_MODES = (None, "flatten", "avg", "max")
+
+# ImageNet mean RGB in [0, 255] (the VGG paper's "mean RGB value" subtraction).
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+
+
+def scaled(units, width, multiple=1):
+    """`units * width`, rounded to a positive multiple of `multiple`."""
+    value = int(round(units * width / multiple)) * multiple
+    return max(multiple, value)
+
+
+def validate_common(num_classes, input_shape, include_top, pooling, width):
+    """Check the arguments every builder takes; returns `input_shape` as tuple.
+
+    Raises:
+        ValueError: With the expected form and `Received: ...`.
+    """
+    if pooling not in POOLING_MODES:
+        raise ValueError(
+            f"`pooling` must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
+        )
+    if include_top and (not isinstance(num_classes, int) or num_classes < 1):
+        raise ValueError(
+            "`num_classes` must be a positive integer when `include_top=True`. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    if not width > 0:
+        raise ValueError(f"`width` must be > 0. Received: width={width!r}")
+    shape = tuple(input_shape)
+    if len(shape) != 3 or any(
+        not isinstance(d, int) or d < 1 for d in shape
+    ):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) with positive "
+            f"integers. Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def check_min_size(model_name, input_shape, min_size):
+    """Raise a clear error when the image is too small for the pooling stages."""
+    if min(input_shape[:2]) < min_size:
+        raise ValueError(
+            f"{model_name} needs images of at least {min_size}x{min_size} pixels "
+            "so that every pooling stage has an input. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+
+
+def preprocessing_layer(kind, channels):
+    """The in-model input normalisation for inputs in [0, 255].
+
+    Args:
+        kind: `"unit"` (scale to [0, 1]) or `"mean_rgb"` (subtract the
+            ImageNet mean colour; its average for one channel).
+        channels: Number of image channels.
+    """
+    if kind == "unit":
+        return keras.layers.Rescaling(1.0 / 255.0, name="preprocessing")
+    if kind == "mean_rgb":
+        if channels == 3:
+            mean = list(IMAGENET_MEAN_RGB)
+        else:
+            mean = [sum(IMAGENET_MEAN_RGB) / 3.0] * channels
+        return keras.layers.Normalization(
+            mean=mean, variance=[1.0] * channels, name="preprocessing"
+        )
+    raise ValueError(f"Unknown preprocessing. Received: kind={kind!r}")
+
+
+def classifier_head(
+    x,
+    num_classes,
+    include_top,
+    pooling,
+    hidden_units,
+    dropout,
+    classifier_activation,
+    activation="relu",
+):
+    """Pool the features and, with `include_top`, add the FC classifier.
+
+    With `include_top=True`, `pooling=None` means the papers' flatten. With
+    `include_top=False`, `pooling=None` returns the feature map.
+
+    Layers are named `flatten`/`avg_pool`/`max_pool`, `fc1`, `fc2`, ...,
+    `predictions`.
+    """
+    if pooling is None and include_top:
+        pooling = "flatten"
+    if pooling == "flatten":
+        x = keras.layers.Flatten(name="flatten")(x)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    if not include_top:
+        return x
+    for i, units in enumerate(hidden_units, start=1):
+        x = keras.layers.Dense(units, activation=activation, name=f"fc{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
+    return keras.layers.Dense(
+        num_classes, activation=classifier_activation, name="predictions"
+    )(x)

@@ -1,0 +1,129 @@
+"""VGG-11/13/16/19, with and without batch norm (Simonyan & Zisserman 2015).
+
+Layer names follow `keras.applications.VGG16` (`block1_conv1`, ...,
+`block5_pool`, `fc1`, `fc2`, `predictions`), so its weight files load.
+"""
+
+import keras
+
+from kzoo.models import heads
+from kzoo.models.registry import register_model
+
+# Convolutions per block; block b has 64 * 2**(b-1) filters, capped at 512.
+VGG_CFGS = {
+    "vgg11": (1, 1, 2, 2, 2),  # config A
+    "vgg13": (2, 2, 2, 2, 2),  # config B
+    "vgg16": (2, 2, 3, 3, 3),  # config D
+    "vgg19": (2, 2, 4, 4, 4),  # config E
+}
+_BLOCK_FILTERS = (64, 128, 256, 512, 512)
+
+
+def _vgg(
+    cfg_name,
+    batch_norm,
+    num_classes=1000,
+    input_shape=(224, 224, 3),
+    include_top=True,
+    pooling=None,
+    width=1.0,
+    dropout=0.5,
+    include_preprocessing=True,
+    classifier_activation=None,
+    name=None,
+):
+    """Build one VGG variant; see `vgg16` for the arguments."""
+    input_shape = heads.validate_common(
+        num_classes, input_shape, include_top, pooling, width
+    )
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = inputs
+    if include_preprocessing:
+        x = heads.preprocessing_layer("mean_rgb", input_shape[-1])(x)
+    for block, (convs, filters) in enumerate(
+        zip(VGG_CFGS[cfg_name], _BLOCK_FILTERS), start=1
+    ):
+        for i in range(1, convs + 1):
+            x = keras.layers.Conv2D(
+                heads.scaled(filters, width),
+                3,
+                padding="same",
+                activation=None if batch_norm else "relu",
+                name=f"block{block}_conv{i}",
+            )(x)
+            if batch_norm:
+                x = keras.layers.BatchNormalization(name=f"block{block}_bn{i}")(x)
+                x = keras.layers.ReLU(name=f"block{block}_relu{i}")(x)
+        # 'same' padding equals the paper's pooling on even sizes and lets odd
+        # sizes (28 px -> 14, 7, 4, 2, 1) reach block5.
+        x = keras.layers.MaxPooling2D(
+            2, strides=2, padding="same", name=f"block{block}_pool"
+        )(x)
+    x = heads.classifier_head(
+        x,
+        num_classes,
+        include_top,
+        pooling,
+        hidden_units=[heads.scaled(4096, width)] * 2,
+        dropout=dropout,
+        classifier_activation=classifier_activation,
+    )
+    default_name = cfg_name + ("_bn" if batch_norm else "")
+    return keras.Model(inputs, x, name=name or default_name)
+
+
+def _register(cfg_name, batch_norm):
+    def builder(num_classes=1000, input_shape=(224, 224, 3), **kwargs):
+        return _vgg(cfg_name, batch_norm, num_classes, input_shape, **kwargs)
+
+    builder.__name__ = cfg_name + ("_bn" if batch_norm else "")
+    builder.__qualname__ = builder.__name__
+    builder.__doc__ = (
+        f"VGG config {'ABDE'['vgg11 vgg13 vgg16 vgg19'.split().index(cfg_name)]}"
+        f"{' with batch norm' if batch_norm else ''}. See `vgg16`."
+    )
+    return register_model((224, 224, 3), family="vgg")(builder)
+
+
+vgg11 = _register("vgg11", False)
+vgg13 = _register("vgg13", False)
+vgg19 = _register("vgg19", False)
+vgg11_bn = _register("vgg11", True)
+vgg13_bn = _register("vgg13", True)
+vgg16_bn = _register("vgg16", True)
+vgg19_bn = _register("vgg19", True)
+
+
+@register_model(default_input_shape=(224, 224, 3), family="vgg")
+def vgg16(num_classes=1000, input_shape=(224, 224, 3), **kwargs):
+    """VGG-16 (config D): 13 3x3 convolutions in 5 blocks, 3 FC layers.
+
+    At 224x224x3 with 1000 classes the model has 138,357,544 parameters.
+    Weights of `keras.applications.VGG16` load with
+    `kzoo.models.load_keras_applications_weights`.
+
+    Args:
+        num_classes: Number of classes.
+        input_shape: `(height, width, channels)`. Any size from 1 px works:
+            pools use 'same' padding, identical to the paper's on even sizes.
+        include_top: Whether to add FC4096-FC4096-FC.
+        pooling: None (flatten with the top; feature map without),
+            `"flatten"`, `"avg"` or `"max"`.
+        width: Multiplier for filters and hidden units (1.0 = paper), e.g.
+            0.25 for small data on a CPU.
+        dropout: Dropout rate after fc1 and fc2 (paper: 0.5).
+        include_preprocessing: Prepend mean-RGB subtraction (the paper's only
+            preprocessing), so the model takes pixel values in [0, 255]
+            in RGB order. `keras.applications` weights were trained on BGR
+            "caffe" inputs: feed BGR pixels to reuse them as they are.
+        classifier_activation: None returns logits.
+        name: Model name.
+
+    Returns:
+        A `keras.Model`.
+
+    Reference:
+        Simonyan, Zisserman. "Very Deep Convolutional Networks for
+        Large-Scale Image Recognition". ICLR 2015.
+    """
+    return _vgg("vgg16", False, num_classes, input_shape, **kwargs)

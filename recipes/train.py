@@ -1,0 +1,149 @@
+"""Train a registered model with `model.fit` and export it for TF Serving.
+
+    python recipes/train.py                       # LeNet-5 on bundled digits
+    python recipes/train.py --model vgg11_bn --width 0.25 --data DIR --epochs 30
+
+Writes to --out (default saved_models/<model>-<data>): config.json,
+metrics.json, confusion_matrix.png, model.keras, training_log.csv,
+logs/ (TensorBoard) and the SavedModel in the next version folder (1/, 2/...).
+"""
+
+import argparse
+import inspect
+import os
+import shutil
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kzoo import cli  # noqa: E402
+from kzoo.analysis import classification_report, plot_confusion_matrix  # noqa: E402
+from kzoo.data import batched, load_data, one_hot_labels  # noqa: E402
+from kzoo.export import export_saved_model  # noqa: E402
+from kzoo.models import create_model, get_model_entry  # noqa: E402
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_data_flags(p)
+    p.add_argument("--model", default="lenet5")
+    p.add_argument("--width", type=float, default=1.0, help="filter/unit multiplier")
+    p.add_argument("--epochs", type=cli.positive_int, default=30)
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.5,
+                   help="dropout after hidden FC layers, for models that have them")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--labels-per-class", type=cli.positive_int, default=None)
+    budget.add_argument("--label-fraction", type=float, default=None)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--input-size", type=cli.positive_int, default=None,
+                   help="square image size (default: the model's)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                   help="default: the data's own")
+    p.add_argument("--out", default=None)
+    p.add_argument("--smoke", action="store_true",
+                   help="wiring check: 1 epoch of 2 steps, small test")
+    return p
+
+
+def main(argv=None):
+    args = cli.parse_args(build_parser(), argv)
+    keras.utils.set_random_seed(args.seed)
+    size = args.input_size or get_model_entry(args.model).default_input_shape[0]
+    data = load_data(
+        args.data, image_size=(size, size), channels=args.channels,
+        labels_per_class=args.labels_per_class, label_fraction=args.label_fraction,
+        val_fraction=args.val_fraction, seed=args.seed,
+        data_dir=args.data_dir, download=args.download,
+    )
+    model = build_model(args, data)
+    out = args.out or os.path.join("saved_models", f"{args.model}-{data.name}")
+    print(f"data '{data.name}': {data.counts} images, {data.num_classes} classes, "
+          f"shape {data.image_shape}; skipped files: {len(data.skipped_files)}")
+    for path in data.skipped_files:
+        print(f"  skipped (not a decodable image): {path}")
+    os.makedirs(out, exist_ok=True)
+    config = dict(vars(args), input_size=size, channels=data.image_shape[-1],
+                  out=out, class_names=data.class_names, counts=data.counts)
+    cli.write_json(os.path.join(out, "config.json"), config)
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.lr),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=args.label_smoothing
+        ),
+        metrics=["accuracy"],
+    )
+    to_one_hot = one_hot_labels(data.num_classes)
+    train = batched(data.train, args.batch_size, training=True, seed=args.seed,
+                    map_fn=to_one_hot)
+    val = None
+    if data.val is not None:
+        val = batched(data.val, args.batch_size, map_fn=to_one_hot)
+    test = batched(data.test, args.batch_size)
+    limits = dict(steps_per_epoch=2, validation_steps=1) if args.smoke else {}
+    if args.smoke:
+        test = test.take(2)
+    model.fit(
+        train, validation_data=val, epochs=1 if args.smoke else args.epochs,
+        callbacks=callbacks(out), verbose=2 if args.smoke else "auto", **limits,
+    )
+
+    metrics = evaluate(model, test, data.class_names)
+    metrics["skipped_files"] = len(data.skipped_files)
+    metrics["skipped_file_paths"] = data.skipped_files
+    cli.write_json(os.path.join(out, "metrics.json"), metrics)
+    plot_confusion_matrix(metrics["confusion_matrix"], data.class_names,
+                          os.path.join(out, "confusion_matrix.png"))
+    model.save(os.path.join(out, "model.keras"))
+    version_dir = export_saved_model(model, out, data.class_names)
+    record_with_version(out, version_dir)
+    print(f"test accuracy {metrics['test_accuracy']:.4f} on "
+          f"{metrics['num_examples']} images; SavedModel: {version_dir}")
+    return 0
+
+
+def build_model(args, data):
+    kwargs = {"num_classes": data.num_classes, "input_shape": data.image_shape}
+    params = inspect.signature(get_model_entry(args.model).builder).parameters
+    for name in ("width", "dropout"):
+        if name in params or "kwargs" in params:
+            kwargs[name] = getattr(args, name)
+    return create_model(args.model, **kwargs)
+
+
+def callbacks(out):
+    return [
+        keras.callbacks.BackupAndRestore(os.path.join(out, "backup")),
+        keras.callbacks.CSVLogger(os.path.join(out, "training_log.csv")),
+        keras.callbacks.TensorBoard(os.path.join(out, "logs")),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def evaluate(model, test, class_names):
+    y_true, y_pred = [], []
+    for x, y in test:
+        y_pred.append(np.argmax(model.predict_on_batch(x), axis=-1))
+        y_true.append(y.numpy())
+    report = classification_report(np.concatenate(y_true), np.concatenate(y_pred),
+                                   class_names)
+    report["test_accuracy"] = report.pop("accuracy")
+    return report
+
+
+def record_with_version(out, version_dir):
+    """Keep this run's config and metrics inside its version folder too."""
+    extra = os.path.join(version_dir, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    for name in ("config.json", "metrics.json"):
+        shutil.copy(os.path.join(out, name), os.path.join(extra, name))
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run_main(main))
