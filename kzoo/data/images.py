@@ -23,6 +23,7 @@ def convert_channels(image, channels):
     """
     if channels not in (1, 3):
         raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels}")
+    image = tf.convert_to_tensor(image)
     rank = image.shape.rank
     num = tf.shape(image)[-1]
     # Drop alpha: gray+alpha -> gray, RGBA -> RGB.

@@ -126,25 +126,26 @@ def tfds_source(name, data_dir=None, download=False):
     class_names = list(info.features[label_key].names)
     shape = info.features[image_key].shape
     channels = 1 if shape and shape[-1] == 1 else 3
+    known = set(info.splits)  # empty when not prepared (or under mock_data)
     parts = {}
     for split, tfds_split in (("train", "train"), ("val", "validation"),
                               ("test", "test")):
-        if tfds_split not in info.splits:
-            continue
+        if tfds_split not in known and (known or split == "val"):
+            continue  # validation only when the metadata lists it
         load = _tfds_loader(name, tfds_split, data_dir, image_key, label_key)
         try:
             labels = np.fromiter(
                 (y for _, y in load().as_numpy_iterator()), dtype=np.int32
             )
         except Exception as err:
+            if split != "train":
+                continue  # optional split absent
             raise DataError(
-                f"TFDS dataset '{name}' split '{tfds_split}' is not available "
-                f"offline (pass download=True / --download to fetch it): "
-                f"{str(err).splitlines()[0]}"
+                f"TFDS dataset '{name}' split 'train' is not available offline "
+                f"(pass download=True / --download to fetch it): "
+                f"{str(err).strip().splitlines()[0]}"
             )
         parts[split] = TfdsItems(load, np.arange(len(labels)), labels)
-    if "train" not in parts:
-        raise DataError(f"TFDS dataset '{name}' has no 'train' split.")
     return SourceParts(name.replace("/", "_"), class_names, channels, **parts)
 
 
