@@ -1,0 +1,24 @@
+"""Load the scripts in recipes/ as modules, and run them as a user would."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_recipe(name):
+    path = os.path.join(ROOT, "recipes", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_recipe(name, *args, cwd=None, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *args],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
+    )
