@@ -32,8 +32,10 @@ def build_parser():
     p.add_argument("--model", default="lenet5")
     p.add_argument("--width", type=float, default=1.0, help="filter/unit multiplier")
     p.add_argument("--epochs", type=cli.positive_int, default=30)
-    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--batch-size", type=cli.positive_int, default=16)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning-rate schedule over the whole run")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--dropout", type=float, default=0.5,
                    help="dropout after hidden FC layers, for models that have them")
@@ -45,6 +47,13 @@ def build_parser():
                    help="square image size (default: the model's)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
                    help="default: the data's own")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="XLA-compile the train step (Keras's 'auto' leaves XLA off "
+                        "on CPU; on is ~1.5-2x faster for small CNNs here)")
+    p.add_argument("--steps-per-execution", type=cli.positive_int, default=32,
+                   help="train steps per graph call (the progress bar updates "
+                        "every N steps)")
     p.add_argument("--out", default=None)
     p.add_argument("--smoke", action="store_true",
                    help="wiring check: 1 epoch of 2 steps, small test")
@@ -72,20 +81,8 @@ def main(argv=None):
                   out=out, class_names=data.class_names, counts=data.counts)
     cli.write_json(os.path.join(out, "config.json"), config)
 
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.lr),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=args.label_smoothing
-        ),
-        metrics=["accuracy"],
-    )
-    to_one_hot = one_hot_labels(data.num_classes)
-    train = batched(data.train, args.batch_size, training=True, seed=args.seed,
-                    map_fn=to_one_hot)
-    val = None
-    if data.val is not None:
-        val = batched(data.val, args.batch_size, map_fn=to_one_hot)
-    test = batched(data.test, args.batch_size)
+    compile_model(model, args, -(-data.counts["train"] // args.batch_size))
+    train, val, test = make_datasets(data, args)
     limits = dict(steps_per_epoch=2, validation_steps=1) if args.smoke else {}
     if args.smoke:
         test = test.take(2)
@@ -106,6 +103,33 @@ def main(argv=None):
     print(f"test accuracy {metrics['test_accuracy']:.4f} on "
           f"{metrics['num_examples']} images; SavedModel: {version_dir}")
     return 0
+
+
+def make_datasets(data, args):
+    """Batched train (shuffled, one-hot), val (one-hot) and test (int labels)."""
+    to_one_hot = one_hot_labels(data.num_classes)
+    train = batched(data.train, args.batch_size, training=True, seed=args.seed,
+                    map_fn=to_one_hot)
+    val = None
+    if data.val is not None:
+        val = batched(data.val, args.batch_size, map_fn=to_one_hot)
+    return train, val, batched(data.test, args.batch_size)
+
+
+def compile_model(model, args, steps_per_epoch):
+    """Adam (cosine-decayed by default) + label-smoothed cross-entropy."""
+    lr = args.lr
+    if args.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps_per_epoch)
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=args.label_smoothing
+        ),
+        metrics=["accuracy"],
+        jit_compile=args.jit_compile,
+        steps_per_execution=args.steps_per_execution,
+    )
 
 
 def build_model(args, data):

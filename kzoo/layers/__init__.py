@@ -1,5 +1,6 @@
 """Custom Keras layers shipped by kzoo (all registered for serialization)."""
 
+from kzoo.layers.dropout import Dropout
 from kzoo.layers.lrn import LocalResponseNormalization
 
-__all__ = ["LocalResponseNormalization"]
+__all__ = ["Dropout", "LocalResponseNormalization"]

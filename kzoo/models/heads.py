@@ -2,6 +2,8 @@
 
 import keras
 
+from kzoo.layers import Dropout
+
 POOLING_MODES = (None, "flatten", "avg", "max")
 
 # ImageNet mean RGB in [0, 255] (the VGG paper's "mean RGB value" subtraction).
@@ -104,7 +106,7 @@ def classifier_head(
     for i, units in enumerate(hidden_units, start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"fc{i}")(x)
         if dropout:
-            x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
+            x = Dropout(dropout, name=f"fc{i}_dropout")(x)
     return keras.layers.Dense(
         num_classes, activation=classifier_activation, name="predictions"
     )(x)

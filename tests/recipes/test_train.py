@@ -103,3 +103,17 @@ def test_info_prints_receptive_field_table(capsys):
     assert " 196 " in row
     assert "138,357,544" in text
     np.testing.assert_equal(info.main(["--model", "lenet5"]), 0)
+
+
+def test_default_main_job_reaches_97_percent_through_the_export(tmp_path):
+    """README command (1): default train.py on digits, scored by evaluate.py."""
+    out = str(tmp_path / "main")
+    assert run_main(train.main, ["--out", out]) == 0
+    code = run_main(evaluate.main, ["--model", os.path.join(out, "1"),
+                                    "--data", "digits",
+                                    "--out", str(tmp_path / "eval.json")])
+    assert code == 0
+    report = json.load(open(tmp_path / "eval.json"))
+    in_process = json.load(open(os.path.join(out, "metrics.json")))["test_accuracy"]
+    assert report["accuracy"] == pytest.approx(in_process)
+    assert report["accuracy"] >= 0.97
