@@ -51,10 +51,15 @@ def parse_args(parser, argv=None):
 
 
 def run_main(main, argv=None):
-    """Run `main(argv)`; a user error becomes one `error: ...` line, exit 2."""
+    """Run `main(argv)`; a user error becomes one `error: ...` line, exit 2.
+
+    Set `KZOO_TRACEBACK=1` to get the full traceback instead.
+    """
     try:
         return main(argv)
     except USER_ERRORS as err:
+        if os.environ.get("KZOO_TRACEBACK"):
+            raise
         message = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         print(f"error: {message}", file=sys.stderr)
         return 2

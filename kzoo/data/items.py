@@ -38,7 +38,17 @@ class ArrayItems:
         return ds.map(lambda x, y: (images.encode_png(x), y))
 
 
-class FileItems:
+class _EncodedItems:
+    """Items whose `encoded()` yields `(image bytes, label)`; decoded on the fly."""
+
+    def dataset(self, size, channels):
+        return self.encoded().map(
+            lambda x, y: (images.decode_to_model_input(x, size, channels), y),
+            num_parallel_calls=AUTOTUNE,
+        )
+
+
+class FileItems(_EncodedItems):
     """Image files; only files that decode should be put in here."""
 
     def __init__(self, paths, labels):
@@ -57,18 +67,12 @@ class FileItems:
             np.concatenate([self.labels, other.labels]),
         )
 
-    def dataset(self, size, channels):
-        return self.encoded().map(
-            lambda x, y: (images.decode_to_model_input(x, size, channels), y),
-            num_parallel_calls=AUTOTUNE,
-        )
-
     def encoded(self):
         ds = tf.data.Dataset.from_tensor_slices((self.paths, self.labels))
         return ds.map(lambda p, y: (tf.io.read_file(p), y), num_parallel_calls=AUTOTUNE)
 
 
-class TfdsItems:
+class TfdsItems(_EncodedItems):
     """Examples of one TFDS split, streamed and selected by index.
 
     Images stay encoded (`tfds.decode.SkipDecoding`) until the pipeline
@@ -94,12 +98,6 @@ class TfdsItems:
         ds = self._load_encoded().enumerate()
         ds = ds.filter(lambda i, example: table.lookup(i) > 0)
         return ds.map(lambda i, example: example)
-
-    def dataset(self, size, channels):
-        return self.encoded().map(
-            lambda x, y: (images.decode_to_model_input(x, size, channels), y),
-            num_parallel_calls=AUTOTUNE,
-        )
 
 
 def decodable(paths):
