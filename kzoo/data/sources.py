@@ -138,11 +138,11 @@ def tfds_source(name, data_dir=None, download=False):
                 (y for _, y in load().as_numpy_iterator()), dtype=np.int32
             )
         except Exception as err:
-            if split != "train":
-                continue  # optional split absent
+            if split != "train" and tfds_split not in known:
+                continue  # a split the metadata does not list is optional
             raise DataError(
-                f"TFDS dataset '{name}' split 'train' is not available offline "
-                f"(pass download=True / --download to fetch it): "
+                f"TFDS dataset '{name}' split '{tfds_split}' is not available offline "
+                f"(the --download flag, or download= in load_data, fetches it): "
                 f"{str(err).strip().splitlines()[0]}"
             )
         parts[split] = TfdsItems(load, np.arange(len(labels)), labels)
