@@ -48,8 +48,7 @@ class KerasContender:
             ["--batch-size", str(batch_size), "--dropout", str(dropout),
              *extra_flags])
         self.model = recipe.build_model(args, data)
-        steps = -(-data.counts["train"] // batch_size)
-        recipe.compile_model(self.model, args, steps)
+        recipe.compile_model(self.model, args, data.counts["train"])
         self.train, _, _ = recipe.make_datasets(data, args)
 
     def run(self, epochs):
@@ -100,7 +99,9 @@ def main():
                    help="dropout after fc1/fc2 in both models (recipe default 0.5)")
     args = p.parse_args()
     recipe = load_train_recipe()
-    data = load_data("digits", image_size=(32, 32), val_fraction=0.1, seed=0)
+    defaults = recipe.build_parser().parse_args([])
+    data = load_data(defaults.data, image_size=(32, 32),
+                     val_fraction=defaults.val_fraction, seed=defaults.seed)
     x = np.stack([img.numpy() for img, _ in data.train])
     y = np.array([int(label) for _, label in data.train])
     n = len(y)

@@ -82,7 +82,7 @@ def main(argv=None):
                   out=out, class_names=data.class_names, counts=data.counts)
     cli.write_json(os.path.join(out, "config.json"), config)
 
-    compile_model(model, args, -(-data.counts["train"] // args.batch_size))
+    compile_model(model, args, data.counts["train"])
     train, val, test = make_datasets(data, args)
     limits = dict(steps_per_epoch=2, validation_steps=1) if args.smoke else {}
     if args.smoke:
@@ -117,10 +117,11 @@ def make_datasets(data, args):
     return train, val, batched(data.test, args.batch_size)
 
 
-def compile_model(model, args, steps_per_epoch):
+def compile_model(model, args, num_train):
     """Adam (constant or cosine-decayed LR) + label-smoothed cross-entropy."""
     lr = args.lr
     if args.schedule == "cosine":
+        steps_per_epoch = -(-num_train // args.batch_size)
         lr = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps_per_epoch)
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
