@@ -89,3 +89,8 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def copy_args(args, **overrides):
+    """A copy of an argparse namespace with some values replaced."""
+    return argparse.Namespace(**dict(vars(args), **overrides))

@@ -20,6 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kzoo import cli  # noqa: E402
+from kzoo.augment import DEFAULT_POLICY, AugmentPolicy  # noqa: E402
 from kzoo.analysis import classification_report, plot_confusion_matrix  # noqa: E402
 from kzoo.data import batched, load_data, one_hot_labels  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
@@ -43,6 +44,9 @@ def build_parser():
     budget.add_argument("--labels-per-class", type=cli.positive_int, default=None)
     budget.add_argument("--label-fraction", type=float, default=None)
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--augment", default="none",
+                   help=f"augmentation policy, e.g. 'default' (= '{DEFAULT_POLICY}'), "
+                        "'flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)' or 'none'")
     p.add_argument("--input-size", type=cli.positive_int, default=None,
                    help="square image size (default: the model's)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
@@ -65,6 +69,7 @@ def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     keras.utils.set_random_seed(args.seed)
     size = args.input_size or get_model_entry(args.model).default_input_shape[0]
+    make_policy(args.augment, (size, size), None, args.seed)  # fail before loading data
     data = load_data(
         args.data, image_size=(size, size), channels=args.channels,
         labels_per_class=args.labels_per_class, label_fraction=args.label_fraction,
@@ -89,7 +94,8 @@ def main(argv=None):
         test = test.take(2)
     model.fit(
         train, validation_data=val, epochs=1 if args.smoke else args.epochs,
-        callbacks=callbacks(out), verbose=2 if args.smoke else "auto", **limits,
+        callbacks=callbacks(out), verbose=2 if args.smoke else "auto", shuffle=False,
+        **limits,
     )
 
     metrics = evaluate(model, test, data.class_names)
@@ -107,14 +113,21 @@ def main(argv=None):
 
 
 def make_datasets(data, args):
-    """Batched train (shuffled, one-hot), val (one-hot) and test (int labels)."""
+    """Batched train (shuffled, augmented, one-hot), val (one-hot), test (int)."""
     to_one_hot = one_hot_labels(data.num_classes)
+    policy = make_policy(args.augment, data.image_shape[:2], data.num_classes, args.seed)
     train = batched(data.train, args.batch_size, training=True, seed=args.seed,
-                    map_fn=to_one_hot)
+                    map_fn=policy.map_fn if policy.layers else to_one_hot)
     val = None
     if data.val is not None:
         val = batched(data.val, args.batch_size, map_fn=to_one_hot)
     return train, val, batched(data.test, args.batch_size)
+
+
+def make_policy(spec, image_size, num_classes, seed):
+    """The `--augment` policy ('default' names DEFAULT_POLICY)."""
+    spec = DEFAULT_POLICY if spec == "default" else spec
+    return AugmentPolicy(spec, image_size, num_classes, seed=seed)
 
 
 def compile_model(model, args, num_train):

@@ -1,6 +1,10 @@
 """Receptive fields, parameter/MAC counts, classification reports and plots."""
 
-from kzoo.analysis.plots import plot_confusion_matrix, plot_weight_templates
+from kzoo.analysis.plots import (
+    plot_confusion_matrix,
+    plot_search_heatmap,
+    plot_weight_templates,
+)
 from kzoo.analysis.receptive_field import LayerStats, format_table, layer_table
 from kzoo.analysis.report import classification_report
 
@@ -10,5 +14,6 @@ __all__ = [
     "format_table",
     "layer_table",
     "plot_confusion_matrix",
+    "plot_search_heatmap",
     "plot_weight_templates",
 ]

@@ -69,3 +69,43 @@ def plot_weight_templates(model, path, class_names=None, layer_name="predictions
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return templates
+
+
+def plot_search_heatmap(trials, path, value_key="val_accuracy"):
+    """Heat map of search trials: rows N, columns M, cells the score.
+
+    Args:
+        trials: Dicts with "n", "m" and `value_key` (missing when the trial
+            failed; such cells show "failed").
+        path: Output PNG path.
+        value_key: Which score to plot.
+
+    Returns:
+        The `(len(N values), len(M values))` grid, NaN where nothing ran.
+    """
+    ns = sorted({t["n"] for t in trials})
+    ms = sorted({t["m"] for t in trials})
+    grid = np.full((len(ns), len(ms)), np.nan)
+    failed = set()
+    for t in trials:
+        cell = (ns.index(t["n"]), ms.index(t["m"]))
+        if value_key in t:
+            grid[cell] = t[value_key]
+        else:
+            failed.add(cell)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(ms) + 2), max(2.5, 0.6 * len(ns) + 1.5)))
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(ms)), ms)
+    ax.set_yticks(range(len(ns)), ns)
+    ax.set_xlabel("magnitude M")
+    ax.set_ylabel("ops per image N")
+    for (i, j), v in np.ndenumerate(grid):
+        text = "failed" if (i, j) in failed else ("" if np.isnan(v) else f"{v:.3f}")
+        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white")
+    if trials and not np.isnan(grid).all():
+        fig.colorbar(image, ax=ax, label=value_key)
+    ax.set_title("RandAugment search")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return grid

@@ -42,6 +42,14 @@ def test_smoke_run_writes_everything_and_the_export_scores(tmp_path):
     assert {"1", "2"} <= set(os.listdir(out))
 
 
+def test_augmented_smoke_run_records_its_policy(tmp_path):
+    out = str(tmp_path / "run")
+    policy = "flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)"
+    assert run_main(train.main, ["--smoke", "--augment", policy, "--out", out]) == 0
+    assert json.load(open(os.path.join(out, "config.json")))["augment"] == policy
+    assert os.path.isdir(os.path.join(out, "1"))
+
+
 def test_folder_with_bad_files_trains_to_the_end(tmp_path, capsys):
     root = make_bad_folder(str(tmp_path / "bad"))
     out = str(tmp_path / "run")
@@ -61,6 +69,8 @@ def _error_case(kind, tmp_path):
         return ["--data", "no-such-data"], "Unknown data spec"
     if kind == "budget":
         return ["--labels-per-class", "1000"], "labels_per_class=1000"
+    if kind == "augment":
+        return ["--augment", "crop,blur"], "unknown augmentation 'blur'; valid names:"
     root = tmp_path / "ds"
     if kind == "empty_class":
         make_image_folder(str(root), per_class=3, size=8)
@@ -71,7 +81,7 @@ def _error_case(kind, tmp_path):
     return ["--data", str(root)], "No decodable images"
 
 
-@pytest.mark.parametrize("kind", ["unknown_spec", "budget", "empty_class",
+@pytest.mark.parametrize("kind", ["unknown_spec", "budget", "augment", "empty_class",
                                   "no_images"])
 def test_errors_give_one_line_and_write_nothing(kind, tmp_path, capsys):
     args, match = _error_case(kind, tmp_path)

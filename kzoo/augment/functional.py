@@ -1,0 +1,216 @@
+"""Image operations in `keras.ops` shared by the augmentation layers.
+
+All functions take float images with pixel values in [0, 255] and channels
+last. Unless stated otherwise they work on one image `(H, W, C)`; the
+geometric helpers work on batches `(B, H, W, C)` with one transform per image.
+Colour operations follow PIL's `ImageOps` / `ImageEnhance` definitions, which
+the RandAugment and AutoAugment reference code uses.
+"""
+
+import keras
+from keras import ops
+
+FILL_VALUE = 128.0  # grey, the fill of the TPU reference and timm
+_GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # PIL's "L" conversion (ITU-R 601-2)
+
+
+def grayscale(image):
+    """PIL "L" luminance, shape `(..., H, W, 1)`; one channel passes through."""
+    if image.shape[-1] == 1:
+        return image
+    return ops.sum(image * ops.convert_to_tensor(_GRAY_WEIGHTS, image.dtype),
+                   axis=-1, keepdims=True)
+
+
+def blend(degenerate, image, factor):
+    """`degenerate + factor * (image - degenerate)`, clipped to [0, 255].
+
+    factor 1 returns the image, 0 the degenerate image; above 1 extrapolates
+    (PIL `ImageEnhance`).
+    """
+    return ops.clip(degenerate + factor * (image - degenerate), 0.0, 255.0)
+
+
+def brightness(image, factor):
+    """PIL `ImageEnhance.Brightness`: blend with a black image."""
+    return blend(ops.zeros_like(image), image, factor)
+
+
+def color(image, factor):
+    """PIL `ImageEnhance.Color`: blend with the grayscale image."""
+    return blend(ops.broadcast_to(grayscale(image), ops.shape(image)), image, factor)
+
+
+def contrast(image, factor):
+    """PIL `ImageEnhance.Contrast`: blend with the mean grey level."""
+    mean = ops.floor(ops.mean(grayscale(image)) + 0.5)
+    return blend(ops.full_like(image, mean), image, factor)
+
+
+def sharpness(image, factor):
+    """PIL `ImageEnhance.Sharpness`: blend with PIL's SMOOTH filter.
+
+    The smoothing kernel is [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13; border
+    pixels of the degenerate image are the original ones, as in PIL.
+    """
+    channels = image.shape[-1]
+    kernel = ops.convert_to_tensor([[1, 1, 1], [1, 5, 1], [1, 1, 1]], image.dtype) / 13.0
+    kernel = ops.tile(kernel[:, :, None, None], (1, 1, channels, 1))
+    smooth = ops.depthwise_conv(image[None], kernel, padding="valid")[0]
+    smooth = ops.pad(smooth, ((1, 1), (1, 1), (0, 0)))
+    height, width = ops.shape(image)[0], ops.shape(image)[1]
+    rows = ops.arange(height)[:, None, None]
+    cols = ops.arange(width)[None, :, None]
+    interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
+    return blend(ops.where(interior, smooth, image), image, factor)
+
+
+def solarize(image, threshold):
+    """PIL `ImageOps.solarize`: invert every pixel at or above `threshold`."""
+    return ops.where(image < threshold, image, 255.0 - image)
+
+
+def posterize(image, bits):
+    """PIL `ImageOps.posterize`: keep the `bits` most significant bits."""
+    shift = ops.cast(8 - bits, "int32")
+    pixels = ops.cast(ops.clip(ops.floor(image), 0, 255), "int32")
+    kept = ops.left_shift(ops.right_shift(pixels, shift), shift)
+    return ops.cast(kept, image.dtype)
+
+
+def auto_contrast(image):
+    """PIL `ImageOps.autocontrast`: stretch each channel to [0, 255].
+
+    A constant channel is left unchanged.
+    """
+    low = ops.min(image, axis=(0, 1), keepdims=True)
+    high = ops.max(image, axis=(0, 1), keepdims=True)
+    scale = ops.where(high > low, 255.0 / ops.maximum(high - low, 1e-6), 1.0)
+    offset = ops.where(high > low, low, 0.0)
+    return ops.clip((image - offset) * scale, 0.0, 255.0)
+
+
+def equalize(image):
+    """PIL `ImageOps.equalize`: per-channel histogram equalisation.
+
+    Uses PIL's look-up table: `step = (N - count of the last non-empty bin)
+    // 255` and `lut[i] = (step // 2 + cumsum_exclusive[i]) // step`; a
+    channel with `step == 0` is unchanged.
+    """
+    pixels = ops.cast(ops.clip(ops.floor(image), 0, 255), "int32")
+    channels_first = ops.reshape(ops.transpose(pixels, (2, 0, 1)), (image.shape[-1], -1))
+    hist = ops.bincount(channels_first, minlength=256)  # (C, 256)
+    hist = ops.cast(hist[:, :256], "int32")
+    total = ops.sum(hist, axis=-1)
+    last_bin = 255 - ops.argmax(ops.flip(hist > 0, axis=-1), axis=-1)
+    last_count = ops.take_along_axis(hist, ops.cast(last_bin, "int32")[:, None], axis=-1)[:, 0]
+    step = (total - last_count) // 255
+    cumsum = ops.cumsum(hist, axis=-1) - hist
+    safe_step = ops.maximum(step, 1)[:, None]
+    lut = ops.clip((safe_step // 2 + cumsum) // safe_step, 0, 255)  # (C, 256)
+    mapped = ops.take_along_axis(lut, channels_first, axis=-1)
+    mapped = ops.transpose(ops.reshape(mapped, (image.shape[-1],) + tuple(ops.shape(image)[:2])),
+                           (1, 2, 0))
+    return ops.where(step[None, None, :] > 0, ops.cast(mapped, image.dtype), image)
+
+
+# --- geometry: 3x3 matrices that map output pixel coordinates to input ones ---
+
+
+def affine_from_points(src, dst):
+    """Solve the affine map sending three points `src` to `dst`.
+
+    The `cv2.getAffineTransform` idea: six parameters from three point
+    correspondences. Points are `(x, y)`; batched `(B, 3, 2)` or `(3, 2)`.
+
+    Returns:
+        `(..., 2, 3)` matrices `A` with `dst = A @ [x, y, 1]`.
+
+    Raises:
+        A singular system (collinear points) gives non-finite values; the
+        layers only pass non-collinear anchors.
+    """
+    src = ops.convert_to_tensor(src, "float32")
+    dst = ops.convert_to_tensor(dst, "float32")
+    ones = ops.ones_like(src[..., :1])
+    system = ops.concatenate([src, ones], axis=-1)  # (..., 3, 3): rows [x y 1]
+    solution = ops.linalg.solve(system, dst)  # (..., 3, 2)
+    return ops.swapaxes(solution, -1, -2)
+
+
+def to_keras_transform(matrix):
+    """`(B, 2, 3)` or `(B, 3, 3)` output->input matrices as Keras's `(B, 8)`."""
+    batch = ops.shape(matrix)[0]
+    flat = ops.reshape(matrix[:, :2, :], (batch, 6))
+    return ops.concatenate([flat, ops.zeros((batch, 2), dtype=flat.dtype)], axis=-1)
+
+
+def centered(matrix, height, width):
+    """Conjugate `(B, 2, 3)` matrices so that they act about the image centre."""
+    batch = ops.shape(matrix)[0]
+    cx = (ops.cast(width, "float32") - 1.0) / 2.0
+    cy = (ops.cast(height, "float32") - 1.0) / 2.0
+    bottom = ops.broadcast_to(ops.convert_to_tensor([[0.0, 0.0, 1.0]]), (batch, 1, 3))
+    full = ops.concatenate([matrix, bottom], axis=1)
+    shift = translate_matrix(ops.full((1,), cx), ops.full((1,), cy))  # +centre
+    shift = ops.concatenate([shift, bottom[:1]], axis=1)
+    unshift = translate_matrix(ops.full((1,), -cx), ops.full((1,), -cy))
+    unshift = ops.concatenate([unshift, bottom[:1]], axis=1)
+    # output->input: move output point to centred coordinates, map, move back.
+    return ops.matmul(ops.matmul(unshift, full), shift)[:, :2, :]
+
+
+def warp(images, matrix, interpolation="bilinear", fill_value=FILL_VALUE):
+    """Apply `(B, 2, 3)` output->input matrices to a `(B, H, W, C)` batch."""
+    return ops.image.affine_transform(
+        images, to_keras_transform(matrix), interpolation=interpolation,
+        fill_mode="constant", fill_value=fill_value,
+    )
+
+
+def shear_matrix(shear_x, shear_y):
+    """Output->input shear about the origin; `(B,)` factors each."""
+    one, zero = ops.ones_like(shear_x), ops.zeros_like(shear_x)
+    return ops.stack([ops.stack([one, shear_x, zero], -1),
+                      ops.stack([shear_y, one, zero], -1)], axis=1)
+
+
+def translate_matrix(dx, dy):
+    """Output->input translation moving content by `(+dx, +dy)` pixels."""
+    one, zero = ops.ones_like(dx), ops.zeros_like(dx)
+    return ops.stack([ops.stack([one, zero, -dx], -1),
+                      ops.stack([zero, one, -dy], -1)], axis=1)
+
+
+def rotate_matrix(degrees):
+    """Output->input rotation about the origin (counter-clockwise content)."""
+    theta = degrees * (3.141592653589793 / 180.0)
+    cos, sin, zero = ops.cos(theta), ops.sin(theta), ops.zeros_like(theta)
+    return ops.stack([ops.stack([cos, -sin, zero], -1),
+                      ops.stack([sin, cos, zero], -1)], axis=1)
+
+
+def check_value_range(value_range):
+    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+            or not value_range[0] < value_range[1]):
+        raise ValueError("`value_range` must be a pair (low, high) with low < high. "
+                         f"Received: value_range={value_range}")
+    return tuple(float(v) for v in value_range)
+
+
+def to_255(images, value_range):
+    low, high = value_range
+    if (low, high) == (0.0, 255.0):
+        return images
+    return (images - low) * (255.0 / (high - low))
+
+
+def from_255(images, value_range):
+    low, high = value_range
+    if (low, high) == (0.0, 255.0):
+        return images
+    return images * ((high - low) / 255.0) + low
+
+
+def seed_generator(seed):
+    return keras.random.SeedGenerator(seed)

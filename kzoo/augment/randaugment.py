@@ -1,0 +1,173 @@
+"""RandAugment with the paper's 14 operations, drawn independently per image."""
+
+import keras
+from keras import ops
+
+from kzoo.augment import functional as F
+from kzoo.augment.base import ImageAugmentation, signs
+
+MAX_MAGNITUDE = 30
+
+
+def _enhance(fn):
+    # PIL enhance factor 1 +/- 0.09 M: [0.1, 1.9] at M=10 (AutoAugment's range).
+    return lambda image, m, sign: fn(image, ops.maximum(1.0 + sign * 0.09 * m, 0.0))
+
+
+def _geometric(matrix_fn):
+    def op(image, m, sign, interpolation, fill_value):
+        height, width = ops.shape(image)[0], ops.shape(image)[1]
+        matrix = F.centered(matrix_fn(m, sign, height, width), height, width)
+        return F.warp(image[None], matrix, interpolation=interpolation,
+                      fill_value=fill_value)[0]
+
+    return op
+
+
+def _one(value):
+    return ops.reshape(ops.cast(value, "float32"), (1,))
+
+
+def _translate(axis):
+    def matrix(m, sign, height, width):
+        size = ops.cast(width if axis == "x" else height, "float32")
+        shift = _one(sign * ops.minimum(0.045 * m, 1.0) * size)
+        zero = ops.zeros_like(shift)
+        return F.translate_matrix(shift, zero) if axis == "x" else F.translate_matrix(zero, shift)
+
+    return matrix
+
+
+def _shear(axis):
+    def matrix(m, sign, height, width):
+        shear = _one(sign * 0.03 * m)
+        zero = ops.zeros_like(shear)
+        return F.shear_matrix(shear, zero) if axis == "x" else F.shear_matrix(zero, shear)
+
+    return matrix
+
+
+def _rotate(m, sign, height, width):
+    return F.rotate_matrix(_one(sign * 3.0 * m))
+
+
+# name -> (fn(image, m, sign), geometric?). Order is the paper's list.
+# Ranges at magnitude M (0..30; M=10 is AutoAugment's maximum):
+OPS = {
+    "identity": (lambda image, m, sign: image, False),
+    "auto_contrast": (lambda image, m, sign: F.auto_contrast(image), False),
+    "equalize": (lambda image, m, sign: F.equalize(image), False),
+    # +/- 3M degrees (30 at M=10, 90 at M=30)
+    "rotate": (_geometric(_rotate), True),
+    # invert pixels >= 256 - 25.6 M (none at M=0, all from M=10)
+    "solarize": (lambda image, m, sign: F.solarize(image, 256.0 - 25.6 * m), False),
+    # factor 1 +/- 0.09 M, clipped at 0
+    "color": (_enhance(F.color), False),
+    # keep max(8 - floor(0.4 M), 1) bits (8 at M=0, 4 at M=10)
+    "posterize": (lambda image, m, sign: F.posterize(
+        image, ops.maximum(8 - ops.cast(ops.floor(0.4 * m), "int32"), 1)), False),
+    "contrast": (_enhance(F.contrast), False),
+    "brightness": (_enhance(F.brightness), False),
+    "sharpness": (_enhance(F.sharpness), False),
+    # +/- 0.03 M (0.3 at M=10)
+    "shear_x": (_geometric(_shear("x")), True),
+    "shear_y": (_geometric(_shear("y")), True),
+    # +/- min(0.045 M, 1) of the image size (45% at M=10)
+    "translate_x": (_geometric(_translate("x")), True),
+    "translate_y": (_geometric(_translate("y")), True),
+}
+OP_NAMES = tuple(OPS)
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class RandAugment(ImageAugmentation):
+    """RandAugment: `num_ops` random operations of magnitude `magnitude`.
+
+    Every image draws its own sequence of `num_ops` operations, uniformly
+    from the paper's 14 (with replacement), and its own sign for signed
+    operations; only the drawn operation is computed. Magnitude `M` uses the
+    paper's integer scale 0-30, where M=10 is AutoAugment's maximum and each
+    range grows linearly with M (see `OPS` for each operation's value at M).
+    Geometric operations fill with grey (128) as the reference code does;
+    `fill_value=0` suits dark-background images such as digits.
+    Identity at `training=False`. Works on `(H, W, C)` or `(B, H, W, C)`
+    images, inside `tf.data` (graph mode) or as a model layer.
+
+    Args:
+        num_ops: N, operations applied in sequence to each image (>= 0).
+        magnitude: M, integer in [0, 30].
+        interpolation: `"nearest"` (the reference code) or `"bilinear"` for the
+            geometric operations.
+        ops: Optional subset of `OP_NAMES` to draw from.
+        fill_value: Fill of geometric operations, on the [0, 255] scale.
+        seed: Integer seed.
+        value_range: `(low, high)` pixel range of the inputs.
+
+    Example:
+        >>> layer = RandAugment(num_ops=2, magnitude=9, seed=0)
+        >>> dataset = dataset.map(lambda x, y: (layer(x), y))
+
+    Reference:
+        Cubuk et al., "RandAugment: Practical automated data augmentation with
+        a reduced search space", CVPR Workshops 2020.
+    """
+
+    def __init__(self, num_ops=2, magnitude=9, interpolation="nearest", ops=None,
+                 fill_value=F.FILL_VALUE, seed=None, value_range=(0, 255), **kwargs):
+        super().__init__(seed=seed, value_range=value_range, **kwargs)
+        if not isinstance(num_ops, int) or num_ops < 0:
+            raise ValueError(f"`num_ops` must be an integer >= 0. Received: num_ops={num_ops}")
+        if not isinstance(magnitude, int) or not 0 <= magnitude <= MAX_MAGNITUDE:
+            raise ValueError(f"`magnitude` must be an integer in [0, {MAX_MAGNITUDE}]. "
+                             f"Received: magnitude={magnitude}")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError("`interpolation` must be 'nearest' or 'bilinear'. "
+                             f"Received: interpolation={interpolation}")
+        names = tuple(ops) if ops is not None else OP_NAMES
+        unknown = [n for n in names if n not in OPS]
+        if unknown or not names:
+            raise ValueError(f"`ops` must be a non-empty subset of {list(OP_NAMES)}. "
+                             f"Received: ops={ops}")
+        self.num_ops = num_ops
+        self.magnitude = magnitude
+        self.interpolation = interpolation
+        self.ops = None if ops is None else list(names)
+        self.fill_value = float(fill_value)
+        self._branches = [self._branch(name) for name in names]
+
+    def _branch(self, name):
+        fn, geometric = OPS[name]
+        if geometric:
+            return lambda image, sign: fn(image, float(self.magnitude), sign,
+                                          self.interpolation, self.fill_value)
+        return lambda image, sign: fn(image, float(self.magnitude), sign)
+
+    def draw(self, batch_size):
+        """Per-image op indices and signs, each `(batch_size, num_ops)`."""
+        shape = (batch_size, self.num_ops)
+        indices = keras.random.randint(shape, 0, len(self._branches), seed=self.generator)
+        return indices, signs(shape, self.generator)
+
+    def augment(self, images):
+        if self.num_ops == 0:
+            return images
+        indices, sign = self.draw(ops.shape(images)[0])
+        image_shape = tuple(images.shape[1:])
+
+        def one_image(args):
+            image, image_indices, image_signs = args
+            for slot in range(self.num_ops):
+                image = ops.switch(image_indices[slot], self._branches, image,
+                                   image_signs[slot])
+                # Branch outputs may differ in static shape; restore it.
+                image = ops.reshape(image, image_shape)
+            return image
+
+        return ops.map(one_image, (images, indices, sign))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_ops": self.num_ops, "magnitude": self.magnitude,
+                       "interpolation": self.interpolation, "ops": self.ops,
+                       "fill_value": self.fill_value})
+        return config
