@@ -11,25 +11,14 @@ ratios (augmented / plain) is printed. Target: <= 1.2x.
 """
 
 import argparse
-import importlib.util
 import os
 import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from common import load_train_recipe  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_train_recipe():
-    spec = importlib.util.spec_from_file_location(
-        "train_recipe", os.path.join(ROOT, "recipes", "train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 class Contender:
     def __init__(self, recipe, data, augment):

@@ -18,7 +18,6 @@ Contenders:
 """
 
 import argparse
-import importlib.util
 import os
 import statistics
 import time
@@ -29,18 +28,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from common import load_train_recipe  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_train_recipe():
-    spec = importlib.util.spec_from_file_location(
-        "train_recipe", os.path.join(ROOT, "recipes", "train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 class KerasContender:
     def __init__(self, recipe, data, batch_size, dropout, extra_flags=()):

@@ -17,10 +17,24 @@ from kzoo.augment import functional as F
 from kzoo.augment.base import ImageAugmentation
 
 
-def _check_size(height, width):
-    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
-        raise ValueError("`height` and `width` must be positive integers. "
-                         f"Received: height={height}, width={width}")
+class _CropAugmentation(ImageAugmentation):
+    """An augmentation whose output is `height x width`."""
+
+    def __init__(self, height, width, **kwargs):
+        super().__init__(**kwargs)
+        if not (isinstance(height, int) and isinstance(width, int)
+                and height > 0 and width > 0):
+            raise ValueError("`height` and `width` must be positive integers. "
+                             f"Received: height={height}, width={width}")
+        self.height, self.width = height, width
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"height": self.height, "width": self.width})
+        return config
 
 
 def _pad_to(images, height, width, fill_value):
@@ -38,7 +52,7 @@ def _uniform(shape, low, high, generator):
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
-class RandomCrop(ImageAugmentation):
+class RandomCrop(_CropAugmentation):
     """Crop `height x width` at an independent random place in each image.
 
     With `padding > 0` the image is first padded by that many pixels of
@@ -54,11 +68,9 @@ class RandomCrop(ImageAugmentation):
     """
 
     def __init__(self, height, width, padding=0, fill_value=0.0, **kwargs):
-        super().__init__(**kwargs)
-        _check_size(height, width)
+        super().__init__(height, width, **kwargs)
         if not isinstance(padding, int) or padding < 0:
             raise ValueError(f"`padding` must be an integer >= 0. Received: padding={padding}")
-        self.height, self.width = height, width
         self.padding = padding
         self.fill_value = float(fill_value)
 
@@ -92,18 +104,14 @@ class RandomCrop(ImageAugmentation):
             return self.restore_dtype(resized, images.dtype)
         return images[..., top:top + self.height, left:left + self.width, :]
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
-
     def get_config(self):
         config = super().get_config()
-        config.update({"height": self.height, "width": self.width,
-                       "padding": self.padding, "fill_value": self.fill_value})
+        config.update({"padding": self.padding, "fill_value": self.fill_value})
         return config
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
-class RandomResizedCrop(ImageAugmentation):
+class RandomResizedCrop(_CropAugmentation):
     """Crop a random area and aspect ratio, resized to `height x width`.
 
     Per image: area fraction ~ U(scale), log aspect ratio ~ U(log ratio), a
@@ -124,15 +132,13 @@ class RandomResizedCrop(ImageAugmentation):
     """
 
     def __init__(self, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), **kwargs):
-        super().__init__(**kwargs)
-        _check_size(height, width)
+        super().__init__(height, width, **kwargs)
         if not (len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1):
             raise ValueError(f"`scale` must be (min, max) with 0 < min <= max <= 1. "
                              f"Received: scale={scale}")
         if not (len(ratio) == 2 and 0 < ratio[0] <= ratio[1]):
             raise ValueError(f"`ratio` must be (min, max) with 0 < min <= max. "
                              f"Received: ratio={ratio}")
-        self.height, self.width = height, width
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
 
@@ -161,13 +167,9 @@ class RandomResizedCrop(ImageAugmentation):
                                    crop_to_aspect_ratio=True)
         return self.restore_dtype(resized, images.dtype)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
-
     def get_config(self):
         config = super().get_config()
-        config.update({"height": self.height, "width": self.width,
-                       "scale": self.scale, "ratio": self.ratio})
+        config.update({"scale": self.scale, "ratio": self.ratio})
         return config
 
 
