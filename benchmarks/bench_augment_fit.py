@@ -13,26 +13,11 @@ ratios (augmented / plain) is printed. Target: <= 1.2x.
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from common import load_train_recipe  # noqa: E402
+from common import RecipeContender, load_train_recipe  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
-
-class Contender:
-    def __init__(self, recipe, data, augment):
-        args = recipe.build_parser().parse_args(["--augment", augment])
-        self.model = recipe.build_model(args, data)
-        recipe.compile_model(self.model, args, data.counts["train"])
-        self.train, _, _ = recipe.make_datasets(data, args)
-        self.run(1)  # trace, compile, fill the cache
-
-    def run(self, epochs):
-        start = time.perf_counter()
-        self.model.fit(self.train, epochs=epochs, verbose=0)
-        return (time.perf_counter() - start) / epochs
-
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,8 +29,10 @@ def main():
     defaults = recipe.build_parser().parse_args([])
     data = load_data("digits", image_size=(32, 32), val_fraction=defaults.val_fraction,
                      seed=defaults.seed)
-    augmented = Contender(recipe, data, args.augment)
-    plain = Contender(recipe, data, "none")
+    augmented = RecipeContender(recipe, data, ["--augment", args.augment])
+    plain = RecipeContender(recipe, data, ["--augment", "none"])
+    augmented.run(1)  # trace, compile, fill the cache
+    plain.run(1)
     times = {"augmented": [], "plain": []}
     for _ in range(args.rounds):
         times["augmented"].append(augmented.run(args.epochs))

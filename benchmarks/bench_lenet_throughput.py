@@ -28,20 +28,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from common import load_train_recipe  # noqa: E402
+from common import RecipeContender, load_train_recipe  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
-
-class KerasContender:
-    def __init__(self, recipe, data, batch_size, dropout, extra_flags=()):
-        args = recipe.build_parser().parse_args(
-            ["--batch-size", str(batch_size), "--dropout", str(dropout),
-             *extra_flags])
-        self.model = recipe.build_model(args, data)
-        recipe.compile_model(self.model, args, data.counts["train"])
-        self.train, _, _ = recipe.make_datasets(data, args)
-
-    def run(self, epochs):
-        self.model.fit(self.train, epochs=epochs, verbose=0)
 
 
 class TorchContender:
@@ -98,11 +86,11 @@ def main():
           f"dropout {args.dropout}, {os.cpu_count()} CPUs, "
           f"torch threads {torch.get_num_threads()}")
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+        flags = ["--batch-size", str(batch_size), "--dropout", str(args.dropout)]
         contenders = {
-            "kzoo": KerasContender(recipe, data, batch_size, args.dropout),
-            "keras-plain": KerasContender(
-                recipe, data, batch_size, args.dropout,
-                ["--no-jit-compile", "--steps-per-execution", "1"]),
+            "kzoo": RecipeContender(recipe, data, flags),
+            "keras-plain": RecipeContender(
+                recipe, data, flags + ["--no-jit-compile", "--steps-per-execution", "1"]),
             "torch": TorchContender(x, y, batch_size, data.num_classes,
                                     args.dropout),
         }

@@ -72,9 +72,9 @@ def train_and_score(args, data, spec, split):
     model = train_recipe.build_model(run_args, data)
     train_recipe.compile_model(model, run_args, data.counts["train"])
     train, val, test = train_recipe.make_datasets(data, run_args)
-    limits = dict(steps_per_epoch=2) if args.smoke else {}
+    steps_per_epoch, _ = train_recipe.fit_plan(run_args, data.counts["train"])
     model.fit(train, epochs=1 if args.smoke else args.epochs, verbose=0, shuffle=False,
-              **limits)
+              steps_per_epoch=steps_per_epoch)
     if split == "val":
         return model, float(model.evaluate(val, verbose=0, return_dict=True)["accuracy"])
     return model, train_recipe.evaluate(model, test, data.class_names)["test_accuracy"]

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from kzoo import cli  # noqa: E402
 from kzoo.augment import DEFAULT_POLICY, AugmentPolicy  # noqa: E402
 from kzoo.analysis import classification_report, plot_confusion_matrix  # noqa: E402
-from kzoo.data import batched, load_data, one_hot_labels  # noqa: E402
+from kzoo.data import batched, load_data, one_hot_labels, plan_steps  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
 from kzoo.models import create_model, get_model_entry  # noqa: E402
 
@@ -89,11 +89,13 @@ def main(argv=None):
 
     compile_model(model, args, data.counts["train"])
     train, val, test = make_datasets(data, args)
-    limits = dict(steps_per_epoch=2, validation_steps=1) if args.smoke else {}
+    steps_per_epoch, _ = fit_plan(args, data.counts["train"])
+    limits = dict(validation_steps=1) if args.smoke else {}
     if args.smoke:
         test = test.take(2)
     model.fit(
         train, validation_data=val, epochs=1 if args.smoke else args.epochs,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks(out), verbose=2 if args.smoke else "auto", shuffle=False,
         **limits,
     )
@@ -113,11 +115,12 @@ def main(argv=None):
 
 
 def make_datasets(data, args):
-    """Batched train (shuffled, augmented, one-hot), val (one-hot), test (int)."""
+    """Train (endless, shuffled, augmented, one-hot; see `fit_plan`), val
+    (one-hot) and test (integer labels), batched."""
     to_one_hot = one_hot_labels(data.num_classes)
     policy = make_policy(args.augment, data.image_shape[:2], data.num_classes, args.seed)
     train = batched(data.train, args.batch_size, training=True, seed=args.seed,
-                    map_fn=policy.map_fn if policy.layers else to_one_hot)
+                    map_fn=policy.map_fn if policy.layers else to_one_hot, repeat=True)
     val = None
     if data.val is not None:
         val = batched(data.val, args.batch_size, map_fn=to_one_hot)
@@ -130,11 +133,19 @@ def make_policy(spec, image_size, num_classes, seed):
     return AugmentPolicy(spec, image_size, num_classes, seed=seed)
 
 
+def fit_plan(args, num_train):
+    """`(steps_per_epoch, steps_per_execution)`: one pass per epoch (2 steps
+    with --smoke) in whole graph executions, see `kzoo.data.plan_steps`."""
+    if args.smoke:
+        return 2, min(2, args.steps_per_execution)
+    return plan_steps(num_train, args.batch_size, args.steps_per_execution)
+
+
 def compile_model(model, args, num_train):
     """Adam (constant or cosine-decayed LR) + label-smoothed cross-entropy."""
     lr = args.lr
+    steps_per_epoch, steps_per_execution = fit_plan(args, num_train)
     if args.schedule == "cosine":
-        steps_per_epoch = -(-num_train // args.batch_size)
         lr = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps_per_epoch)
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
@@ -143,7 +154,7 @@ def compile_model(model, args, num_train):
         ),
         metrics=["accuracy"],
         jit_compile=args.jit_compile,
-        steps_per_execution=args.steps_per_execution,
+        steps_per_execution=steps_per_execution,
     )
 
 

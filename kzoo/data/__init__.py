@@ -5,6 +5,6 @@ validation, test and unlabelled `tf.data` datasets plus the class names.
 """
 
 from kzoo.data.loader import DataSplits, load_data
-from kzoo.data.pipeline import batched, one_hot_labels
+from kzoo.data.pipeline import batched, one_hot_labels, plan_steps
 
-__all__ = ["DataSplits", "load_data", "batched", "one_hot_labels"]
+__all__ = ["DataSplits", "load_data", "batched", "one_hot_labels", "plan_steps"]
