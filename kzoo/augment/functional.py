@@ -53,12 +53,15 @@ def sharpness(image, factor):
     The smoothing kernel is [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13; border
     pixels of the degenerate image are the original ones, as in PIL.
     """
+    batch = image if len(image.shape) == 4 else image[None]
     channels = image.shape[-1]
     kernel = ops.convert_to_tensor([[1, 1, 1], [1, 5, 1], [1, 1, 1]], image.dtype) / 13.0
     kernel = ops.tile(kernel[:, :, None, None], (1, 1, channels, 1))
-    smooth = ops.depthwise_conv(image[None], kernel, padding="valid")[0]
-    smooth = ops.pad(smooth, ((1, 1), (1, 1), (0, 0)))
-    height, width = ops.shape(image)[0], ops.shape(image)[1]
+    smooth = ops.depthwise_conv(batch, kernel, padding="valid")
+    smooth = ops.pad(smooth, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    if len(image.shape) == 3:
+        smooth = smooth[0]
+    height, width = ops.shape(image)[-3], ops.shape(image)[-2]
     rows = ops.arange(height)[:, None, None]
     cols = ops.arange(width)[None, :, None]
     interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
@@ -83,35 +86,41 @@ def auto_contrast(image):
 
     A constant channel is left unchanged.
     """
-    low = ops.min(image, axis=(0, 1), keepdims=True)
-    high = ops.max(image, axis=(0, 1), keepdims=True)
+    # `initial` (outside no valid pixel) lets Keras reduce an empty batch.
+    low = ops.min(image, axis=(-3, -2), keepdims=True, initial=255.0)
+    high = ops.max(image, axis=(-3, -2), keepdims=True, initial=0.0)
     scale = ops.where(high > low, 255.0 / ops.maximum(high - low, 1e-6), 1.0)
     offset = ops.where(high > low, low, 0.0)
     return ops.clip((image - offset) * scale, 0.0, 255.0)
 
 
 def equalize(image):
-    """PIL `ImageOps.equalize`: per-channel histogram equalisation.
+    """PIL `ImageOps.equalize`: per-image, per-channel histogram equalisation.
 
     Uses PIL's look-up table: `step = (N - count of the last non-empty bin)
     // 255` and `lut[i] = (step // 2 + cumsum_exclusive[i]) // step`; a
-    channel with `step == 0` is unchanged.
+    channel with `step == 0` is unchanged. `(H, W, C)` or `(B, H, W, C)`.
     """
-    pixels = ops.cast(ops.clip(ops.floor(image), 0, 255), "int32")
-    channels_first = ops.reshape(ops.transpose(pixels, (2, 0, 1)), (image.shape[-1], -1))
-    hist = ops.bincount(channels_first, minlength=256)  # (C, 256)
-    hist = ops.cast(hist[:, :256], "int32")
+    batch = image if len(image.shape) == 4 else image[None]
+    channels = image.shape[-1]
+    pixels = ops.cast(ops.clip(ops.floor(batch), 0, 255), "int32")
+    # One row per (image, channel): (B * C, H * W).
+    rows = ops.reshape(ops.transpose(pixels, (0, 3, 1, 2)), (-1, ops.shape(batch)[1] * ops.shape(batch)[2]))
+    hist = ops.cast(ops.bincount(rows, minlength=256)[:, :256], "int32")  # (B * C, 256)
     total = ops.sum(hist, axis=-1)
     last_bin = 255 - ops.argmax(ops.flip(hist > 0, axis=-1), axis=-1)
     last_count = ops.take_along_axis(hist, ops.cast(last_bin, "int32")[:, None], axis=-1)[:, 0]
     step = (total - last_count) // 255
     cumsum = ops.cumsum(hist, axis=-1) - hist
     safe_step = ops.maximum(step, 1)[:, None]
-    lut = ops.clip((safe_step // 2 + cumsum) // safe_step, 0, 255)  # (C, 256)
-    mapped = ops.take_along_axis(lut, channels_first, axis=-1)
-    mapped = ops.transpose(ops.reshape(mapped, (image.shape[-1],) + tuple(ops.shape(image)[:2])),
-                           (1, 2, 0))
-    return ops.where(step[None, None, :] > 0, ops.cast(mapped, image.dtype), image)
+    lut = ops.clip((safe_step // 2 + cumsum) // safe_step, 0, 255)  # (B * C, 256)
+    mapped = ops.take_along_axis(lut, rows, axis=-1)
+    shape = ops.shape(batch)
+    mapped = ops.transpose(ops.reshape(mapped, (shape[0], channels, shape[1], shape[2])),
+                           (0, 2, 3, 1))
+    changed = ops.reshape(step > 0, (shape[0], 1, 1, channels))
+    out = ops.where(changed, ops.cast(mapped, image.dtype), batch)
+    return out if len(image.shape) == 4 else out[0]
 
 
 # --- geometry: 3x3 matrices that map output pixel coordinates to input ones ---
@@ -146,18 +155,14 @@ def to_keras_transform(matrix):
 
 
 def centered(matrix, height, width):
-    """Conjugate `(B, 2, 3)` matrices so that they act about the image centre."""
-    batch = ops.shape(matrix)[0]
-    cx = (ops.cast(width, "float32") - 1.0) / 2.0
-    cy = (ops.cast(height, "float32") - 1.0) / 2.0
-    bottom = ops.broadcast_to(ops.convert_to_tensor([[0.0, 0.0, 1.0]]), (batch, 1, 3))
-    full = ops.concatenate([matrix, bottom], axis=1)
-    shift = translate_matrix(ops.full((1,), cx), ops.full((1,), cy))  # +centre
-    shift = ops.concatenate([shift, bottom[:1]], axis=1)
-    unshift = translate_matrix(ops.full((1,), -cx), ops.full((1,), -cy))
-    unshift = ops.concatenate([unshift, bottom[:1]], axis=1)
-    # output->input: move output point to centred coordinates, map, move back.
-    return ops.matmul(ops.matmul(unshift, full), shift)[:, :2, :]
+    """Conjugate `(B, 2, 3)` matrices so that they act about the image centre.
+
+    For output->input `A p + t` this is `A (p - c) + t + c`, c the centre.
+    """
+    center = ops.convert_to_tensor([(float(width) - 1.0) / 2.0, (float(height) - 1.0) / 2.0])
+    linear = matrix[:, :, :2]
+    offset = matrix[:, :, 2] + center - ops.einsum("bij,j->bi", linear, center)
+    return ops.concatenate([linear, offset[:, :, None]], axis=-1)
 
 
 def warp(images, matrix, interpolation="bilinear", fill_value=FILL_VALUE):

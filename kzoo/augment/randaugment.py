@@ -7,31 +7,37 @@ from kzoo.augment import functional as F
 from kzoo.augment.base import ImageAugmentation, signs
 
 MAX_MAGNITUDE = 30
+# Above this many pixels per image a batch is augmented image by image (one
+# branch each); below it each op runs once on the group of images that drew
+# it. Both give identical results; measured inside tf.data on 2 CPU cores
+# (batch 32, N=2, M=9), grouping is 1.5x faster at 32 px and the per-image
+# path 1.2x faster at 224 px.
+GROUPED_MAX_PIXELS = 96 * 96
+
+
+def _per_image(signs):
+    return ops.reshape(signs, (-1, 1, 1, 1))
 
 
 def _enhance(fn):
     # PIL enhance factor 1 +/- 0.09 M: [0.1, 1.9] at M=10 (AutoAugment's range).
-    return lambda image, m, sign: fn(image, ops.maximum(1.0 + sign * 0.09 * m, 0.0))
+    return lambda images, m, signs: fn(images, ops.maximum(1.0 + _per_image(signs) * 0.09 * m,
+                                                           0.0))
 
 
 def _geometric(matrix_fn):
-    def op(image, m, sign, interpolation, fill_value):
-        height, width = ops.shape(image)[0], ops.shape(image)[1]
-        matrix = F.centered(matrix_fn(m, sign, height, width), height, width)
-        return F.warp(image[None], matrix, interpolation=interpolation,
-                      fill_value=fill_value)[0]
+    def op(images, m, signs, interpolation, fill_value):
+        height, width = images.shape[1], images.shape[2]
+        matrix = F.centered(matrix_fn(m, signs, height, width), height, width)
+        return F.warp(images, matrix, interpolation=interpolation, fill_value=fill_value)
 
     return op
 
 
-def _one(value):
-    return ops.reshape(ops.cast(value, "float32"), (1,))
-
-
 def _translate(axis):
-    def matrix(m, sign, height, width):
-        size = ops.cast(width if axis == "x" else height, "float32")
-        shift = _one(sign * ops.minimum(0.045 * m, 1.0) * size)
+    def matrix(m, signs, height, width):
+        size = float(width if axis == "x" else height)
+        shift = signs * ops.minimum(0.045 * m, 1.0) * size
         zero = ops.zeros_like(shift)
         return F.translate_matrix(shift, zero) if axis == "x" else F.translate_matrix(zero, shift)
 
@@ -39,33 +45,34 @@ def _translate(axis):
 
 
 def _shear(axis):
-    def matrix(m, sign, height, width):
-        shear = _one(sign * 0.03 * m)
+    def matrix(m, signs, height, width):
+        shear = signs * 0.03 * m
         zero = ops.zeros_like(shear)
         return F.shear_matrix(shear, zero) if axis == "x" else F.shear_matrix(zero, shear)
 
     return matrix
 
 
-def _rotate(m, sign, height, width):
-    return F.rotate_matrix(_one(sign * 3.0 * m))
+def _rotate(m, signs, height, width):
+    return F.rotate_matrix(signs * 3.0 * m)
 
 
-# name -> (fn(image, m, sign), geometric?). Order is the paper's list.
-# Ranges at magnitude M (0..30; M=10 is AutoAugment's maximum):
+# name -> (fn(images, m, signs), geometric?): images (B, H, W, C) in [0, 255],
+# m the magnitude, signs (B,) of +/-1 for the signed ops. Order is the
+# paper's list. Ranges at magnitude M (0..30; M=10 is AutoAugment's maximum):
 OPS = {
-    "identity": (lambda image, m, sign: image, False),
-    "auto_contrast": (lambda image, m, sign: F.auto_contrast(image), False),
-    "equalize": (lambda image, m, sign: F.equalize(image), False),
+    "identity": (lambda images, m, signs: images, False),
+    "auto_contrast": (lambda images, m, signs: F.auto_contrast(images), False),
+    "equalize": (lambda images, m, signs: F.equalize(images), False),
     # +/- 3M degrees (30 at M=10, 90 at M=30)
     "rotate": (_geometric(_rotate), True),
     # invert pixels >= 256 - 25.6 M (none at M=0, all from M=10)
-    "solarize": (lambda image, m, sign: F.solarize(image, 256.0 - 25.6 * m), False),
+    "solarize": (lambda images, m, signs: F.solarize(images, 256.0 - 25.6 * m), False),
     # factor 1 +/- 0.09 M, clipped at 0
     "color": (_enhance(F.color), False),
     # keep max(8 - floor(0.4 M), 1) bits (8 at M=0, 4 at M=10)
-    "posterize": (lambda image, m, sign: F.posterize(
-        image, ops.maximum(8 - ops.cast(ops.floor(0.4 * m), "int32"), 1)), False),
+    "posterize": (lambda images, m, signs: F.posterize(images, max(8 - int(0.4 * m), 1)),
+                  False),
     "contrast": (_enhance(F.contrast), False),
     "brightness": (_enhance(F.brightness), False),
     "sharpness": (_enhance(F.sharpness), False),
@@ -85,9 +92,13 @@ class RandAugment(ImageAugmentation):
 
     Every image draws its own sequence of `num_ops` operations, uniformly
     from the paper's 14 (with replacement), and its own sign for signed
-    operations; only the drawn operation is computed. Magnitude `M` uses the
-    paper's integer scale 0-30, where M=10 is AutoAugment's maximum and each
-    range grows linearly with M (see `OPS` for each operation's value at M).
+    operations. Only drawn operations are computed, so the cost is N
+    operations per image, not 14: small images are grouped by operation
+    (each runs once per slot on the images that drew it), large images and
+    single images run their own branches (`GROUPED_MAX_PIXELS`).
+
+    Magnitude `M` uses the paper's integer scale 0-30, where M=10 is
+    AutoAugment's maximum and each range grows linearly with M (see `OPS` for each operation's value at M).
     Geometric operations fill with grey (128) as the reference code does;
     `fill_value=0` suits dark-background images such as digits.
     Identity at `training=False`. Works on `(H, W, C)` or `(B, H, W, C)`
@@ -138,9 +149,9 @@ class RandAugment(ImageAugmentation):
     def _branch(self, name):
         fn, geometric = OPS[name]
         if geometric:
-            return lambda image, sign: fn(image, float(self.magnitude), sign,
-                                          self.interpolation, self.fill_value)
-        return lambda image, sign: fn(image, float(self.magnitude), sign)
+            return lambda images, signs: fn(images, float(self.magnitude), signs,
+                                            self.interpolation, self.fill_value)
+        return lambda images, signs: fn(images, float(self.magnitude), signs)
 
     def draw(self, batch_size):
         """Per-image op indices and signs, each `(batch_size, num_ops)`."""
@@ -152,18 +163,38 @@ class RandAugment(ImageAugmentation):
         if self.num_ops == 0:
             return images
         indices, sign = self.draw(ops.shape(images)[0])
-        image_shape = tuple(images.shape[1:])
+        if images.shape[0] == 1:  # one image: run only its drawn branches
+            return self._apply_switched(images, indices[0], sign[0])
+        if images.shape[1] * images.shape[2] >= GROUPED_MAX_PIXELS:
+            # Large images: per-image branch selection beats gathering groups.
+            return ops.map(lambda args: self._apply_switched(args[0][None], *args[1:])[0],
+                           (images, indices, sign))
+        for slot in range(self.num_ops):
+            images = self._apply_grouped(images, indices[:, slot], sign[:, slot])
+        return images
 
-        def one_image(args):
-            image, image_indices, image_signs = args
-            for slot in range(self.num_ops):
-                image = ops.switch(image_indices[slot], self._branches, image,
-                                   image_signs[slot])
-                # Branch outputs may differ in static shape; restore it.
-                image = ops.reshape(image, image_shape)
-            return image
+    def _apply_switched(self, image, indices, sign):
+        """Run op `indices[slot]` on a batch of one, for each slot."""
+        shape = image.shape
+        for slot in range(self.num_ops):
+            image = ops.switch(indices[slot], self._branches, image, sign[slot:slot + 1])
+            image = ops.reshape(image, shape)  # branches differ in static shape
+        return image
 
-        return ops.map(one_image, (images, indices, sign))
+    def _apply_grouped(self, images, indices, sign):
+        """Apply op `indices[i]` to image i, running each op once on its group.
+
+        Each op sees only the images that drew it (gathered, possibly none),
+        so the cost is one op per image plus a gather and a final re-order.
+        """
+        outputs, positions = [], []
+        for k, branch in enumerate(self._branches):
+            position = ops.nonzero(ops.equal(indices, k))[0]
+            group = ops.take(images, position, axis=0)
+            outputs.append(branch(group, ops.take(sign, position)))
+            positions.append(position)
+        order = ops.argsort(ops.concatenate(positions, axis=0))
+        return ops.take(ops.concatenate(outputs, axis=0), order, axis=0)
 
     def get_config(self):
         config = super().get_config()

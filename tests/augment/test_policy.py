@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.augment import DEFAULT_POLICY, POLICY_TABLE, AugmentPolicy, CutMix, RandAugment
+from kzoo.augment import DEFAULT_POLICY, POLICY_TABLE, AugmentPolicy, CutMix, RandomCrop
 from kzoo.augment.policy import parse_entry, split_policy
 from kzoo.errors import KzooError
 
@@ -52,8 +52,9 @@ def test_every_table_entry_builds_and_runs_on_a_batch():
 def test_none_and_default():
     assert AugmentPolicy("none", (8, 8), 3).layers == []
     assert AugmentPolicy("", (8, 8), 3).layers == []
-    default = AugmentPolicy(DEFAULT_POLICY, (32, 32), 10)
-    assert any(isinstance(layer, RandAugment) for layer in default.layers)
+    default = AugmentPolicy(DEFAULT_POLICY, (32, 32), 10).layers
+    assert [type(layer) for layer in default] == [RandomCrop]
+    assert (default[0].height, default[0].padding) == (32, 4)
 
 
 def test_map_fn_in_tf_data_returns_one_hot_mixed_labels():

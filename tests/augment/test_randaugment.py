@@ -7,9 +7,11 @@ from kzoo.testing.augmentation import assert_augmentation_contract
 
 
 def _apply(name, image, magnitude, sign=1.0):
+    """One op on one image through the batched op table."""
     fn, geometric = OPS[name]
     args = ("nearest", 128.0) if geometric else ()
-    return np.asarray(fn(image, float(magnitude), sign, *args))
+    out = fn(image[None], float(magnitude), np.array([sign], "float32"), *args)
+    return np.asarray(out)[0]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,40 @@ def test_ops_are_drawn_independently_per_image(image):
     out = np.asarray(layer(np.repeat(image[None], 16, axis=0)))
     distinct = {out[i].tobytes() for i in range(16)}
     assert len(distinct) > 4
+
+
+def test_grouped_batch_equals_each_image_alone(image):
+    rng = np.random.default_rng(3)
+    batch = np.clip(image[None] + rng.normal(0, 20, (24, 1, 1, 3)), 0, 255).astype("float32")
+    out = np.asarray(RandAugment(2, 12, seed=5)(batch))
+    indices, signs = (np.asarray(v) for v in RandAugment(2, 12, seed=5).draw(24))
+    for i in range(24):
+        expected = batch[i]
+        for slot in range(2):
+            expected = _apply(OP_NAMES[indices[i, slot]], expected, 12, signs[i, slot])
+        np.testing.assert_allclose(out[i], expected, atol=1e-3)
+    # a single image takes the switch path: same draws, same result
+    np.testing.assert_allclose(np.asarray(RandAugment(2, 12, seed=5)(batch[0])),
+                               np.asarray(_single_reference(batch[0])), atol=1e-3)
+
+
+def test_large_images_take_the_per_image_path_with_the_same_result():
+    rng = np.random.default_rng(4)
+    batch = rng.integers(0, 256, (4, 96, 96, 3)).astype("float32")
+    out = np.asarray(RandAugment(2, 9, seed=1)(batch))
+    indices, signs = (np.asarray(v) for v in RandAugment(2, 9, seed=1).draw(4))
+    for i in range(4):
+        expected = batch[i]
+        for slot in range(2):
+            expected = _apply(OP_NAMES[indices[i, slot]], expected, 9, signs[i, slot])
+        np.testing.assert_allclose(out[i], expected, atol=1e-3)
+
+
+def _single_reference(image):
+    indices, signs = (np.asarray(v) for v in RandAugment(2, 12, seed=5).draw(1))
+    for slot in range(2):
+        image = _apply(OP_NAMES[indices[0, slot]], image, 12, signs[0, slot])
+    return image
 
 
 def test_ops_subset_and_num_ops_zero(image):
