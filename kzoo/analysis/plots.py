@@ -99,9 +99,11 @@ def plot_search_heatmap(trials, path, value_key="val_accuracy"):
     ax.set_yticks(range(len(ns)), ns)
     ax.set_xlabel("magnitude M")
     ax.set_ylabel("ops per image N")
+    middle = np.nanmean([np.nanmin(grid), np.nanmax(grid)]) if not np.isnan(grid).all() else 0
     for (i, j), v in np.ndenumerate(grid):
         text = "failed" if (i, j) in failed else ("" if np.isnan(v) else f"{v:.3f}")
-        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white")
+        color = "black" if (i, j) in failed or v > middle else "white"
+        ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
     if trials and not np.isnan(grid).all():
         fig.colorbar(image, ax=ax, label=value_key)
     ax.set_title("RandAugment search")
