@@ -17,7 +17,9 @@ import statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from common import RecipeContender, load_train_recipe  # noqa: E402
+
 from kzoo.data import load_data  # noqa: E402
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,8 +29,12 @@ def main():
     args = p.parse_args()
     recipe = load_train_recipe()
     defaults = recipe.build_parser().parse_args([])
-    data = load_data("digits", image_size=(32, 32), val_fraction=defaults.val_fraction,
-                     seed=defaults.seed)
+    data = load_data(
+        "digits",
+        image_size=(32, 32),
+        val_fraction=defaults.val_fraction,
+        seed=defaults.seed,
+    )
     augmented = RecipeContender(recipe, data, ["--augment", args.augment])
     plain = RecipeContender(recipe, data, ["--augment", "none"])
     augmented.run(1)  # trace, compile, fill the cache
@@ -37,8 +43,10 @@ def main():
     for _ in range(args.rounds):
         times["augmented"].append(augmented.run(args.epochs))
         times["plain"].append(plain.run(args.epochs))
-    print(f"policy '{args.augment}', {data.counts['train']} images, batch "
-          f"{defaults.batch_size}; seconds per epoch per round:")
+    print(
+        f"policy '{args.augment}', {data.counts['train']} images, batch "
+        f"{defaults.batch_size}; seconds per epoch per round:"
+    )
     for name, values in times.items():
         print(f"  {name:9s} " + "  ".join(f"{v:6.3f}" for v in values))
     ratio = statistics.median(a / b for a, b in zip(times["augmented"], times["plain"]))

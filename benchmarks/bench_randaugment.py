@@ -32,14 +32,16 @@ BATCH = 32
 def contenders():
     found = {
         "kzoo": lambda: RandAugment(num_ops=2, magnitude=9, seed=0),
-        "keras": lambda: keras.layers.RandAugment(value_range=(0, 255), num_ops=2,
-                                                  factor=0.3, seed=0),
+        "keras": lambda: keras.layers.RandAugment(
+            value_range=(0, 255), num_ops=2, factor=0.3, seed=0
+        ),
     }
     try:
         import keras_cv
 
         found["keras_cv"] = lambda: keras_cv.layers.RandAugment(
-            value_range=(0, 255), augmentations_per_image=2, magnitude=0.3, seed=0)
+            value_range=(0, 255), augmentations_per_image=2, magnitude=0.3, seed=0
+        )
     except Exception as err:  # optional peer
         print(f"keras-cv not measured: {type(err).__name__}: {err}")
     return found
@@ -65,13 +67,18 @@ def main():
     rng = np.random.default_rng(0)
     for size in [int(s) for s in args.sizes.split(",")]:
         images = rng.integers(0, 256, (4 * BATCH, size, size, 3)).astype("float32")
-        budget = {"kzoo": 20 * BATCH, "keras_cv": 20 * BATCH,
-                  "keras": (20 if size <= 64 else 2) * BATCH}
+        budget = {
+            "kzoo": 20 * BATCH,
+            "keras_cv": 20 * BATCH,
+            "keras": (20 if size <= 64 else 2) * BATCH,
+        }
         rates = {name: [] for name in found}
         for _ in range(args.rounds):
             for name, make in found.items():
                 rates[name].append(images_per_second(make(), images, budget[name]))
-        print(f"\n{size}x{size}, batch {BATCH}, {args.rounds} rounds (images/s per round)")
+        print(
+            f"\n{size}x{size}, batch {BATCH}, {args.rounds} rounds (images/s per round)"
+        )
         for name, values in rates.items():
             print(f"  {name:9s} " + "  ".join(f"{v:8.1f}" for v in values))
         for peer in [n for n in found if n != "kzoo"]:

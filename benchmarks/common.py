@@ -10,7 +10,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def load_train_recipe():
     """`recipes/train.py` as a module, so benchmarks time the recipe's own path."""
     spec = importlib.util.spec_from_file_location(
-        "train_recipe", os.path.join(ROOT, "recipes", "train.py"))
+        "train_recipe", os.path.join(ROOT, "recipes", "train.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -29,6 +30,11 @@ class RecipeContender:
     def run(self, epochs):
         """Train `epochs` epochs; return seconds per epoch."""
         start = time.perf_counter()
-        self.model.fit(self.train, epochs=epochs, steps_per_epoch=self.steps_per_epoch,
-                       verbose=0, shuffle=False)
+        self.model.fit(
+            self.train,
+            epochs=epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            verbose=0,
+            shuffle=False,
+        )
         return (time.perf_counter() - start) / epochs

@@ -28,11 +28,16 @@ from kzoo.data import load_data  # noqa: E402
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_data_flags(p)
-    p.add_argument("--augment", default="default",
-                   help=f"policy string; 'default' = '{DEFAULT_POLICY}'")
+    p.add_argument(
+        "--augment",
+        default="default",
+        help=f"policy string; 'default' = '{DEFAULT_POLICY}'",
+    )
     p.add_argument("--input-size", type=cli.positive_int, default=32)
     p.add_argument("--images", type=cli.positive_int, default=6, help="rows")
-    p.add_argument("--draws", type=cli.positive_int, default=5, help="augmented columns")
+    p.add_argument(
+        "--draws", type=cli.positive_int, default=5, help="augmented columns"
+    )
     p.add_argument("--out", default="augment_preview.png")
     return p
 
@@ -49,21 +54,32 @@ def label_text(label, class_names):
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     spec = DEFAULT_POLICY if args.augment == "default" else args.augment
-    data = load_data(args.data, image_size=(args.input_size, args.input_size),
-                     seed=args.seed, data_dir=args.data_dir, download=args.download)
+    data = load_data(
+        args.data,
+        image_size=(args.input_size, args.input_size),
+        seed=args.seed,
+        data_dir=args.data_dir,
+        download=args.download,
+    )
     policy = AugmentPolicy(spec, data.image_shape[:2], data.num_classes, seed=args.seed)
     images, labels = next(iter(data.train.batch(args.images)))
     columns = [policy(images, labels, training=False)]
     columns += [policy(images, labels) for _ in range(args.draws)]
 
-    fig, axes = plt.subplots(args.images, args.draws + 1, squeeze=False,
-                             figsize=(1.6 * (args.draws + 1), 1.7 * args.images))
+    fig, axes = plt.subplots(
+        args.images,
+        args.draws + 1,
+        squeeze=False,
+        figsize=(1.6 * (args.draws + 1), 1.7 * args.images),
+    )
     cmap = "gray" if data.image_shape[-1] == 1 else None
     for col, (batch, batch_labels) in enumerate(columns):
         for row in range(len(images)):
             ax = axes[row][col]
             pixels = np.clip(np.asarray(batch[row]), 0, 255).astype("uint8")
-            ax.imshow(pixels.squeeze(-1) if cmap else pixels, cmap=cmap, vmin=0, vmax=255)
+            ax.imshow(
+                pixels.squeeze(-1) if cmap else pixels, cmap=cmap, vmin=0, vmax=255
+            )
             title = label_text(np.asarray(batch_labels[row]), data.class_names)
             ax.set_title(("original: " if col == 0 else "") + title, fontsize=7)
             ax.axis("off")

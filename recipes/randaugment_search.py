@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
-
 import train as train_recipe  # noqa: E402
+
 from kzoo import cli  # noqa: E402
 from kzoo.analysis import plot_search_heatmap  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
@@ -46,10 +46,18 @@ def build_parser():
     p = train_recipe.build_parser()
     p.description = __doc__.splitlines()[0]
     p.set_defaults(augment=TEMPLATE, labels_per_class=10, epochs=100)
-    p.add_argument("--trials", type=cli.positive_int, default=8,
-                   help="(N, M) pairs to try with --sampler random")
-    p.add_argument("--sampler", choices=("random", "grid"), default="random",
-                   help="random: --trials distinct pairs; grid: every pair")
+    p.add_argument(
+        "--trials",
+        type=cli.positive_int,
+        default=8,
+        help="(N, M) pairs to try with --sampler random",
+    )
+    p.add_argument(
+        "--sampler",
+        choices=("random", "grid"),
+        default="random",
+        help="random: --trials distinct pairs; grid: every pair",
+    )
     p.add_argument("--n-values", type=int_list, default=[1, 2, 3])
     p.add_argument("--m-values", type=int_list, default=list(range(1, 31, 2)))
     return p
@@ -73,10 +81,17 @@ def train_and_score(args, data, spec, split):
     train_recipe.compile_model(model, run_args, data.counts["train"])
     train, val, test = train_recipe.make_datasets(data, run_args)
     steps_per_epoch, _ = train_recipe.fit_plan(run_args, data.counts["train"])
-    model.fit(train, epochs=1 if args.smoke else args.epochs, verbose=0, shuffle=False,
-              steps_per_epoch=steps_per_epoch)
+    model.fit(
+        train,
+        epochs=1 if args.smoke else args.epochs,
+        verbose=0,
+        shuffle=False,
+        steps_per_epoch=steps_per_epoch,
+    )
     if split == "val":
-        return model, float(model.evaluate(val, verbose=0, return_dict=True)["accuracy"])
+        return model, float(
+            model.evaluate(val, verbose=0, return_dict=True)["accuracy"]
+        )
     return model, train_recipe.evaluate(model, test, data.class_names)["test_accuracy"]
 
 
@@ -93,10 +108,15 @@ def run_trials(args, data, pairs, record):
         trial["seconds"] = round(time.perf_counter() - start, 2)
         record["trials"].append(trial)
         record.save()
-        result = (f"val accuracy {trial['val_accuracy']:.4f}" if "val_accuracy" in trial
-                  else f"FAILED ({trial['error']})")
-        print(f"trial {i + 1}/{len(pairs)} N={n} M={m}: {result} in {trial['seconds']} s",
-              flush=True)
+        result = (
+            f"val accuracy {trial['val_accuracy']:.4f}"
+            if "val_accuracy" in trial
+            else f"FAILED ({trial['error']})"
+        )
+        print(
+            f"trial {i + 1}/{len(pairs)} N={n} M={m}: {result} in {trial['seconds']} s",
+            flush=True,
+        )
 
 
 class SearchRecord(dict):
@@ -113,28 +133,47 @@ class SearchRecord(dict):
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     if "{n}" not in args.augment or "{m}" not in args.augment:
-        raise KzooError(f"--augment must contain {{n}} and {{m}}. Received: {args.augment!r}")
+        raise KzooError(
+            f"--augment must contain {{n}} and {{m}}. Received: {args.augment!r}"
+        )
     if not (args.val_fraction and args.val_fraction > 0):
-        raise KzooError("the search scores trials on the validation split; "
-                        "--val-fraction must be > 0")
+        raise KzooError(
+            "the search scores trials on the validation split; "
+            "--val-fraction must be > 0"
+        )
     pairs = sample_pairs(args)
     size = args.input_size or get_model_entry(args.model).default_input_shape[0]
     for n, m in pairs[:1]:  # fail on a bad template before loading data
         train_recipe.make_policy(args.augment.format(n=n, m=m), (size, size), None, 0)
     data = load_data(
-        args.data, image_size=(size, size), channels=args.channels,
-        labels_per_class=args.labels_per_class, label_fraction=args.label_fraction,
-        val_fraction=args.val_fraction, seed=args.seed,
-        data_dir=args.data_dir, download=args.download,
+        args.data,
+        image_size=(size, size),
+        channels=args.channels,
+        labels_per_class=args.labels_per_class,
+        label_fraction=args.label_fraction,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        download=args.download,
     )
-    out = args.out or os.path.join("saved_models", f"randaugment_search-{args.model}-{data.name}")
+    out = args.out or os.path.join(
+        "saved_models", f"randaugment_search-{args.model}-{data.name}"
+    )
     os.makedirs(out, exist_ok=True)
-    config = dict(vars(args), input_size=size, out=out, counts=data.counts,
-                  class_names=data.class_names)
+    config = dict(
+        vars(args),
+        input_size=size,
+        out=out,
+        counts=data.counts,
+        class_names=data.class_names,
+    )
     cli.write_json(os.path.join(out, "config.json"), config)
     record = SearchRecord(os.path.join(out, "search.json"), config)
-    print(f"data '{data.name}': {data.counts}; {len(pairs)} trials of {args.epochs} "
-          f"epochs, policy '{args.augment}'", flush=True)
+    print(
+        f"data '{data.name}': {data.counts}; {len(pairs)} trials of {args.epochs} "
+        f"epochs, policy '{args.augment}'",
+        flush=True,
+    )
 
     run_trials(args, data, pairs, record)
     done = [t for t in record["trials"] if "val_accuracy" in t]
@@ -144,16 +183,23 @@ def main(argv=None):
     best = max(done, key=lambda t: (t["val_accuracy"], -t["n"], -t["m"]))
     model, best_test = train_and_score(args, data, best["policy"], "test")
     _, baseline_test = train_and_score(args, data, "none", "test")
-    record["best"] = {"n": best["n"], "m": best["m"], "policy": best["policy"],
-                      "val_accuracy": best["val_accuracy"], "test_accuracy": best_test}
+    record["best"] = {
+        "n": best["n"],
+        "m": best["m"],
+        "policy": best["policy"],
+        "val_accuracy": best["val_accuracy"],
+        "test_accuracy": best_test,
+    }
     record["baseline"] = {"policy": "none", "test_accuracy": baseline_test}
     record["failed_trials"] = len(record["trials"]) - len(done)
     version_dir = export_saved_model(model, out, data.class_names)
     record["saved_model"] = version_dir
     record.save()
-    print(f"best N={best['n']} M={best['m']} (val {best['val_accuracy']:.4f}): "
-          f"test accuracy {best_test:.4f} vs {baseline_test:.4f} without augmentation; "
-          f"SavedModel: {version_dir}")
+    print(
+        f"best N={best['n']} M={best['m']} (val {best['val_accuracy']:.4f}): "
+        f"test accuracy {best_test:.4f} vs {baseline_test:.4f} without augmentation; "
+        f"SavedModel: {version_dir}"
+    )
     return 0
 
 

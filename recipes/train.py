@@ -118,7 +118,8 @@ def make_datasets(data, args):
     """Train (endless, shuffled, augmented, one-hot; see `fit_plan`), val
     (one-hot) and test (integer labels), batched."""
     to_one_hot = one_hot_labels(data.num_classes)
-    policy = make_policy(args.augment, data.image_shape[:2], data.num_classes, args.seed)
+    policy = make_policy(args.augment, data.image_shape[:2], data.num_classes,
+                         args.seed)
     train = batched(data.train, args.batch_size, training=True, seed=args.seed,
                     map_fn=policy.map_fn if policy.layers else to_one_hot, repeat=True)
     val = None
@@ -146,7 +147,8 @@ def compile_model(model, args, num_train):
     lr = args.lr
     steps_per_epoch, steps_per_execution = fit_plan(args, num_train)
     if args.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(args.lr, args.epochs * steps_per_epoch)
+        lr = keras.optimizers.schedules.CosineDecay(args.lr,
+                                                    args.epochs * steps_per_epoch)
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=keras.losses.CategoricalCrossentropy(

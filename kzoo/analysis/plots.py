@@ -93,13 +93,15 @@ def plot_search_heatmap(trials, path, value_key="val_accuracy"):
             grid[cell] = t[value_key]
         else:
             failed.add(cell)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(ms) + 2), max(2.5, 0.6 * len(ns) + 1.5)))
+    size = (max(4.0, 0.6 * len(ms) + 2), max(2.5, 0.6 * len(ns) + 1.5))
+    fig, ax = plt.subplots(figsize=size)
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(ms)), ms)
     ax.set_yticks(range(len(ns)), ns)
     ax.set_xlabel("magnitude M")
     ax.set_ylabel("ops per image N")
-    middle = np.nanmean([np.nanmin(grid), np.nanmax(grid)]) if not np.isnan(grid).all() else 0
+    ran = grid[~np.isnan(grid)]
+    middle = (ran.min() + ran.max()) / 2 if ran.size else 0.0
     for (i, j), v in np.ndenumerate(grid):
         text = "failed" if (i, j) in failed else ("" if np.isnan(v) else f"{v:.3f}")
         color = "black" if (i, j) in failed or v > middle else "white"

@@ -31,8 +31,10 @@ class ImageAugmentation(keras.layers.Layer):
             return self.inference(images)
         unbatched = len(images.shape) == 3
         if len(images.shape) not in (3, 4):
-            raise ValueError("Expected images of rank 3 (H, W, C) or 4 (B, H, W, C). "
-                             f"Received: images.shape={images.shape}")
+            raise ValueError(
+                "Expected images of rank 3 (H, W, C) or 4 (B, H, W, C). "
+                f"Received: images.shape={images.shape}"
+            )
         x = ops.cast(images, "float32")
         if unbatched:
             x = x[None]

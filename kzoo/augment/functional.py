@@ -18,8 +18,11 @@ def grayscale(image):
     """PIL "L" luminance, shape `(..., H, W, 1)`; one channel passes through."""
     if image.shape[-1] == 1:
         return image
-    return ops.sum(image * ops.convert_to_tensor(_GRAY_WEIGHTS, image.dtype),
-                   axis=-1, keepdims=True)
+    return ops.sum(
+        image * ops.convert_to_tensor(_GRAY_WEIGHTS, image.dtype),
+        axis=-1,
+        keepdims=True,
+    )
 
 
 def blend(degenerate, image, factor):
@@ -55,7 +58,9 @@ def sharpness(image, factor):
     """
     batch = image if len(image.shape) == 4 else image[None]
     channels = image.shape[-1]
-    kernel = ops.convert_to_tensor([[1, 1, 1], [1, 5, 1], [1, 1, 1]], image.dtype) / 13.0
+    kernel = (
+        ops.convert_to_tensor([[1, 1, 1], [1, 5, 1], [1, 1, 1]], image.dtype) / 13.0
+    )
     kernel = ops.tile(kernel[:, :, None, None], (1, 1, channels, 1))
     smooth = ops.depthwise_conv(batch, kernel, padding="valid")
     smooth = ops.pad(smooth, ((0, 0), (1, 1), (1, 1), (0, 0)))
@@ -105,19 +110,25 @@ def equalize(image):
     channels = image.shape[-1]
     pixels = ops.cast(ops.clip(ops.floor(batch), 0, 255), "int32")
     # One row per (image, channel): (B * C, H * W).
-    rows = ops.reshape(ops.transpose(pixels, (0, 3, 1, 2)), (-1, ops.shape(batch)[1] * ops.shape(batch)[2]))
+    rows = ops.reshape(
+        ops.transpose(pixels, (0, 3, 1, 2)),
+        (-1, ops.shape(batch)[1] * ops.shape(batch)[2]),
+    )
     hist = ops.cast(ops.bincount(rows, minlength=256)[:, :256], "int32")  # (B * C, 256)
     total = ops.sum(hist, axis=-1)
     last_bin = 255 - ops.argmax(ops.flip(hist > 0, axis=-1), axis=-1)
-    last_count = ops.take_along_axis(hist, ops.cast(last_bin, "int32")[:, None], axis=-1)[:, 0]
+    last_count = ops.take_along_axis(
+        hist, ops.cast(last_bin, "int32")[:, None], axis=-1
+    )[:, 0]
     step = (total - last_count) // 255
     cumsum = ops.cumsum(hist, axis=-1) - hist
     safe_step = ops.maximum(step, 1)[:, None]
     lut = ops.clip((safe_step // 2 + cumsum) // safe_step, 0, 255)  # (B * C, 256)
     mapped = ops.take_along_axis(lut, rows, axis=-1)
     shape = ops.shape(batch)
-    mapped = ops.transpose(ops.reshape(mapped, (shape[0], channels, shape[1], shape[2])),
-                           (0, 2, 3, 1))
+    mapped = ops.transpose(
+        ops.reshape(mapped, (shape[0], channels, shape[1], shape[2])), (0, 2, 3, 1)
+    )
     changed = ops.reshape(step > 0, (shape[0], 1, 1, channels))
     out = ops.where(changed, ops.cast(mapped, image.dtype), batch)
     return out if len(image.shape) == 4 else out[0]
@@ -159,7 +170,9 @@ def centered(matrix, height, width):
 
     For output->input `A p + t` this is `A (p - c) + t + c`, c the centre.
     """
-    center = ops.convert_to_tensor([(float(width) - 1.0) / 2.0, (float(height) - 1.0) / 2.0])
+    center = ops.convert_to_tensor(
+        [(float(width) - 1.0) / 2.0, (float(height) - 1.0) / 2.0]
+    )
     linear = matrix[:, :, :2]
     offset = matrix[:, :, 2] + center - ops.einsum("bij,j->bi", linear, center)
     return ops.concatenate([linear, offset[:, :, None]], axis=-1)
@@ -168,38 +181,50 @@ def centered(matrix, height, width):
 def warp(images, matrix, interpolation="bilinear", fill_value=FILL_VALUE):
     """Apply `(B, 2, 3)` output->input matrices to a `(B, H, W, C)` batch."""
     return ops.image.affine_transform(
-        images, to_keras_transform(matrix), interpolation=interpolation,
-        fill_mode="constant", fill_value=fill_value,
+        images,
+        to_keras_transform(matrix),
+        interpolation=interpolation,
+        fill_mode="constant",
+        fill_value=fill_value,
     )
 
 
 def shear_matrix(shear_x, shear_y):
     """Output->input shear about the origin; `(B,)` factors each."""
     one, zero = ops.ones_like(shear_x), ops.zeros_like(shear_x)
-    return ops.stack([ops.stack([one, shear_x, zero], -1),
-                      ops.stack([shear_y, one, zero], -1)], axis=1)
+    return ops.stack(
+        [ops.stack([one, shear_x, zero], -1), ops.stack([shear_y, one, zero], -1)],
+        axis=1,
+    )
 
 
 def translate_matrix(dx, dy):
     """Output->input translation moving content by `(+dx, +dy)` pixels."""
     one, zero = ops.ones_like(dx), ops.zeros_like(dx)
-    return ops.stack([ops.stack([one, zero, -dx], -1),
-                      ops.stack([zero, one, -dy], -1)], axis=1)
+    return ops.stack(
+        [ops.stack([one, zero, -dx], -1), ops.stack([zero, one, -dy], -1)], axis=1
+    )
 
 
 def rotate_matrix(degrees):
     """Output->input rotation about the origin (counter-clockwise content)."""
     theta = degrees * (3.141592653589793 / 180.0)
     cos, sin, zero = ops.cos(theta), ops.sin(theta), ops.zeros_like(theta)
-    return ops.stack([ops.stack([cos, -sin, zero], -1),
-                      ops.stack([sin, cos, zero], -1)], axis=1)
+    return ops.stack(
+        [ops.stack([cos, -sin, zero], -1), ops.stack([sin, cos, zero], -1)], axis=1
+    )
 
 
 def check_value_range(value_range):
-    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
-            or not value_range[0] < value_range[1]):
-        raise ValueError("`value_range` must be a pair (low, high) with low < high. "
-                         f"Received: value_range={value_range}")
+    if (
+        not isinstance(value_range, (tuple, list))
+        or len(value_range) != 2
+        or not value_range[0] < value_range[1]
+    ):
+        raise ValueError(
+            "`value_range` must be a pair (low, high) with low < high. "
+            f"Received: value_range={value_range}"
+        )
     return tuple(float(v) for v in value_range)
 
 

@@ -22,10 +22,16 @@ class _CropAugmentation(ImageAugmentation):
 
     def __init__(self, height, width, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(height, int) and isinstance(width, int)
-                and height > 0 and width > 0):
-            raise ValueError("`height` and `width` must be positive integers. "
-                             f"Received: height={height}, width={width}")
+        if not (
+            isinstance(height, int)
+            and isinstance(width, int)
+            and height > 0
+            and width > 0
+        ):
+            raise ValueError(
+                "`height` and `width` must be positive integers. "
+                f"Received: height={height}, width={width}"
+            )
         self.height, self.width = height, width
 
     def compute_output_shape(self, input_shape):
@@ -43,8 +49,9 @@ def _pad_to(images, height, width, fill_value):
     pad_w = max(width - images.shape[2], 0)
     if pad_h == 0 and pad_w == 0:
         return images
-    return ops.pad(images, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)),
-                   constant_values=fill_value)
+    return ops.pad(
+        images, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=fill_value
+    )
 
 
 def _uniform(shape, low, high, generator):
@@ -70,7 +77,9 @@ class RandomCrop(_CropAugmentation):
     def __init__(self, height, width, padding=0, fill_value=0.0, **kwargs):
         super().__init__(height, width, **kwargs)
         if not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"`padding` must be an integer >= 0. Received: padding={padding}")
+            raise ValueError(
+                f"`padding` must be an integer >= 0. Received: padding={padding}"
+            )
         self.padding = padding
         self.fill_value = float(fill_value)
 
@@ -81,10 +90,15 @@ class RandomCrop(_CropAugmentation):
     def augment(self, images):
         batch = ops.shape(images)[0]
         in_h, in_w = images.shape[1], images.shape[2]
-        if in_h + 2 * self.padding < self.height or in_w + 2 * self.padding < self.width:
-            raise ValueError(f"Crop {self.height}x{self.width} is larger than the padded "
-                             f"image. Received: images.shape={images.shape}, "
-                             f"padding={self.padding}")
+        if (
+            in_h + 2 * self.padding < self.height
+            or in_w + 2 * self.padding < self.width
+        ):
+            raise ValueError(
+                f"Crop {self.height}x{self.width} is larger than the padded "
+                f"image. Received: images.shape={images.shape}, "
+                f"padding={self.padding}"
+            )
         max_y = in_h + 2 * self.padding - self.height
         max_x = in_w + 2 * self.padding - self.width
         y0 = ops.floor(_uniform((batch,), 0.0, max_y + 1.0, self.generator))
@@ -92,7 +106,9 @@ class RandomCrop(_CropAugmentation):
         # Output pixel (x, y) reads input (x + x0 - padding, y + y0 - padding).
         matrix = F.translate_matrix(self.padding - x0, self.padding - y0)
         canvas = _pad_to(images, self.height, self.width, self._fill_255())
-        out = F.warp(canvas, matrix, interpolation="nearest", fill_value=self._fill_255())
+        out = F.warp(
+            canvas, matrix, interpolation="nearest", fill_value=self._fill_255()
+        )
         return out[:, : self.height, : self.width, :]
 
     def inference(self, images):
@@ -100,9 +116,11 @@ class RandomCrop(_CropAugmentation):
         top = (height - self.height) // 2
         left = (width - self.width) // 2
         if top < 0 or left < 0:
-            resized = ops.image.resize(ops.cast(images, "float32"), (self.height, self.width))
+            resized = ops.image.resize(
+                ops.cast(images, "float32"), (self.height, self.width)
+            )
             return self.restore_dtype(resized, images.dtype)
-        return images[..., top:top + self.height, left:left + self.width, :]
+        return images[..., top : top + self.height, left : left + self.width, :]
 
     def get_config(self):
         config = super().get_config()
@@ -131,14 +149,20 @@ class RandomResizedCrop(_CropAugmentation):
         Szegedy et al., "Going deeper with convolutions", CVPR 2015.
     """
 
-    def __init__(self, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), **kwargs):
+    def __init__(
+        self, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), **kwargs
+    ):
         super().__init__(height, width, **kwargs)
         if not (len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1):
-            raise ValueError(f"`scale` must be (min, max) with 0 < min <= max <= 1. "
-                             f"Received: scale={scale}")
+            raise ValueError(
+                f"`scale` must be (min, max) with 0 < min <= max <= 1. "
+                f"Received: scale={scale}"
+            )
         if not (len(ratio) == 2 and 0 < ratio[0] <= ratio[1]):
-            raise ValueError(f"`ratio` must be (min, max) with 0 < min <= max. "
-                             f"Received: ratio={ratio}")
+            raise ValueError(
+                f"`ratio` must be (min, max) with 0 < min <= max. "
+                f"Received: ratio={ratio}"
+            )
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
 
@@ -146,8 +170,9 @@ class RandomResizedCrop(_CropAugmentation):
         batch = ops.shape(images)[0]
         in_h, in_w = float(images.shape[1]), float(images.shape[2])
         area = _uniform((batch,), *self.scale, self.generator) * in_h * in_w
-        log_ratio = _uniform((batch,), *[math.log(r) for r in self.ratio],
-                             self.generator)
+        log_ratio = _uniform(
+            (batch,), *[math.log(r) for r in self.ratio], self.generator
+        )
         aspect = ops.exp(log_ratio)
         crop_w = ops.minimum(ops.sqrt(area * aspect), in_w)
         crop_h = ops.minimum(ops.sqrt(area / aspect), in_h)
@@ -156,15 +181,23 @@ class RandomResizedCrop(_CropAugmentation):
         sx, sy = crop_w / self.width, crop_h / self.height
         zero = ops.zeros_like(sx)
         # Pixel centres: output x -> input x0 + (x + 0.5) * sx - 0.5.
-        matrix = ops.stack([ops.stack([sx, zero, x0 + 0.5 * sx - 0.5], -1),
-                            ops.stack([zero, sy, y0 + 0.5 * sy - 0.5], -1)], axis=1)
+        matrix = ops.stack(
+            [
+                ops.stack([sx, zero, x0 + 0.5 * sx - 0.5], -1),
+                ops.stack([zero, sy, y0 + 0.5 * sy - 0.5], -1),
+            ],
+            axis=1,
+        )
         canvas = _pad_to(images, self.height, self.width, 0.0)
         out = F.warp(canvas, matrix, interpolation="bilinear", fill_value=0.0)
         return out[:, : self.height, : self.width, :]
 
     def inference(self, images):
-        resized = ops.image.resize(ops.cast(images, "float32"), (self.height, self.width),
-                                   crop_to_aspect_ratio=True)
+        resized = ops.image.resize(
+            ops.cast(images, "float32"),
+            (self.height, self.width),
+            crop_to_aspect_ratio=True,
+        )
         return self.restore_dtype(resized, images.dtype)
 
     def get_config(self):
@@ -187,15 +220,19 @@ class RandomRotate90(ImageAugmentation):
         super().__init__(**kwargs)
         turns = tuple(turns)
         if not turns or any(t not in (0, 1, 2, 3) for t in turns):
-            raise ValueError("`turns` must be a non-empty subset of (0, 1, 2, 3). "
-                             f"Received: turns={turns}")
+            raise ValueError(
+                "`turns` must be a non-empty subset of (0, 1, 2, 3). "
+                f"Received: turns={turns}"
+            )
         self.turns = turns
 
     def augment(self, images):
         height, width = images.shape[1], images.shape[2]
         if height != width and any(t % 2 for t in self.turns):
-            raise ValueError("Quarter turns 1 and 3 need square images. "
-                             f"Received: images.shape={images.shape}, turns={self.turns}")
+            raise ValueError(
+                "Quarter turns 1 and 3 need square images. "
+                f"Received: images.shape={images.shape}, turns={self.turns}"
+            )
         batch = ops.shape(images)[0]
         pick = keras.random.randint((batch,), 0, len(self.turns), seed=self.generator)
         degrees = ops.take(ops.convert_to_tensor(self.turns, "float32"), pick) * 90.0
@@ -225,13 +262,19 @@ class RandomAffine(ImageAugmentation):
         seed, value_range: See `ImageAugmentation`.
     """
 
-    def __init__(self, max_shift=0.1, interpolation="bilinear", fill_value=0.0, **kwargs):
+    def __init__(
+        self, max_shift=0.1, interpolation="bilinear", fill_value=0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         if max_shift < 0:
-            raise ValueError(f"`max_shift` must be >= 0. Received: max_shift={max_shift}")
+            raise ValueError(
+                f"`max_shift` must be >= 0. Received: max_shift={max_shift}"
+            )
         if interpolation not in ("nearest", "bilinear"):
-            raise ValueError("`interpolation` must be 'nearest' or 'bilinear'. "
-                             f"Received: interpolation={interpolation}")
+            raise ValueError(
+                "`interpolation` must be 'nearest' or 'bilinear'. "
+                f"Received: interpolation={interpolation}"
+            )
         self.max_shift = float(max_shift)
         self.interpolation = interpolation
         self.fill_value = float(fill_value)
@@ -240,19 +283,32 @@ class RandomAffine(ImageAugmentation):
         batch = ops.shape(images)[0]
         height, width = float(images.shape[1]), float(images.shape[2])
         anchors = ops.convert_to_tensor(
-            [[0.1 * width, 0.1 * height], [0.9 * width, 0.1 * height],
-             [0.1 * width, 0.9 * height]])
+            [
+                [0.1 * width, 0.1 * height],
+                [0.9 * width, 0.1 * height],
+                [0.1 * width, 0.9 * height],
+            ]
+        )
         size = ops.convert_to_tensor([width, height])
-        jitter = _uniform((batch, 3, 2), -self.max_shift, self.max_shift, self.generator)
+        jitter = _uniform(
+            (batch, 3, 2), -self.max_shift, self.max_shift, self.generator
+        )
         moved = anchors[None] + jitter * size
         # Content at `anchors` moves to `moved`: output->input maps moved -> anchors.
-        matrix = F.affine_from_points(moved, ops.broadcast_to(anchors[None], ops.shape(moved)))
+        matrix = F.affine_from_points(
+            moved, ops.broadcast_to(anchors[None], ops.shape(moved))
+        )
         low, high = self.value_range
         fill = (self.fill_value - low) * 255.0 / (high - low)
         return F.warp(images, matrix, interpolation=self.interpolation, fill_value=fill)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"max_shift": self.max_shift, "interpolation": self.interpolation,
-                       "fill_value": self.fill_value})
+        config.update(
+            {
+                "max_shift": self.max_shift,
+                "interpolation": self.interpolation,
+                "fill_value": self.fill_value,
+            }
+        )
         return config

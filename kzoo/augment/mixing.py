@@ -23,13 +23,19 @@ class LabelMixing(keras.layers.Layer):
         seed: Integer seed.
     """
 
-    def __init__(self, alpha=1.0, probability=1.0, num_classes=None, seed=None, **kwargs):
+    def __init__(
+        self, alpha=1.0, probability=1.0, num_classes=None, seed=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if not alpha > 0:
             raise ValueError(f"`alpha` must be > 0. Received: alpha={alpha}")
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-            raise ValueError("`num_classes` must be a positive integer or None. "
-                             f"Received: num_classes={num_classes}")
+        if num_classes is not None and (
+            not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(
+                "`num_classes` must be a positive integer or None. "
+                f"Received: num_classes={num_classes}"
+            )
         self.alpha = float(alpha)
         self.probability = check_probability("probability", probability)
         self.num_classes = num_classes
@@ -41,10 +47,14 @@ class LabelMixing(keras.layers.Layer):
         if len(labels.shape) == 2 and "float" in str(labels.dtype):
             return labels
         if self.num_classes is None:
-            raise ValueError(f"{type(self).__name__} got integer labels of shape "
-                             f"{labels.shape}; pass `num_classes` to convert them to "
-                             "one-hot, or pass one-hot float labels.")
-        return ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)
+            raise ValueError(
+                f"{type(self).__name__} got integer labels of shape "
+                f"{labels.shape}; pass `num_classes` to convert them to "
+                "one-hot, or pass one-hot float labels."
+            )
+        return ops.one_hot(
+            ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes
+        )
 
     def draw(self, batch):
         """Partner indices, per-image Beta draws and the apply mask."""
@@ -59,12 +69,18 @@ class LabelMixing(keras.layers.Layer):
         if not training:
             return images, labels
         if len(images.shape) != 4:
-            raise ValueError(f"{type(self).__name__} works on batches (B, H, W, C). "
-                             f"Received: images.shape={images.shape}")
+            raise ValueError(
+                f"{type(self).__name__} works on batches (B, H, W, C). "
+                f"Received: images.shape={images.shape}"
+            )
         partner, lam, apply = self.draw(ops.shape(images)[0])
-        mixed, own_weight = self.mix(images, ops.take(images, partner, axis=0), lam, apply)
+        mixed, own_weight = self.mix(
+            images, ops.take(images, partner, axis=0), lam, apply
+        )
         own_weight = own_weight[:, None]
-        return mixed, own_weight * labels + (1.0 - own_weight) * ops.take(labels, partner, axis=0)
+        return mixed, own_weight * labels + (1.0 - own_weight) * ops.take(
+            labels, partner, axis=0
+        )
 
     def mix(self, images, partners, lam, apply):
         """Return mixed images and each image's own-label weight `(B,)`."""
@@ -76,8 +92,14 @@ class LabelMixing(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"alpha": self.alpha, "probability": self.probability,
-                       "num_classes": self.num_classes, "seed": self.seed})
+        config.update(
+            {
+                "alpha": self.alpha,
+                "probability": self.probability,
+                "num_classes": self.num_classes,
+                "seed": self.seed,
+            }
+        )
         return config
 
 

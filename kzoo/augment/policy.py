@@ -11,7 +11,12 @@ import inspect
 
 import keras
 
-from kzoo.augment.geometric import RandomAffine, RandomCrop, RandomResizedCrop, RandomRotate90
+from kzoo.augment.geometric import (
+    RandomAffine,
+    RandomCrop,
+    RandomResizedCrop,
+    RandomRotate90,
+)
 from kzoo.augment.mixing import CutMix, LabelMixing, MixUp
 from kzoo.augment.randaugment import RandAugment
 from kzoo.errors import KzooError
@@ -37,16 +42,25 @@ def _pad_and_crop(ctx):
 POLICY_TABLE = {
     "flip": (keras.layers.RandomFlip, lambda ctx: {"mode": "horizontal"}, {}),
     "rotate90": (RandomRotate90, lambda ctx: {}, {}),
-    "rotate": (keras.layers.RandomRotation,
-               lambda ctx: {"factor": 15 / 360, "fill_mode": "constant"}, {}),
-    "brightness": (keras.layers.RandomBrightness,
-                   lambda ctx: {"factor": 0.2, "value_range": (0, 255)}, {}),
+    "rotate": (
+        keras.layers.RandomRotation,
+        lambda ctx: {"factor": 15 / 360, "fill_mode": "constant"},
+        {},
+    ),
+    "brightness": (
+        keras.layers.RandomBrightness,
+        lambda ctx: {"factor": 0.2, "value_range": (0, 255)},
+        {},
+    ),
     "crop": (RandomCrop, _pad_and_crop, {}),
     "center_crop": (keras.layers.CenterCrop, _size, {}),
     "resized_crop": (RandomResizedCrop, _size, {}),
     "affine": (RandomAffine, lambda ctx: {}, {}),
-    "shear": (keras.layers.RandomShear,
-              lambda ctx: {"x_factor": 0.2, "y_factor": 0.2, "fill_mode": "constant"}, {}),
+    "shear": (
+        keras.layers.RandomShear,
+        lambda ctx: {"x_factor": 0.2, "y_factor": 0.2, "fill_mode": "constant"},
+        {},
+    ),
     "perspective": (keras.layers.RandomPerspective, lambda ctx: {"scale": 0.3}, {}),
     "randaugment": (RandAugment, lambda ctx: {}, {"n": "num_ops", "m": "magnitude"}),
     "cutmix": (CutMix, lambda ctx: {"num_classes": ctx["num_classes"]}, {}),
@@ -77,18 +91,26 @@ def parse_entry(text):
     try:
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
-        raise KzooError(f"cannot parse augmentation {text!r}; expected name or "
-                        "name(key=value, ...)") from None
+        raise KzooError(
+            f"cannot parse augmentation {text!r}; expected name or name(key=value, ...)"
+        ) from None
     if isinstance(node, ast.Name):
         return node.id, {}
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)) or node.args:
-        raise KzooError(f"cannot parse augmentation {text!r}; expected name or "
-                        "name(key=value, ...) with keyword arguments only")
+    if (
+        not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name))
+        or node.args
+    ):
+        raise KzooError(
+            f"cannot parse augmentation {text!r}; expected name or "
+            "name(key=value, ...) with keyword arguments only"
+        )
     try:
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
     except ValueError:
-        raise KzooError(f"augmentation {text!r}: argument values must be numbers, "
-                        "strings, booleans or tuples") from None
+        raise KzooError(
+            f"augmentation {text!r}: argument values must be numbers, "
+            "strings, booleans or tuples"
+        ) from None
     return node.func.id, kwargs
 
 
@@ -97,24 +119,31 @@ def _accepted(cls):
     for klass in cls.__mro__:
         if klass is keras.layers.Layer:
             break
-        names += [p for p in inspect.signature(klass.__init__).parameters
-                  if p not in ("self", "kwargs", "args")]
+        names += [
+            p
+            for p in inspect.signature(klass.__init__).parameters
+            if p not in ("self", "kwargs", "args")
+        ]
     return sorted(set(names) | {"name"})
 
 
 def build_layer(name, kwargs, image_size, num_classes=None, seed=None):
     """Instantiate one table entry with its defaults overridden by `kwargs`."""
     if name not in POLICY_TABLE:
-        raise KzooError(f"unknown augmentation {name!r}; valid names: "
-                        f"{', '.join(sorted(POLICY_TABLE))} (or 'none')")
+        raise KzooError(
+            f"unknown augmentation {name!r}; valid names: "
+            f"{', '.join(sorted(POLICY_TABLE))} (or 'none')"
+        )
     cls, defaults, aliases = POLICY_TABLE[name]
     accepted = _accepted(cls)
     resolved = defaults({"image_size": image_size, "num_classes": num_classes})
     for key, value in kwargs.items():
         key = aliases.get(key, key)
         if key not in accepted:
-            raise KzooError(f"augmentation {name!r} has no argument {key!r}; valid: "
-                            f"{', '.join(list(aliases) + accepted)}")
+            raise KzooError(
+                f"augmentation {name!r} has no argument {key!r}; valid: "
+                f"{', '.join(list(aliases) + accepted)}"
+            )
         resolved[key] = value
     if "seed" in accepted and seed is not None:
         resolved.setdefault("seed", seed)
@@ -146,8 +175,9 @@ class AugmentPolicy:
         for i, text in enumerate(entries):
             name, kwargs = parse_entry(text)
             layer_seed = None if seed is None else seed + i
-            self.layers.append(build_layer(name, kwargs, tuple(image_size), num_classes,
-                                           layer_seed))
+            self.layers.append(
+                build_layer(name, kwargs, tuple(image_size), num_classes, layer_seed)
+            )
 
     @property
     def mixes_labels(self):
@@ -155,8 +185,11 @@ class AugmentPolicy:
 
     def __call__(self, images, labels, training=True):
         """Augment a batch; labels come back one-hot float32."""
-        labels = keras.ops.one_hot(keras.ops.cast(labels, "int32"), self.num_classes) \
-            if len(labels.shape) == 1 else labels
+        labels = (
+            keras.ops.one_hot(keras.ops.cast(labels, "int32"), self.num_classes)
+            if len(labels.shape) == 1
+            else labels
+        )
         for layer in self.layers:
             if isinstance(layer, LabelMixing):
                 images, labels = layer(images, labels, training=training)

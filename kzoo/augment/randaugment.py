@@ -21,15 +21,18 @@ def _per_image(signs):
 
 def _enhance(fn):
     # PIL enhance factor 1 +/- 0.09 M: [0.1, 1.9] at M=10 (AutoAugment's range).
-    return lambda images, m, signs: fn(images, ops.maximum(1.0 + _per_image(signs) * 0.09 * m,
-                                                           0.0))
+    return lambda images, m, signs: fn(
+        images, ops.maximum(1.0 + _per_image(signs) * 0.09 * m, 0.0)
+    )
 
 
 def _geometric(matrix_fn):
     def op(images, m, signs, interpolation, fill_value):
         height, width = images.shape[1], images.shape[2]
         matrix = F.centered(matrix_fn(m, signs, height, width), height, width)
-        return F.warp(images, matrix, interpolation=interpolation, fill_value=fill_value)
+        return F.warp(
+            images, matrix, interpolation=interpolation, fill_value=fill_value
+        )
 
     return op
 
@@ -39,7 +42,11 @@ def _translate(axis):
         size = float(width if axis == "x" else height)
         shift = signs * ops.minimum(0.045 * m, 1.0) * size
         zero = ops.zeros_like(shift)
-        return F.translate_matrix(shift, zero) if axis == "x" else F.translate_matrix(zero, shift)
+        return (
+            F.translate_matrix(shift, zero)
+            if axis == "x"
+            else F.translate_matrix(zero, shift)
+        )
 
     return matrix
 
@@ -48,7 +55,9 @@ def _shear(axis):
     def matrix(m, signs, height, width):
         shear = signs * 0.03 * m
         zero = ops.zeros_like(shear)
-        return F.shear_matrix(shear, zero) if axis == "x" else F.shear_matrix(zero, shear)
+        return (
+            F.shear_matrix(shear, zero) if axis == "x" else F.shear_matrix(zero, shear)
+        )
 
     return matrix
 
@@ -71,8 +80,10 @@ OPS = {
     # factor 1 +/- 0.09 M, clipped at 0
     "color": (_enhance(F.color), False),
     # keep max(8 - floor(0.4 M), 1) bits (8 at M=0, 4 at M=10)
-    "posterize": (lambda images, m, signs: F.posterize(images, max(8 - int(0.4 * m), 1)),
-                  False),
+    "posterize": (
+        lambda images, m, signs: F.posterize(images, max(8 - int(0.4 * m), 1)),
+        False,
+    ),
     "contrast": (_enhance(F.contrast), False),
     "brightness": (_enhance(F.brightness), False),
     "sharpness": (_enhance(F.sharpness), False),
@@ -98,7 +109,8 @@ class RandAugment(ImageAugmentation):
     single images run their own branches (`GROUPED_MAX_PIXELS`).
 
     Magnitude `M` uses the paper's integer scale 0-30, where M=10 is
-    AutoAugment's maximum and each range grows linearly with M (see `OPS` for each operation's value at M).
+    AutoAugment's maximum and each range grows linearly with M (see `OPS`
+    for each operation's value at M).
     Geometric operations fill with grey (128) as the reference code does;
     `fill_value=0` suits dark-background images such as digits.
     Identity at `training=False`. Works on `(H, W, C)` or `(B, H, W, C)`
@@ -123,22 +135,39 @@ class RandAugment(ImageAugmentation):
         a reduced search space", CVPR Workshops 2020.
     """
 
-    def __init__(self, num_ops=2, magnitude=9, interpolation="nearest", ops=None,
-                 fill_value=F.FILL_VALUE, seed=None, value_range=(0, 255), **kwargs):
+    def __init__(
+        self,
+        num_ops=2,
+        magnitude=9,
+        interpolation="nearest",
+        ops=None,
+        fill_value=F.FILL_VALUE,
+        seed=None,
+        value_range=(0, 255),
+        **kwargs,
+    ):
         super().__init__(seed=seed, value_range=value_range, **kwargs)
         if not isinstance(num_ops, int) or num_ops < 0:
-            raise ValueError(f"`num_ops` must be an integer >= 0. Received: num_ops={num_ops}")
+            raise ValueError(
+                f"`num_ops` must be an integer >= 0. Received: num_ops={num_ops}"
+            )
         if not isinstance(magnitude, int) or not 0 <= magnitude <= MAX_MAGNITUDE:
-            raise ValueError(f"`magnitude` must be an integer in [0, {MAX_MAGNITUDE}]. "
-                             f"Received: magnitude={magnitude}")
+            raise ValueError(
+                f"`magnitude` must be an integer in [0, {MAX_MAGNITUDE}]. "
+                f"Received: magnitude={magnitude}"
+            )
         if interpolation not in ("nearest", "bilinear"):
-            raise ValueError("`interpolation` must be 'nearest' or 'bilinear'. "
-                             f"Received: interpolation={interpolation}")
+            raise ValueError(
+                "`interpolation` must be 'nearest' or 'bilinear'. "
+                f"Received: interpolation={interpolation}"
+            )
         names = tuple(ops) if ops is not None else OP_NAMES
         unknown = [n for n in names if n not in OPS]
         if unknown or not names:
-            raise ValueError(f"`ops` must be a non-empty subset of {list(OP_NAMES)}. "
-                             f"Received: ops={ops}")
+            raise ValueError(
+                f"`ops` must be a non-empty subset of {list(OP_NAMES)}. "
+                f"Received: ops={ops}"
+            )
         self.num_ops = num_ops
         self.magnitude = magnitude
         self.interpolation = interpolation
@@ -149,14 +178,21 @@ class RandAugment(ImageAugmentation):
     def _branch(self, name):
         fn, geometric = OPS[name]
         if geometric:
-            return lambda images, signs: fn(images, float(self.magnitude), signs,
-                                            self.interpolation, self.fill_value)
+            return lambda images, signs: fn(
+                images,
+                float(self.magnitude),
+                signs,
+                self.interpolation,
+                self.fill_value,
+            )
         return lambda images, signs: fn(images, float(self.magnitude), signs)
 
     def draw(self, batch_size):
         """Per-image op indices and signs, each `(batch_size, num_ops)`."""
         shape = (batch_size, self.num_ops)
-        indices = keras.random.randint(shape, 0, len(self._branches), seed=self.generator)
+        indices = keras.random.randint(
+            shape, 0, len(self._branches), seed=self.generator
+        )
         return indices, signs(shape, self.generator)
 
     def augment(self, images):
@@ -167,8 +203,10 @@ class RandAugment(ImageAugmentation):
             return self._apply_switched(images, indices[0], sign[0])
         if images.shape[1] * images.shape[2] >= GROUPED_MAX_PIXELS:
             # Large images: per-image branch selection beats gathering groups.
-            return ops.map(lambda args: self._apply_switched(args[0][None], *args[1:])[0],
-                           (images, indices, sign))
+            return ops.map(
+                lambda args: self._apply_switched(args[0][None], *args[1:])[0],
+                (images, indices, sign),
+            )
         for slot in range(self.num_ops):
             images = self._apply_grouped(images, indices[:, slot], sign[:, slot])
         return images
@@ -177,7 +215,9 @@ class RandAugment(ImageAugmentation):
         """Run op `indices[slot]` on a batch of one, for each slot."""
         shape = image.shape
         for slot in range(self.num_ops):
-            image = ops.switch(indices[slot], self._branches, image, sign[slot:slot + 1])
+            image = ops.switch(
+                indices[slot], self._branches, image, sign[slot : slot + 1]
+            )
             image = ops.reshape(image, shape)  # branches differ in static shape
         return image
 
@@ -198,7 +238,13 @@ class RandAugment(ImageAugmentation):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_ops": self.num_ops, "magnitude": self.magnitude,
-                       "interpolation": self.interpolation, "ops": self.ops,
-                       "fill_value": self.fill_value})
+        config.update(
+            {
+                "num_ops": self.num_ops,
+                "magnitude": self.magnitude,
+                "interpolation": self.interpolation,
+                "ops": self.ops,
+                "fill_value": self.fill_value,
+            }
+        )
         return config

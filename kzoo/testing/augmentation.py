@@ -44,5 +44,6 @@ def assert_augmentation_contract(make_layer, images, output_shape=None):
     rebuilt = type(layer).from_config(layer.get_config())
     assert rebuilt.get_config() == layer.get_config()
     assert keras.saving.get_registered_object(
-        keras.saving.get_registered_name(type(layer))) is type(layer)
+        keras.saving.get_registered_name(type(layer))
+    ) is type(layer)
     return out

@@ -18,15 +18,20 @@ def _max_diff(ours, reference):
     return np.abs(np.asarray(ours) - np.asarray(reference, dtype="float32")).max()
 
 
-@pytest.mark.parametrize("fn,reference", [
-    (F.auto_contrast, ImageOps.autocontrast),
-    (F.equalize, ImageOps.equalize),
-    (lambda x: F.solarize(x, 128.0), lambda p: ImageOps.solarize(p, 128)),
-    (lambda x: F.posterize(x, 3), lambda p: ImageOps.posterize(p, 3)),
-])
+@pytest.mark.parametrize(
+    "fn,reference",
+    [
+        (F.auto_contrast, ImageOps.autocontrast),
+        (F.equalize, ImageOps.equalize),
+        (lambda x: F.solarize(x, 128.0), lambda p: ImageOps.solarize(p, 128)),
+        (lambda x: F.posterize(x, 3), lambda p: ImageOps.posterize(p, 3)),
+    ],
+)
 def test_pil_ops_parity(image, fn, reference):
     # PIL works on uint8 and rounds; ours stays float: within one grey level.
-    assert _max_diff(fn(image.astype("float32")), reference(Image.fromarray(image))) <= 1.0
+    assert (
+        _max_diff(fn(image.astype("float32")), reference(Image.fromarray(image))) <= 1.0
+    )
 
 
 @pytest.mark.parametrize("name", ["Color", "Contrast", "Brightness", "Sharpness"])
@@ -47,16 +52,26 @@ def test_affine_from_points_solves_the_six_parameters():
     true = np.array([[1.2, -0.3, 4.0], [0.25, 0.9, -2.0]], "float32")
     src = np.array([[0.0, 0.0], [10.0, 1.0], [2.0, 7.0]], "float32")
     dst = src @ true[:, :2].T + true[:, 2]
-    np.testing.assert_allclose(np.asarray(F.affine_from_points(src, dst)), true, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(F.affine_from_points(src, dst)), true, atol=1e-5
+    )
     batched = F.affine_from_points(np.stack([src, src]), np.stack([dst, src]))
-    np.testing.assert_allclose(np.asarray(batched)[1], [[1, 0, 0], [0, 1, 0]], atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(batched)[1], [[1, 0, 0], [0, 1, 0]], atol=1e-5
+    )
 
 
 def test_translate_moves_content_by_whole_pixels():
     x = np.zeros((1, 6, 6, 1), "float32")
     x[0, 2, 1] = 255.0
-    out = np.asarray(F.warp(x, F.translate_matrix(np.array([3.0]), np.array([-1.0])),
-                            interpolation="nearest", fill_value=0.0))
+    out = np.asarray(
+        F.warp(
+            x,
+            F.translate_matrix(np.array([3.0]), np.array([-1.0])),
+            interpolation="nearest",
+            fill_value=0.0,
+        )
+    )
     assert out[0, 1, 4, 0] == 255.0 and out.sum() == 255.0
 
 

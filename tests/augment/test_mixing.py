@@ -60,8 +60,9 @@ def test_mixup_images_follow_the_label_weights():
 def test_probability_zero_and_inference_leave_the_batch_alone(layer_cls):
     images, labels, _ = _indexed_batch()
     for kwargs, training in (({"probability": 0.0}, True), ({}, False)):
-        out, mixed = layer_cls(num_classes=16, seed=0, **kwargs)(images, labels,
-                                                                  training=training)
+        out, mixed = layer_cls(num_classes=16, seed=0, **kwargs)(
+            images, labels, training=training
+        )
         np.testing.assert_array_equal(np.asarray(out), images)
         np.testing.assert_array_equal(np.asarray(mixed), np.eye(16))
 
@@ -89,10 +90,14 @@ def test_runs_in_tf_data_and_is_seeded(layer_cls):
     assert layer_cls.from_config(config).get_config() == config
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"alpha": 0.0}, "alpha"), ({"probability": 1.5}, "probability"),
-    ({"num_classes": 0}, "num_classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"alpha": 0.0}, "alpha"),
+        ({"probability": 1.5}, "probability"),
+        ({"num_classes": 0}, "num_classes"),
+    ],
+)
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CutMix(**kwargs)

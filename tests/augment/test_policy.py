@@ -10,15 +10,20 @@ from kzoo.errors import KzooError
 
 def test_split_and_parse():
     assert split_policy("flip, crop,randaugment(n=2,m=9),cutmix(alpha=1.0)") == [
-        "flip", "crop", "randaugment(n=2,m=9)", "cutmix(alpha=1.0)"]
+        "flip",
+        "crop",
+        "randaugment(n=2,m=9)",
+        "cutmix(alpha=1.0)",
+    ]
     assert parse_entry("randaugment(n=2, m=9)") == ("randaugment", {"n": 2, "m": 9})
     assert parse_entry("rotate90(turns=(0, 2))") == ("rotate90", {"turns": (0, 2)})
     assert parse_entry("flip") == ("flip", {})
 
 
 def test_issue_example_builds_the_layers_in_order():
-    policy = AugmentPolicy("flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)", (32, 32), 10,
-                           seed=0)
+    policy = AugmentPolicy(
+        "flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)", (32, 32), 10, seed=0
+    )
     names = [type(layer).__name__ for layer in policy.layers]
     assert names == ["RandomFlip", "RandomCrop", "RandAugment", "CutMix"]
     ra = policy.layers[2]
@@ -26,15 +31,18 @@ def test_issue_example_builds_the_layers_in_order():
     assert policy.layers[3].num_classes == 10 and policy.mixes_labels
 
 
-@pytest.mark.parametrize("spec,match", [
-    ("flip,blur", "unknown augmentation 'blur'; valid names: affine, brightness"),
-    ("randaugment(q=1)", "no argument 'q'; valid: n, m, "),
-    ("randaugment(m=40)", "magnitude"),
-    ("crop(2)", "keyword arguments only"),
-    ("crop(padding=x)", "argument values"),
-    ("cutmix(alpha=1", "unbalanced"),
-    ("flip)", "unbalanced"),
-])
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("flip,blur", "unknown augmentation 'blur'; valid names: affine, brightness"),
+        ("randaugment(q=1)", "no argument 'q'; valid: n, m, "),
+        ("randaugment(m=40)", "magnitude"),
+        ("crop(2)", "keyword arguments only"),
+        ("crop(padding=x)", "argument values"),
+        ("cutmix(alpha=1", "unbalanced"),
+        ("flip)", "unbalanced"),
+    ],
+)
 def test_errors_say_what_is_valid(spec, match):
     with pytest.raises(KzooError, match=match.replace("(", r"\(")):
         AugmentPolicy(spec, (32, 32), 10)

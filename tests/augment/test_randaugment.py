@@ -18,20 +18,34 @@ def _apply(name, image, magnitude, sign=1.0):
 def image():
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:24, 0:24]
-    img = np.stack([xx * 9 + 10, yy * 9 + 5, 200 - xx * 4], -1) + rng.integers(0, 20, (24, 24, 3))
+    img = np.stack([xx * 9 + 10, yy * 9 + 5, 200 - xx * 4], -1) + rng.integers(
+        0, 20, (24, 24, 3)
+    )
     return np.clip(img, 0, 255).astype("float32")
 
 
 def test_the_papers_fourteen_ops():
     assert OP_NAMES == (
-        "identity", "auto_contrast", "equalize", "rotate", "solarize", "color",
-        "posterize", "contrast", "brightness", "sharpness", "shear_x", "shear_y",
-        "translate_x", "translate_y",
+        "identity",
+        "auto_contrast",
+        "equalize",
+        "rotate",
+        "solarize",
+        "color",
+        "posterize",
+        "contrast",
+        "brightness",
+        "sharpness",
+        "shear_x",
+        "shear_y",
+        "translate_x",
+        "translate_y",
     )
 
 
-@pytest.mark.parametrize("name", [n for n in OP_NAMES
-                                  if n not in ("auto_contrast", "equalize")])
+@pytest.mark.parametrize(
+    "name", [n for n in OP_NAMES if n not in ("auto_contrast", "equalize")]
+)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_magnitude_zero_is_identity(image, name, sign):
     # auto_contrast and equalize take no magnitude (PIL parity is tested instead).
@@ -76,10 +90,14 @@ def test_rotate_at_magnitude_30_is_a_quarter_turn():
     assert any(np.array_equal(out, np.rot90(x[..., 0], k)) for k in (1, 3))
 
 
-@pytest.mark.parametrize("name,measure", [
-    ("brightness", np.mean), ("contrast", np.std),
-    ("color", lambda x: np.std(x, axis=-1).mean()),
-])
+@pytest.mark.parametrize(
+    "name,measure",
+    [
+        ("brightness", np.mean),
+        ("contrast", np.std),
+        ("color", lambda x: np.std(x, axis=-1).mean()),
+    ],
+)
 def test_enhance_ops_move_in_the_documented_direction(image, name, measure):
     assert measure(_apply(name, image, 10, -1.0)) < 0.3 * measure(image)  # factor 0.1
     assert measure(_apply(name, image, 5, 1.0)) > measure(image)  # factor 1.45
@@ -112,38 +130,46 @@ def test_ops_are_drawn_independently_per_image(image):
     assert len(distinct) > 4
 
 
+def _one_by_one(batch, magnitude, seed):
+    """Reference: each image alone through its drawn ops, via the op table."""
+    indices, signs = (
+        np.asarray(v) for v in RandAugment(2, magnitude, seed=seed).draw(len(batch))
+    )
+    out = []
+    for i, expected in enumerate(batch):
+        for slot in range(2):
+            expected = _apply(
+                OP_NAMES[indices[i, slot]], expected, magnitude, signs[i, slot]
+            )
+        out.append(expected)
+    return np.stack(out)
+
+
 def test_grouped_batch_equals_each_image_alone(image):
     rng = np.random.default_rng(3)
-    batch = np.clip(image[None] + rng.normal(0, 20, (24, 1, 1, 3)), 0, 255).astype("float32")
-    out = np.asarray(RandAugment(2, 12, seed=5)(batch))
-    indices, signs = (np.asarray(v) for v in RandAugment(2, 12, seed=5).draw(24))
-    for i in range(24):
-        expected = batch[i]
-        for slot in range(2):
-            expected = _apply(OP_NAMES[indices[i, slot]], expected, 12, signs[i, slot])
-        np.testing.assert_allclose(out[i], expected, atol=1e-3)
+    batch = np.clip(image[None] + rng.normal(0, 20, (24, 1, 1, 3)), 0, 255).astype(
+        "float32"
+    )
+    np.testing.assert_allclose(
+        np.asarray(RandAugment(2, 12, seed=5)(batch)),
+        _one_by_one(batch, 12, seed=5),
+        atol=1e-3,
+    )
     # a single image takes the switch path: same draws, same result
-    np.testing.assert_allclose(np.asarray(RandAugment(2, 12, seed=5)(batch[0])),
-                               np.asarray(_single_reference(batch[0])), atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(RandAugment(2, 12, seed=5)(batch[0])),
+        _one_by_one(batch[:1], 12, seed=5)[0],
+        atol=1e-3,
+    )
 
 
 def test_large_images_take_the_per_image_path_with_the_same_result():
-    rng = np.random.default_rng(4)
-    batch = rng.integers(0, 256, (4, 96, 96, 3)).astype("float32")
-    out = np.asarray(RandAugment(2, 9, seed=1)(batch))
-    indices, signs = (np.asarray(v) for v in RandAugment(2, 9, seed=1).draw(4))
-    for i in range(4):
-        expected = batch[i]
-        for slot in range(2):
-            expected = _apply(OP_NAMES[indices[i, slot]], expected, 9, signs[i, slot])
-        np.testing.assert_allclose(out[i], expected, atol=1e-3)
-
-
-def _single_reference(image):
-    indices, signs = (np.asarray(v) for v in RandAugment(2, 12, seed=5).draw(1))
-    for slot in range(2):
-        image = _apply(OP_NAMES[indices[0, slot]], image, 12, signs[0, slot])
-    return image
+    batch = np.random.default_rng(4).integers(0, 256, (4, 96, 96, 3)).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(RandAugment(2, 9, seed=1)(batch)),
+        _one_by_one(batch, 9, seed=1),
+        atol=1e-3,
+    )
 
 
 def test_ops_subset_and_num_ops_zero(image):
@@ -159,11 +185,17 @@ def test_value_range_unit_interval(image):
     np.testing.assert_allclose(out, 1.0 - x, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"magnitude": 31}, "magnitude"), ({"magnitude": 2.5}, "magnitude"),
-    ({"num_ops": -1}, "num_ops"), ({"ops": ["cutout"]}, "ops"),
-    ({"interpolation": "cubic"}, "interpolation"), ({"value_range": (1, 0)}, "value_range"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"magnitude": 31}, "magnitude"),
+        ({"magnitude": 2.5}, "magnitude"),
+        ({"num_ops": -1}, "num_ops"),
+        ({"ops": ["cutout"]}, "ops"),
+        ({"interpolation": "cubic"}, "interpolation"),
+        ({"value_range": (1, 0)}, "value_range"),
+    ],
+)
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RandAugment(**kwargs)
@@ -180,6 +212,9 @@ def test_usable_as_a_model_layer(tmp_path, image):
     path = str(tmp_path / "m.keras")
     model.save(path)
     restored = keras.models.load_model(path)
-    np.testing.assert_allclose(np.asarray(restored.predict(batch, verbose=0)),
-                               np.asarray(model.predict(batch, verbose=0)), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(restored.predict(batch, verbose=0)),
+        np.asarray(model.predict(batch, verbose=0)),
+        atol=1e-5,
+    )
     assert isinstance(restored.layers[1], RandAugment)

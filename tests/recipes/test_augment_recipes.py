@@ -15,8 +15,19 @@ FAST = ["--no-jit-compile", "--steps-per-execution", "1"]
 
 def test_preview_writes_a_grid_png(tmp_path, capsys):
     out = str(tmp_path / "grid.png")
-    code = run_main(preview.main, ["--augment", "crop,randaugment(n=2,m=9),mixup",
-                                   "--images", "3", "--draws", "2", "--out", out])
+    code = run_main(
+        preview.main,
+        [
+            "--augment",
+            "crop,randaugment(n=2,m=9),mixup",
+            "--images",
+            "3",
+            "--draws",
+            "2",
+            "--out",
+            out,
+        ],
+    )
     assert code == 0 and "wrote" in capsys.readouterr().out
     pixels = np.asarray(Image.open(out))
     assert pixels.shape[0] > 200 and pixels.shape[1] > 200 and pixels.std() > 10
@@ -62,8 +73,9 @@ def test_search_pairs_are_seeded_and_grid_is_complete():
     args = search.build_parser().parse_args(["--trials", "4"])
     pairs = search.sample_pairs(args)
     assert len(set(pairs)) == 4 and pairs == search.sample_pairs(args)
-    grid = search.build_parser().parse_args(["--sampler", "grid", "--n-values", "1,2",
-                                             "--m-values", "5,9"])
+    grid = search.build_parser().parse_args(
+        ["--sampler", "grid", "--n-values", "1,2", "--m-values", "5,9"]
+    )
     assert search.sample_pairs(grid) == [(1, 5), (1, 9), (2, 5), (2, 9)]
 
 
