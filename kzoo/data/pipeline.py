@@ -16,8 +16,9 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
     With `repeat=True` the dataset is endless (pass `steps_per_epoch` to
     `fit`, see `plan_steps`): `fit` then keeps one iterator for the whole run
     instead of building one per epoch, which for a large `map_fn` graph
-    such as RandAugment's costs ~0.5 s per epoch on 2 CPU cores. Batches may
-    then straddle epoch boundaries.
+    such as RandAugment's costs ~0.5 s per epoch on 2 CPU cores. Batches
+    still follow epochs: `ceil(n / batch_size)` of them per pass, the last
+    one partial.
 
     Args:
         dataset: Unbatched `tf.data.Dataset`.
@@ -39,9 +40,9 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
         size = int(dataset.cardinality())
         buffer = size if size > 0 else 10_000
         dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
     dataset = dataset.batch(batch_size)
+    if repeat:  # after batching: every epoch ends with its own partial batch
+        dataset = dataset.repeat()
     if map_fn is not None:
         dataset = dataset.map(map_fn, num_parallel_calls=AUTOTUNE)
     return dataset.prefetch(AUTOTUNE)

@@ -20,11 +20,12 @@ def test_plan_steps(num, batch, requested, expected):
     assert steps % per_execution == 0 and steps >= -(-num // batch)
 
 
-def test_repeated_training_data_is_endless_and_reshuffled():
+def test_repeated_training_data_is_endless_reshuffled_and_keeps_epochs():
     ds = tf.data.Dataset.from_tensor_slices((np.arange(10), np.arange(10)))
-    train = batched(ds, 5, training=True, seed=0, repeat=True)
+    train = batched(ds, 4, training=True, seed=0, repeat=True)
     assert train.cardinality() == tf.data.INFINITE_CARDINALITY
-    batches = [x.numpy() for x, _ in train.take(4)]
-    first, second = np.concatenate(batches[:2]), np.concatenate(batches[2:])
+    batches = [x.numpy() for x, _ in train.take(6)]
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2]
+    first, second = np.concatenate(batches[:3]), np.concatenate(batches[3:])
     assert sorted(first) == sorted(second) == list(range(10))
     assert not np.array_equal(first, second)
