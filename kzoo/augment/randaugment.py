@@ -114,7 +114,10 @@ class RandAugment(ImageAugmentation):
     Geometric operations fill with grey (128) as the reference code does;
     `fill_value=0` suits dark-background images such as digits.
     Identity at `training=False`. Works on `(H, W, C)` or `(B, H, W, C)`
-    images, inside `tf.data` (graph mode) or as a model layer.
+    images, inside `tf.data` (graph mode) or as a model layer. As a model
+    layer, compile without XLA (`jit_compile=False`): TensorFlow's image
+    warp op (`ImageProjectiveTransformV3`, also behind Keras's own geometric
+    layers) has no XLA kernel. In `tf.data` this does not matter.
 
     Args:
         num_ops: N, operations applied in sequence to each image (>= 0).
