@@ -90,7 +90,8 @@ def main():
         contenders = {
             "kzoo": RecipeContender(recipe, data, flags),
             "keras-plain": RecipeContender(
-                recipe, data, flags + ["--no-jit-compile", "--steps-per-execution", "1"]),
+                recipe, data,
+                flags + ["--no-jit-compile", "--steps-per-execution", "1"]),
             "torch": TorchContender(x, y, batch_size, data.num_classes,
                                     args.dropout),
         }

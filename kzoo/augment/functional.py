@@ -7,7 +7,6 @@ Colour operations follow PIL's `ImageOps` / `ImageEnhance` definitions, which
 the RandAugment and AutoAugment reference code uses.
 """
 
-import keras
 from keras import ops
 
 FILL_VALUE = 128.0  # grey, the fill of the TPU reference and timm
@@ -240,7 +239,3 @@ def from_255(images, value_range):
     if (low, high) == (0.0, 255.0):
         return images
     return images * ((high - low) / 255.0) + low
-
-
-def seed_generator(seed):
-    return keras.random.SeedGenerator(seed)
