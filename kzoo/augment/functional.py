@@ -1,8 +1,9 @@
 """Image operations in `keras.ops` shared by the augmentation layers.
 
 All functions take float images with pixel values in [0, 255] and channels
-last. Unless stated otherwise they work on one image `(H, W, C)`; the
-geometric helpers work on batches `(B, H, W, C)` with one transform per image.
+last. The colour operations work on one image `(H, W, C)` or a batch
+`(B, H, W, C)` (factors broadcast, e.g. `(B, 1, 1, 1)` per image); the
+geometric helpers work on batches with one `(2, 3)` matrix per image.
 Colour operations follow PIL's `ImageOps` / `ImageEnhance` definitions, which
 the RandAugment and AutoAugment reference code uses.
 """
@@ -212,6 +213,15 @@ def rotate_matrix(degrees):
     return ops.stack(
         [ops.stack([cos, -sin, zero], -1), ops.stack([sin, cos, zero], -1)], axis=1
     )
+
+
+def check_interpolation(interpolation):
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(
+            "`interpolation` must be 'nearest' or 'bilinear'. "
+            f"Received: interpolation={interpolation}"
+        )
+    return interpolation
 
 
 def check_value_range(value_range):

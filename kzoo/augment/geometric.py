@@ -83,10 +83,6 @@ class RandomCrop(_CropAugmentation):
         self.padding = padding
         self.fill_value = float(fill_value)
 
-    def _fill_255(self):
-        low, high = self.value_range
-        return (self.fill_value - low) * 255.0 / (high - low)
-
     def augment(self, images):
         batch = ops.shape(images)[0]
         in_h, in_w = images.shape[1], images.shape[2]
@@ -105,10 +101,9 @@ class RandomCrop(_CropAugmentation):
         x0 = ops.floor(_uniform((batch,), 0.0, max_x + 1.0, self.generator))
         # Output pixel (x, y) reads input (x + x0 - padding, y + y0 - padding).
         matrix = F.translate_matrix(self.padding - x0, self.padding - y0)
-        canvas = _pad_to(images, self.height, self.width, self._fill_255())
-        out = F.warp(
-            canvas, matrix, interpolation="nearest", fill_value=self._fill_255()
-        )
+        fill = F.to_255(self.fill_value, self.value_range)
+        canvas = _pad_to(images, self.height, self.width, fill)
+        out = F.warp(canvas, matrix, interpolation="nearest", fill_value=fill)
         return out[:, : self.height, : self.width, :]
 
     def inference(self, images):
@@ -270,13 +265,8 @@ class RandomAffine(ImageAugmentation):
             raise ValueError(
                 f"`max_shift` must be >= 0. Received: max_shift={max_shift}"
             )
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                "`interpolation` must be 'nearest' or 'bilinear'. "
-                f"Received: interpolation={interpolation}"
-            )
         self.max_shift = float(max_shift)
-        self.interpolation = interpolation
+        self.interpolation = F.check_interpolation(interpolation)
         self.fill_value = float(fill_value)
 
     def augment(self, images):
@@ -298,8 +288,7 @@ class RandomAffine(ImageAugmentation):
         matrix = F.affine_from_points(
             moved, ops.broadcast_to(anchors[None], ops.shape(moved))
         )
-        low, high = self.value_range
-        fill = (self.fill_value - low) * 255.0 / (high - low)
+        fill = F.to_255(self.fill_value, self.value_range)
         return F.warp(images, matrix, interpolation=self.interpolation, fill_value=fill)
 
     def get_config(self):

@@ -159,11 +159,6 @@ class RandAugment(ImageAugmentation):
                 f"`magnitude` must be an integer in [0, {MAX_MAGNITUDE}]. "
                 f"Received: magnitude={magnitude}"
             )
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
-                "`interpolation` must be 'nearest' or 'bilinear'. "
-                f"Received: interpolation={interpolation}"
-            )
         names = tuple(ops) if ops is not None else OP_NAMES
         unknown = [n for n in names if n not in OPS]
         if unknown or not names:
@@ -173,7 +168,7 @@ class RandAugment(ImageAugmentation):
             )
         self.num_ops = num_ops
         self.magnitude = magnitude
-        self.interpolation = interpolation
+        self.interpolation = F.check_interpolation(interpolation)
         self.ops = None if ops is None else list(names)
         self.fill_value = float(fill_value)
         self._branches = [self._branch(name) for name in names]
