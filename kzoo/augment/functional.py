@@ -45,9 +45,11 @@ def color(image, factor):
 
 
 def contrast(image, factor):
-    """PIL `ImageEnhance.Contrast`: blend with the mean grey level."""
-    mean = ops.floor(ops.mean(grayscale(image)) + 0.5)
-    return blend(ops.full_like(image, mean), image, factor)
+    """PIL `ImageEnhance.Contrast`: blend with each image's mean grey level."""
+    mean = ops.mean(grayscale(image), axis=(-3, -2, -1), keepdims=True)
+    return blend(
+        ops.broadcast_to(ops.floor(mean + 0.5), ops.shape(image)), image, factor
+    )
 
 
 def sharpness(image, factor):

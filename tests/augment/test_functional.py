@@ -78,3 +78,15 @@ def test_translate_moves_content_by_whole_pixels():
 def test_value_range_is_validated():
     with pytest.raises(ValueError, match="value_range"):
         F.check_value_range((1, 0))
+
+
+@pytest.mark.parametrize("name", ["brightness", "color", "contrast", "sharpness"])
+def test_enhance_on_a_batch_equals_each_image_alone(image, name):
+    # A batch of images with different mean levels, one factor per image.
+    batch = np.stack([image, image // 3, 255 - image]).astype("float32")
+    factors = np.array([0.3, 1.6, 0.8], "float32").reshape(3, 1, 1, 1)
+    fn = getattr(F, name)
+    together = np.asarray(fn(batch, factors))
+    for i in range(3):
+        np.testing.assert_allclose(together[i], np.asarray(fn(batch[i], factors[i])),
+                                   atol=1e-3)
