@@ -30,10 +30,8 @@ import train as train_recipe  # noqa: E402
 
 from kzoo import cli  # noqa: E402
 from kzoo.analysis import plot_search_heatmap  # noqa: E402
-from kzoo.data import load_data  # noqa: E402
 from kzoo.errors import KzooError  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
-from kzoo.models import get_model_entry  # noqa: E402
 
 TEMPLATE = "crop,randaugment(n={n},m={m})"
 
@@ -142,20 +140,10 @@ def main(argv=None):
             "--val-fraction must be > 0"
         )
     pairs = sample_pairs(args)
-    size = args.input_size or get_model_entry(args.model).default_input_shape[0]
-    for n, m in pairs[:1]:  # fail on a bad template before loading data
-        train_recipe.make_policy(args.augment.format(n=n, m=m), (size, size), None, 0)
-    data = load_data(
-        args.data,
-        image_size=(size, size),
-        channels=args.channels,
-        labels_per_class=args.labels_per_class,
-        label_fraction=args.label_fraction,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        data_dir=args.data_dir,
-        download=args.download,
-    )
+    size = train_recipe.input_size(args)
+    n, m = pairs[0]  # fail on a bad template before loading data
+    train_recipe.make_policy(args.augment.format(n=n, m=m), (size, size), None, 0)
+    data = train_recipe.load_training_data(args, size)
     out = args.out or os.path.join(
         "saved_models", f"randaugment_search-{args.model}-{data.name}"
     )

@@ -68,14 +68,9 @@ def build_parser():
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     keras.utils.set_random_seed(args.seed)
-    size = args.input_size or get_model_entry(args.model).default_input_shape[0]
+    size = input_size(args)
     make_policy(args.augment, (size, size), None, args.seed)  # fail before loading data
-    data = load_data(
-        args.data, image_size=(size, size), channels=args.channels,
-        labels_per_class=args.labels_per_class, label_fraction=args.label_fraction,
-        val_fraction=args.val_fraction, seed=args.seed,
-        data_dir=args.data_dir, download=args.download,
-    )
+    data = load_training_data(args, size)
     model = build_model(args, data)
     out = args.out or os.path.join("saved_models", f"{args.model}-{data.name}")
     print(f"data '{data.name}': {data.counts} images, {data.num_classes} classes, "
@@ -112,6 +107,21 @@ def main(argv=None):
     print(f"test accuracy {metrics['test_accuracy']:.4f} on "
           f"{metrics['num_examples']} images; SavedModel: {version_dir}")
     return 0
+
+
+def input_size(args):
+    """--input-size, or the model's default square size."""
+    return args.input_size or get_model_entry(args.model).default_input_shape[0]
+
+
+def load_training_data(args, size):
+    """The data spec with this run's budget, splits and seed."""
+    return load_data(
+        args.data, image_size=(size, size), channels=args.channels,
+        labels_per_class=args.labels_per_class, label_fraction=args.label_fraction,
+        val_fraction=args.val_fraction, seed=args.seed,
+        data_dir=args.data_dir, download=args.download,
+    )
 
 
 def make_datasets(data, args):
