@@ -81,6 +81,8 @@ def add_data_flags(parser):
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
     parser.add_argument("--download", action="store_true",
                         help="let TFDS download the dataset (off: never fetches)")
+    parser.add_argument("--classes", type=name_list, default=None,
+                        help="keep only these classes, e.g. '5,6,7,8,9' (default: all)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -89,6 +91,11 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def name_list(text):
+    """'a,b,c' -> ['a', 'b', 'c'] (blank items dropped)."""
+    return [item.strip() for item in str(text).split(",") if item.strip()]
 
 
 def copy_args(args, **overrides):

@@ -10,8 +10,14 @@ Signatures:
   decode, channel conversion and resize happen in the graph.
 - `serving_tensors(images: float32 [N, H, W, C])`: pixel values in [0, 255],
   any size and 1, 3 or 4 channels; converted and resized in the graph.
-Both return `probabilities` float32 [N, num_classes], `class_ids` int64 [N]
-and `classes` string [N].
+Both return `logits` float32 [N, num_classes], `probabilities` float32
+[N, num_classes], `class_ids` int64 [N] and `classes` string [N]. A model
+with several outputs (a dict of logits per task, e.g. `LwFModel.network`)
+returns these four per task, prefixed: `old_classes`, `new_classes`, ...
+
+The version folder also holds the Keras model as `assets.extra/model.keras`
+(TF Serving ignores `assets.extra`), so an export can be a transfer-learning
+source or a teacher with its layers intact (`kzoo.training.load_model_source`).
 """
 
 import os
@@ -26,6 +32,7 @@ from kzoo.data import images as image_ops
 
 SERVING_DEFAULT = "serving_default"
 SERVING_TENSORS = "serving_tensors"
+KERAS_MODEL_FILE = os.path.join("assets.extra", "model.keras")
 
 
 def next_version(base_dir):
@@ -36,20 +43,50 @@ def next_version(base_dir):
     return max(versions, default=0) + 1
 
 
+def output_classes(model, class_names):
+    """`{output name: class names}` checked against the model's outputs.
+
+    A single-output model has the output name `""`; `class_names` is then a
+    list. A model returning a dict of logits takes a dict of lists.
+    """
+    shapes = model.output_shape
+    if not isinstance(shapes, dict):
+        shapes, class_names = {"": shapes}, {"": class_names}
+    elif not isinstance(class_names, dict) or set(class_names) != set(shapes):
+        raise ValueError(
+            f"A model with outputs {sorted(shapes)} needs class names for each, "
+            f"as a dict. Received: class_names={class_names!r}"
+        )
+    for key, shape in shapes.items():
+        if len(class_names[key]) != shape[-1]:
+            raise ValueError(
+                f"Got {len(class_names[key])} class names for a model output "
+                f"{key!r} with {shape[-1]} classes."
+            )
+    return class_names
+
+
 def _serving_functions(model, class_names):
     height, width, channels = model.input_shape[1:]
     size = (height, width)
-    names = tf.constant([str(c) for c in class_names])
+    names = {key: tf.constant([str(c) for c in value])
+             for key, value in output_classes(model, class_names).items()}
 
     def outputs(batch):
-        logits = tf.cast(model(batch, training=False), tf.float32)
-        probabilities = tf.nn.softmax(logits, axis=-1)
-        class_ids = tf.argmax(probabilities, axis=-1)
-        return {
-            "probabilities": probabilities,
-            "class_ids": class_ids,
-            "classes": tf.gather(names, class_ids),
-        }
+        logits = model(batch, training=False)
+        if not isinstance(logits, dict):
+            logits = {"": logits}
+        result = {}
+        for key, value in logits.items():
+            prefix = f"{key}_" if key else ""
+            value = tf.cast(value, tf.float32)
+            probabilities = tf.nn.softmax(value, axis=-1)
+            class_ids = tf.argmax(probabilities, axis=-1)
+            result[prefix + "logits"] = value
+            result[prefix + "probabilities"] = probabilities
+            result[prefix + "class_ids"] = class_ids
+            result[prefix + "classes"] = tf.gather(names[key], class_ids)
+        return result
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_encoded(images):
@@ -72,15 +109,19 @@ def _serving_functions(model, class_names):
     return serve_encoded, serve_tensors
 
 
-def export_saved_model(model, base_dir, class_names, version=None):
+def export_saved_model(model, base_dir, class_names, version=None,
+                       include_keras_model=True):
     """Export `model` with serving signatures as `base_dir/<version>`.
 
     Args:
         model: A Keras model taking float32 images in [0, 255] of a fixed
-            `(height, width, channels)` and returning logits.
+            `(height, width, channels)` and returning logits (or a dict of
+            logits per task).
         base_dir: The model's TF Serving base folder.
-        class_names: Names returned by the `classes` output.
+        class_names: Names returned by the `classes` output (a dict of lists
+            for a dict-output model).
         version: Version number; the next free one when None.
+        include_keras_model: Also write `assets.extra/model.keras`.
 
     Returns:
         The path of the written version folder.
@@ -88,11 +129,7 @@ def export_saved_model(model, base_dir, class_names, version=None):
     Raises:
         FileExistsError: If `version` is given and already exists.
     """
-    if len(class_names) != model.output_shape[-1]:
-        raise ValueError(
-            f"Got {len(class_names)} class names for a model with "
-            f"{model.output_shape[-1]} outputs."
-        )
+    output_classes(model, class_names)
     os.makedirs(base_dir, exist_ok=True)
     version = next_version(base_dir) if version is None else int(version)
     final = os.path.join(base_dir, str(version))
@@ -106,6 +143,9 @@ def export_saved_model(model, base_dir, class_names, version=None):
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
     try:
         archive.write_out(tmp, verbose=False)
+        if include_keras_model:
+            os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+            model.save(os.path.join(tmp, KERAS_MODEL_FILE))
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

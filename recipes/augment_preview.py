@@ -60,6 +60,7 @@ def main(argv=None):
         seed=args.seed,
         data_dir=args.data_dir,
         download=args.download,
+        classes=args.classes,
     )
     policy = AugmentPolicy(spec, data.image_shape[:2], data.num_classes, seed=args.seed)
     images, labels = next(iter(data.train.batch(args.images)))

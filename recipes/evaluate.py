@@ -26,20 +26,35 @@ def build_parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="SavedModel version folder")
     cli.add_data_flags(p)
+    p.add_argument("--task", default=None,
+                   help="output of a multi-task export to score, e.g. 'new' or 'old' "
+                        "(an LwF model); default: the single output")
     p.add_argument("--batch-size", type=cli.positive_int, default=64)
     p.add_argument("--out", default=None, help="optional metrics JSON path")
     return p
 
 
-def evaluate_saved_model(model_dir, data, batch_size=64):
-    """Run the test split through the signature; returns the report dict."""
+def evaluate_saved_model(model_dir, data, batch_size=64, task=None):
+    """Run the test split through the signature; returns the report dict.
+
+    `task` picks the `<task>_classes` output of a multi-task export.
+    """
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"No SavedModel folder at {model_dir}")
     serve = load_serving_signature(model_dir)
+    key = f"{task}_classes" if task else "classes"
+    if key not in serve.structured_outputs:
+        tasks = sorted(k[:-len("_classes")] for k in serve.structured_outputs
+                       if k.endswith("_classes"))
+        raise KzooError(
+            f"The model has no output '{key}'. "
+            + (f"Pick a task with --task: {tasks}." if tasks else "It has one task: "
+               "leave out --task.")
+        )
     index = {name: i for i, name in enumerate(data.class_names)}
     y_true, y_pred = [], []
     for encoded, labels in data.test_encoded().batch(batch_size):
-        names = serve(images=encoded)["classes"].numpy()
+        names = serve(images=encoded)[key].numpy()
         for name in names:
             name = name.decode()
             if name not in index:
@@ -56,8 +71,8 @@ def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     # The image size is irrelevant here: the signature decodes and resizes.
     data = load_data(args.data, data_dir=args.data_dir, download=args.download,
-                     seed=args.seed)
-    report = evaluate_saved_model(args.model, data, args.batch_size)
+                     seed=args.seed, classes=args.classes)
+    report = evaluate_saved_model(args.model, data, args.batch_size, args.task)
     print(f"test accuracy {report['accuracy']:.4f} on {report['num_examples']} "
           f"images of '{data.name}'")
     for name, acc in report["per_class_accuracy"].items():

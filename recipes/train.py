@@ -120,7 +120,7 @@ def load_training_data(args, size):
         args.data, image_size=(size, size), channels=args.channels,
         labels_per_class=args.labels_per_class, label_fraction=args.label_fraction,
         val_fraction=args.val_fraction, seed=args.seed,
-        data_dir=args.data_dir, download=args.download,
+        data_dir=args.data_dir, download=args.download, classes=args.classes,
     )
 
 

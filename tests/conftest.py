@@ -4,6 +4,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices, so that tests can compare a MirroredStrategy over
+# two replicas with one device. Must happen before TensorFlow initialises its
+# runtime; ops still run on /CPU:0 unless a strategy places them.
+REPLICA_DEVICES = ("/cpu:0", "/cpu:1")
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * len(REPLICA_DEVICES),
+)
 
 
 @pytest.fixture(autouse=True)

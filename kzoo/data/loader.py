@@ -71,6 +71,7 @@ def load_data(
     data_dir=None,
     download=False,
     class_names=None,
+    classes=None,
 ):
     """Load a data spec into disjoint splits.
 
@@ -95,6 +96,8 @@ def load_data(
         download: Let TFDS download and prepare the dataset (off by default:
             nothing is fetched unless asked).
         class_names: Class names for array data.
+        classes: Keep only these classes (names, e.g. `["5", "6"]`), relabelled
+            0..k-1 in the given order; all when None.
 
     Returns:
         A `DataSplits`.
@@ -104,6 +107,8 @@ def load_data(
             impossible label budget, ...
     """
     parts = resolve_source(spec, data_dir, download, class_names)
+    if classes is not None:
+        parts = sources.select_classes(parts, classes)
     channels = parts.channels if channels is None else channels
     if channels not in (1, 3):
         raise DataError(f"channels must be 1 or 3. Received: channels={channels}")

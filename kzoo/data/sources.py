@@ -149,6 +149,46 @@ def tfds_source(name, data_dir=None, download=False):
     return SourceParts(name.replace("/", "_"), class_names, channels, **parts)
 
 
+def select_classes(parts, names):
+    """Keep only the classes `names` (in that order, relabelled 0..k-1).
+
+    Applies to the labelled splits; an `unlabeled/` pool is kept whole.
+    """
+    names = [str(n) for n in names]
+    unknown = [n for n in names if n not in parts.class_names]
+    if not names or unknown or len(set(names)) != len(names):
+        raise DataError(
+            f"Classes must be distinct names among {parts.class_names}. "
+            f"Received: classes={names}"
+        )
+    old = np.array([parts.class_names.index(n) for n in names], dtype=np.int32)
+    mapping = np.full(len(parts.class_names), -1, dtype=np.int32)
+    mapping[old] = np.arange(len(old), dtype=np.int32)
+
+    def select(items):
+        if items is None:
+            return None
+        sub = items.subset(np.flatnonzero(np.isin(items.labels, old)))
+        labels = mapping[sub.labels]
+        if isinstance(sub, ArrayItems):
+            return ArrayItems(sub.pixels, labels)
+        if isinstance(sub, FileItems):
+            return FileItems(sub.paths, labels)
+        return TfdsItems(_remapped(sub._load_encoded, mapping), sub.indices, labels)
+
+    return dataclasses.replace(
+        parts, class_names=names, train=select(parts.train),
+        val=select(parts.val), test=select(parts.test),
+    )
+
+
+def _remapped(load, mapping):
+    import tensorflow as tf
+
+    table = tf.constant(mapping)
+    return lambda: load().map(lambda x, y: (x, tf.gather(table, y)))
+
+
 def _tfds_loader(name, split, data_dir, image_key, label_key):
     import tensorflow_datasets as tfds
 

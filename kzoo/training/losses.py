@@ -1,0 +1,75 @@
+"""Per-example losses of the training wrappers, in `keras.ops`.
+
+Each function returns one value per example; the wrappers reduce them (see
+`kzoo.training.steps`) so that the result is right on any number of replicas.
+"""
+
+from keras import ops
+
+
+def distillation_loss(teacher_logits, student_logits, temperature):
+    """`T² · KL(softmax(teacher / T) ‖ softmax(student / T))` per example.
+
+    The T² factor keeps the gradient of the soft targets on the same scale
+    as the hard-label loss whatever the temperature (Hinton et al. 2015,
+    section 2). Computed from log-softmax, without the probability clipping
+    of `keras.losses.KLDivergence`.
+
+    Args:
+        teacher_logits: `[batch, classes]` logits of the teacher.
+        student_logits: `[batch, classes]` logits of the student.
+        temperature: Softmax temperature T > 0.
+
+    Returns:
+        A float32 `[batch]` tensor.
+
+    Reference:
+        Hinton, Vinyals, Dean. "Distilling the Knowledge in a Neural
+        Network", 2015.
+    """
+    t = ops.cast(teacher_logits, "float32") / temperature
+    s = ops.cast(student_logits, "float32") / temperature
+    log_p = ops.log_softmax(t, axis=-1)
+    kl = ops.sum(ops.exp(log_p) * (log_p - ops.log_softmax(s, axis=-1)), axis=-1)
+    return kl * (temperature**2)
+
+
+def crossentropy(labels, logits, label_smoothing=0.0):
+    """Cross-entropy per example from logits; integer or one-hot/soft labels.
+
+    Labels of rank `rank(logits) - 1` are class indices, and negative
+    indices (unlabelled examples, as `kzoo.data` marks them) give 0;
+    otherwise labels are class probabilities.
+
+    Args:
+        labels: `[batch]` integer classes or `[batch, classes]` probabilities.
+        logits: `[batch, classes]` logits.
+        label_smoothing: Mix this much of the uniform distribution into the
+            targets.
+
+    Returns:
+        A float32 `[batch]` tensor.
+    """
+    logits = ops.cast(logits, "float32")
+    num_classes = logits.shape[-1]
+    if len(labels.shape) == len(logits.shape) - 1:
+        labels = ops.cast(labels, "int32")
+        targets = ops.one_hot(ops.maximum(labels, 0), num_classes)
+        targets = targets * ops.expand_dims(ops.cast(labels >= 0, "float32"), -1)
+    else:
+        targets = ops.cast(labels, "float32")
+    if label_smoothing:
+        totals = ops.sum(targets, axis=-1, keepdims=True)
+        targets = targets * (1.0 - label_smoothing) + totals * (
+            label_smoothing / num_classes
+        )
+    return -ops.sum(targets * ops.log_softmax(logits, axis=-1), axis=-1)
+
+
+def labelled_mask(labels, logits):
+    """1.0 for labelled examples, 0.0 for unlabelled ones (class index < 0)."""
+    if labels is None:
+        return ops.zeros(ops.shape(logits)[:1], "float32")
+    if len(labels.shape) == len(logits.shape) - 1:
+        return ops.cast(labels >= 0, "float32")
+    return ops.ones(ops.shape(logits)[:1], "float32")

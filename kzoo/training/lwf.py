@@ -1,0 +1,154 @@
+"""`LwFModel`: Learning without Forgetting (Li & Hoiem 2018)."""
+
+import keras
+import tensorflow as tf
+
+from kzoo.errors import KzooError
+from kzoo.training import losses, steps
+from kzoo.training.sources import is_layered, load_model_source
+from kzoo.training.transfer import copy_model, features_of
+from kzoo.training.wrapper import WrapperModel
+
+IMAGES = "images"
+OLD_LOGITS = "old_logits"
+NEW_HEAD = "new_predictions"
+
+
+class LwFModel(WrapperModel):
+    """Learn a new task on an old model's backbone without forgetting the old.
+
+    The network shares the old model's backbone between its old head and a
+    new head (`new_predictions`) and returns `{"old": logits, "new": logits}`.
+    Loss per example: `CE(new label, new head) + old_loss_weight · T² ·
+    KL(softmax(recorded / T) ‖ softmax(old head / T))`, where `recorded` are
+    the *original* model's old-head logits on the same new-task image,
+    recorded once before training (`record_old_outputs`), so no old-task
+    data is needed.
+
+    The paper's procedure, which the recipe `recipes/lwf.py` runs:
+    1. `record_old_outputs(train_data)`;
+    2. warm-up: `freeze(backbone=True, old_head=True)`, compile, fit (the new
+       head alone learns);
+    3. joint: `freeze(backbone=False, old_head=False)`, compile, fit.
+    With `old_loss_weight=0` and `freeze(backbone=False, old_head=True)` in
+    step 3 it is plain fine-tuning; stopping after step 2 is feature
+    extraction: the paper's baselines.
+
+    Logged: `loss`, `new_loss`, `old_loss` (the T²-scaled distillation; 0
+    on data without recorded outputs) and the compiled metrics of the new
+    head. Exports with `export_saved_model(lwf.network, dir, {"old": [...],
+    "new": [...]})`, one set of outputs per task.
+
+    Args:
+        old_model: The trained old-task classifier (`keras.Model`, `.keras`
+            file or kzoo SavedModel); copied, never modified.
+        num_classes: Classes of the new task.
+        temperature: T of the distillation (paper: 2).
+        old_loss_weight: λ_o (paper: 1).
+        feature_layer: Last shared layer; default: all but the last layer.
+        label_smoothing: Label smoothing of the new-task cross-entropy.
+        name: Model name.
+
+    Reference:
+        Li, Hoiem. "Learning without Forgetting", TPAMI 2018.
+    """
+
+    LOSS_KEYS = ("loss", "new_loss", "old_loss")
+
+    def __init__(self, old_model, num_classes, temperature=2.0, old_loss_weight=1.0,
+                 feature_layer=None, label_smoothing=0.0, name="lwf", **kwargs):
+        super().__init__(label_smoothing=label_smoothing, name=name, **kwargs)
+        if not temperature > 0:
+            raise ValueError(f"`temperature` must be > 0. Received: {temperature}")
+        if not old_loss_weight >= 0:
+            raise ValueError(f"`old_loss_weight` must be >= 0. Received: {old_loss_weight}")
+        old = load_model_source(old_model)
+        if not is_layered(old):
+            raise KzooError("LwF needs the old model's Keras layers (a .keras file).")
+        old = copy_model(old)
+        features = features_of(old, feature_layer)
+        new = keras.layers.Dense(num_classes, name=NEW_HEAD)(features)
+        self.network = keras.Model(old.input, {"old": old.output, "new": new},
+                                   name=f"{old.name}_lwf")
+        shared = keras.Model(old.input, features)
+        shared_names = {layer.name for layer in shared.layers}
+        self.backbone_layers = [layer for layer in shared.layers if layer.weights]
+        self.old_head_layers = [
+            layer for layer in old.layers
+            if layer.name not in shared_names and layer.weights
+        ]
+        self.new_head = self.network.get_layer(NEW_HEAD)
+        self.temperature = float(temperature)
+        self.old_loss_weight = float(old_loss_weight)
+
+    def freeze(self, backbone, old_head):
+        """Set which shared parts train (the new head always does); compile
+        again afterwards."""
+        for layer in self.backbone_layers:
+            layer.trainable = not backbone
+        for layer in self.old_head_layers:
+            layer.trainable = not old_head
+
+    def call(self, inputs, training=None):
+        return self.network(_images(inputs), training=training)
+
+    def record_old_outputs(self, dataset, batch_size=256):
+        """The old head's logits on `dataset`'s images, before any training.
+
+        Args:
+            dataset: Unbatched `(image, label)` new-task dataset in a fixed
+                order (no shuffle or random augmentation before this).
+            batch_size: Batch size of the recording pass.
+
+        Returns:
+            A cached, unbatched `({"images": ..., "old_logits": ...}, label)`
+            dataset for `kzoo.data.batched` and `fit`.
+        """
+        images = dataset.map(lambda x, y: x).batch(batch_size)
+        logits = self.network.predict(images, verbose=0)["old"]
+        recorded = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(logits))
+        return recorded.map(lambda xy, t: ({IMAGES: xy[0], OLD_LOGITS: t}, xy[1])).cache()
+
+    def loss_terms(self, y, outputs, recorded, sample_weight=None):
+        """Per-example `loss`, `new_loss`, `old_loss` and the old-loss weights."""
+        new_loss = self.hard_label_loss(y, outputs["new"])
+        if recorded is None:
+            old_loss = tf.zeros_like(new_loss)
+            has_old = tf.zeros_like(new_loss)
+        else:
+            old_loss = losses.distillation_loss(recorded, outputs["old"], self.temperature)
+            has_old = tf.ones_like(new_loss)
+        terms = {"loss": new_loss + self.old_loss_weight * old_loss,
+                 "new_loss": new_loss, "old_loss": old_loss}
+        return {k: self.weighted(v, sample_weight) for k, v in terms.items()}, has_old
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not (isinstance(x, dict) and OLD_LOGITS in x):
+            raise KzooError(
+                "LwFModel trains on data from `record_old_outputs` (images with "
+                "the original model's old-head logits)."
+            )
+        variables = self.network.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs = self.network(x[IMAGES], training=True)
+            terms, has_old = self.loss_terms(y, outputs, x[OLD_LOGITS], sample_weight)
+            self.apply_loss(tape, steps.loss_for_gradients(terms["loss"]), variables)
+        self.track(terms, {"old_loss": has_old})
+        return self.results(x, y, outputs["new"], sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        outputs = self.network(_images(x), training=False)
+        recorded = x.get(OLD_LOGITS) if isinstance(x, dict) else None
+        terms, has_old = self.loss_terms(y, outputs, recorded, sample_weight)
+        self.track(terms, {"old_loss": has_old})
+        return self.results(x, y, outputs["new"], sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.network(_images(x), training=False)
+
+
+def _images(x):
+    return x[IMAGES] if isinstance(x, dict) else x

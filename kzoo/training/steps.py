@@ -1,0 +1,40 @@
+"""TensorFlow pieces shared by the wrappers' `train_step`s.
+
+Under `tf.distribute`, each replica computes gradients on its share of the
+global batch and the optimizer *sums* them across replicas. A loss that is the
+mean over the replica's own examples therefore gives N times the gradient on
+N replicas. Keras's loss objects divide by the replica count; kzoo divides the
+replica's loss *sum* by the global number of examples, which is also exact
+when the last batch is split unevenly.
+"""
+
+import keras
+import tensorflow as tf
+
+
+def global_sum(value):
+    """Sum of a replica-local value over all replicas (itself on one device)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def batch_size(tensor):
+    """Number of examples on this replica, as float32."""
+    return tf.cast(tf.shape(tensor)[0], tf.float32)
+
+
+def loss_for_gradients(per_example):
+    """This replica's loss sum over the global batch size.
+
+    Summed over replicas (as the optimizer does with gradients) it is the
+    mean over the global batch.
+    """
+    count = global_sum(batch_size(per_example))
+    return tf.reduce_sum(per_example) / tf.maximum(count, 1.0)
+
+
+def first_tensor(x):
+    """The first tensor of a (possibly nested) input, for its batch size."""
+    return next(t for t in keras.tree.flatten(x) if t is not None)

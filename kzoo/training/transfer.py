@@ -1,0 +1,118 @@
+"""Transfer learning: a pre-trained model's features under a new head.
+
+Two modes (see `transfer_model`):
+- `"head"` (feature extraction): the backbone is frozen, BatchNorm layers
+  included (a frozen Keras BatchNormalization runs in inference mode, so its
+  moving statistics stay put); only the new head trains.
+- `"finetune"`: everything trains; compile with `finetune_optimizer` to give
+  the backbone a lower learning rate than the new head.
+"""
+
+import re
+
+import keras
+
+from kzoo.errors import KzooError
+from kzoo.training.optimizers import LRMultiplierOptimizer
+from kzoo.training.sources import is_layered, load_model_source
+
+MODES = ("head", "finetune", "scratch")
+HEAD_LAYERS = ("head_dropout", "predictions")
+
+
+def copy_model(model, weights=True):
+    """An independent copy of a functional model (same layer names)."""
+    copy = keras.models.clone_model(model)
+    if weights:
+        copy.set_weights(model.get_weights())
+    return copy
+
+
+def features_of(model, feature_layer=None):
+    """The tensor a new head goes on: `feature_layer`'s output, or by default
+    the input of the model's last layer (its classifier)."""
+    if feature_layer is None:
+        return model.layers[-1].input
+    try:
+        return model.get_layer(feature_layer).output
+    except ValueError:
+        raise KzooError(
+            f"Model '{model.name}' has no layer {feature_layer!r}. Layers: "
+            f"{[layer.name for layer in model.layers]}"
+        )
+
+
+def transfer_model(source, num_classes, mode="head", feature_layer=None,
+                   dropout=0.0):
+    """The source's backbone with a new classifier for `num_classes`.
+
+    The source is copied, never modified.
+
+    Args:
+        source: A layered `keras.Model`, a `.keras` file or a kzoo-exported
+            SavedModel (see `load_model_source`).
+        num_classes: Classes of the new task.
+        mode: `"head"` (frozen backbone), `"finetune"` (all trainable) or
+            `"scratch"` (same architecture, freshly initialised: the baseline).
+        feature_layer: Name of the last backbone layer; default: everything
+            but the source's final layer.
+        dropout: Dropout rate before the new head.
+
+    Returns:
+        A functional `keras.Model`: backbone layers keep their names; the
+        new head is `predictions` (after `head_dropout` when `dropout`).
+
+    Raises:
+        KzooError: Unknown mode or layer, or a source without Keras layers.
+    """
+    if mode not in MODES:
+        raise KzooError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+    model = load_model_source(source)
+    if not is_layered(model):
+        raise KzooError(
+            "Transfer learning needs the source's Keras layers; this SavedModel "
+            "has no assets.extra/model.keras. Pass the .keras file instead."
+        )
+    model = copy_model(model, weights=mode != "scratch")
+    x = features_of(model, feature_layer)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, name="predictions")(x)
+    new = keras.Model(model.input, outputs, name=f"{model.name}_{mode}")
+    if mode == "head":
+        for layer in backbone_layers(new):
+            layer.trainable = False
+    return new
+
+
+def backbone_layers(model):
+    """The layers of a `transfer_model` other than its new head."""
+    return [
+        layer for layer in model.layers
+        if layer.name not in HEAD_LAYERS and not isinstance(layer, keras.layers.InputLayer)
+    ]
+
+
+def finetune_optimizer(optimizer, model, backbone_lr_multiplier=0.1):
+    """`optimizer` with the backbone at `backbone_lr_multiplier` times its rate.
+
+    Works with any Keras optimizer, learning-rate schedules (each group
+    follows the schedule, ratio kept) and LR callbacks (`ReduceLROnPlateau`,
+    `LearningRateScheduler` set both groups), see `LRMultiplierOptimizer`.
+
+    Args:
+        optimizer: Optimizer (instance or name) with the head's learning rate.
+        model: A `transfer_model`.
+        backbone_lr_multiplier: Factor of the backbone's learning rate.
+
+    Returns:
+        An `LRMultiplierOptimizer`.
+    """
+    if not backbone_lr_multiplier >= 0:
+        raise ValueError(
+            "`backbone_lr_multiplier` must be >= 0. "
+            f"Received: backbone_lr_multiplier={backbone_lr_multiplier}"
+        )
+    names = [re.escape(layer.name) for layer in backbone_layers(model) if layer.weights]
+    pattern = "(?:" + "|".join(names) + ")/.*"
+    return LRMultiplierOptimizer(optimizer, {pattern: backbone_lr_multiplier})

@@ -1,0 +1,48 @@
+"""Tiny models and data for the training-wrapper tests."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kzoo.models import create_model
+
+SHAPE = (16, 16, 1)
+
+
+def images_and_labels(n=40, num_classes=4, seed=0):
+    """Random images in [0, 255] whose mean brightness band is the label."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, num_classes, n)
+    base = (y[:, None, None, None] + 0.5) * (255.0 / num_classes)
+    x = np.clip(base + rng.normal(0, 30, (n,) + SHAPE), 0, 255).astype("float32")
+    return x, y.astype("int32")
+
+
+def teacher_model(num_classes=4, seed=1):
+    keras.utils.set_random_seed(seed)
+    return create_model("lenet5", num_classes=num_classes, input_shape=SHAPE,
+                        dropout=0.0)
+
+
+def student_model(num_classes=4, seed=2):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input(SHAPE),
+        keras.layers.Rescaling(1 / 255.0),
+        keras.layers.Conv2D(4, 3, name="conv"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(num_classes, name="predictions"),
+    ], name="student")
+
+
+def dataset(x, y, batch_size=12):
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
+def max_difference(a, b):
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
+
+
+def replica_strategy():
+    """Two replicas on the logical CPUs that tests/conftest.py creates."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
