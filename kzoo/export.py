@@ -49,7 +49,11 @@ def output_classes(model, class_names):
     A single-output model has the output name `""`; `class_names` is then a
     list. A model returning a dict of logits takes a dict of lists.
     """
-    shapes = model.output_shape
+    outputs = getattr(model, "output", None)
+    if isinstance(outputs, dict):
+        shapes = {key: tensor.shape for key, tensor in outputs.items()}
+    else:
+        shapes = model.output_shape
     if not isinstance(shapes, dict):
         shapes, class_names = {"": shapes}, {"": class_names}
     elif not isinstance(class_names, dict) or set(class_names) != set(shapes):

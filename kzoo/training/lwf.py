@@ -145,6 +145,13 @@ class LwFModel(WrapperModel):
         self.track(terms, {"old_loss": has_old})
         return self.results(x, y, outputs["new"], sample_weight)
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # The compiled metrics measure the new task (Keras passes the whole
+        # output dict when it builds them).
+        if isinstance(y_pred, dict):
+            y_pred = y_pred["new"]
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.network(_images(x), training=False)

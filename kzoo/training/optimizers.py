@@ -101,6 +101,16 @@ class LRMultiplierOptimizer(keras.optimizers.MultiOptimizer):
         return self._optimizer_map[pattern]
 
     @property
+    def optimizers(self):
+        # Keras's LR callbacks give every optimizer in `.optimizers` the same
+        # absolute rate, which would erase the ratios; without this attribute
+        # they set `learning_rate` below instead. Use `group_optimizer`.
+        raise AttributeError(
+            "LRMultiplierOptimizer has one learning rate; use `base_optimizer` "
+            "and `group_optimizer(pattern)` to reach the group optimizers."
+        )
+
+    @property
     def learning_rate(self):
         return self.base_optimizer.learning_rate
 

@@ -114,5 +114,5 @@ def finetune_optimizer(optimizer, model, backbone_lr_multiplier=0.1):
             f"Received: backbone_lr_multiplier={backbone_lr_multiplier}"
         )
     names = [re.escape(layer.name) for layer in backbone_layers(model) if layer.weights]
-    pattern = "(?:" + "|".join(names) + ")/.*"
+    pattern = "(?:.*/)?(?:" + "|".join(names) + ")/.*"
     return LRMultiplierOptimizer(optimizer, {pattern: backbone_lr_multiplier})

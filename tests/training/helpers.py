@@ -1,5 +1,7 @@
 """Tiny models and data for the training-wrapper tests."""
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -43,6 +45,12 @@ def max_difference(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 
 
+@functools.lru_cache(maxsize=None)
 def replica_strategy():
-    """Two replicas on the logical CPUs that tests/conftest.py creates."""
+    """Two replicas on the logical CPUs that tests/conftest.py creates.
+
+    One instance per process: a second MirroredStrategy restarts the
+    collective-op instance keys, and the runtime then rejects reductions of
+    other shapes under keys an earlier test used.
+    """
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
