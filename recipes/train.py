@@ -25,6 +25,7 @@ from kzoo.analysis import classification_report, plot_confusion_matrix  # noqa: 
 from kzoo.data import batched, load_data, one_hot_labels, plan_steps  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
 from kzoo.models import create_model, get_model_entry  # noqa: E402
+from kzoo.training.wrapper import WrapperModel  # noqa: E402
 
 
 def build_parser():
@@ -73,28 +74,54 @@ def main(argv=None):
     data = load_training_data(args, size)
     model = build_model(args, data)
     out = args.out or os.path.join("saved_models", f"{args.model}-{data.name}")
+    describe_data(data)
+    write_config(args, data, out, input_size=size)
+    compile_model(model, args, data.counts["train"])
+    fit(model, args, data, out)
+    metrics, version_dir = finish(model, args, data, out)
+    print(f"test accuracy {metrics['test_accuracy']:.4f} on "
+          f"{metrics['num_examples']} images; SavedModel: {version_dir}")
+    return 0
+
+
+def describe_data(data):
     print(f"data '{data.name}': {data.counts} images, {data.num_classes} classes, "
           f"shape {data.image_shape}; skipped files: {len(data.skipped_files)}")
     for path in data.skipped_files:
         print(f"  skipped (not a decodable image): {path}")
+
+
+def write_config(args, data, out, **extra):
+    """The resolved flags and data facts as `out/config.json`."""
     os.makedirs(out, exist_ok=True)
-    config = dict(vars(args), input_size=size, channels=data.image_shape[-1],
-                  out=out, class_names=data.class_names, counts=data.counts)
+    config = dict(vars(args), channels=data.image_shape[-1], out=out,
+                  class_names=data.class_names, counts=data.counts, **extra)
     cli.write_json(os.path.join(out, "config.json"), config)
 
-    compile_model(model, args, data.counts["train"])
-    train, val, test = make_datasets(data, args)
+
+def fit(model, args, data, out, epochs=None):
+    """`model.fit` on the run's datasets (one pass per epoch, see `fit_plan`)."""
+    train, val, _ = make_datasets(data, args)
     steps_per_epoch, _ = fit_plan(args, data.counts["train"])
     limits = dict(validation_steps=1) if args.smoke else {}
-    if args.smoke:
-        test = test.take(2)
-    model.fit(
-        train, validation_data=val, epochs=1 if args.smoke else args.epochs,
+    epochs = args.epochs if epochs is None else epochs
+    return model.fit(
+        train, validation_data=val, epochs=1 if args.smoke else epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks(out), verbose=2 if args.smoke else "auto", shuffle=False,
         **limits,
     )
 
+
+def finish(model, args, data, out, class_names=None):
+    """Score on the test split, write metrics, plot, `.keras`, SavedModel.
+
+    Returns:
+        `(metrics, version_dir)`.
+    """
+    _, _, test = make_datasets(data, args)
+    if args.smoke:
+        test = test.take(2)
     metrics = evaluate(model, test, data.class_names)
     metrics["skipped_files"] = len(data.skipped_files)
     metrics["skipped_file_paths"] = data.skipped_files
@@ -102,11 +129,9 @@ def main(argv=None):
     plot_confusion_matrix(metrics["confusion_matrix"], data.class_names,
                           os.path.join(out, "confusion_matrix.png"))
     model.save(os.path.join(out, "model.keras"))
-    version_dir = export_saved_model(model, out, data.class_names)
+    version_dir = export_saved_model(model, out, class_names or data.class_names)
     record_with_version(out, version_dir)
-    print(f"test accuracy {metrics['test_accuracy']:.4f} on "
-          f"{metrics['num_examples']} images; SavedModel: {version_dir}")
-    return 0
+    return metrics, version_dir
 
 
 def input_size(args):
@@ -152,18 +177,29 @@ def fit_plan(args, num_train):
     return plan_steps(num_train, args.batch_size, args.steps_per_execution)
 
 
-def compile_model(model, args, num_train):
-    """Adam (constant or cosine-decayed LR) + label-smoothed cross-entropy."""
+def make_optimizer(args, num_train):
+    """Adam with --lr, constant or cosine-decayed over the whole run."""
     lr = args.lr
-    steps_per_epoch, steps_per_execution = fit_plan(args, num_train)
     if args.schedule == "cosine":
+        steps_per_epoch, _ = fit_plan(args, num_train)
         lr = keras.optimizers.schedules.CosineDecay(args.lr,
                                                     args.epochs * steps_per_epoch)
+    return keras.optimizers.Adam(lr)
+
+
+def compile_model(model, args, num_train, optimizer=None):
+    """`make_optimizer` (unless given) + label-smoothed cross-entropy.
+
+    A training wrapper (`Distiller`, `LwFModel`) gets no loss: it has its
+    own, with the label smoothing given to its constructor.
+    """
+    _, steps_per_execution = fit_plan(args, num_train)
+    loss = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=args.label_smoothing
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=args.label_smoothing
-        ),
+        optimizer=optimizer or make_optimizer(args, num_train),
+        loss=None if isinstance(model, WrapperModel) else loss,
         metrics=["accuracy"],
         jit_compile=args.jit_compile,
         steps_per_execution=steps_per_execution,

@@ -73,6 +73,7 @@ class Distiller(WrapperModel):
         self.student = student
         self.temperature = float(temperature)
         self.student_loss_weight = float(student_loss_weight)
+        self.built = True  # teacher and student are built; nothing of its own
 
     def call(self, inputs, training=None):
         return self.student(_images(inputs), training=training)

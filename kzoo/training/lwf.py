@@ -45,7 +45,8 @@ class LwFModel(WrapperModel):
         num_classes: Classes of the new task.
         temperature: T of the distillation (paper: 2).
         old_loss_weight: λ_o (paper: 1).
-        feature_layer: Last shared layer; default: all but the last layer.
+        feature_layer: Last shared layer; default: all but the last layer
+            (the paper shares everything but the task's output layer).
         label_smoothing: Label smoothing of the new-task cross-entropy.
         name: Model name.
 
@@ -66,7 +67,7 @@ class LwFModel(WrapperModel):
         if not is_layered(old):
             raise KzooError("LwF needs the old model's Keras layers (a .keras file).")
         old = copy_model(old)
-        features = features_of(old, feature_layer)
+        features = features_of(old, feature_layer, cut="last")
         new = keras.layers.Dense(num_classes, name=NEW_HEAD)(features)
         self.network = keras.Model(old.input, {"old": old.output, "new": new},
                                    name=f"{old.name}_lwf")
@@ -80,6 +81,7 @@ class LwFModel(WrapperModel):
         self.new_head = self.network.get_layer(NEW_HEAD)
         self.temperature = float(temperature)
         self.old_loss_weight = float(old_loss_weight)
+        self.built = True  # the network is built; nothing of its own
 
     def freeze(self, backbone, old_head):
         """Set which shared parts train (the new head always does); compile

@@ -45,7 +45,8 @@ def test_head_mode_trains_the_new_head_only_and_keeps_batchnorm_statistics():
 def test_finetune_mode_trains_everything_backbone_slower():
     source = _source()
     model = transfer_model(source, num_classes=3, mode="finetune")
-    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0],
+    np.testing.assert_array_equal(
+        model.get_layer("backbone").get_layer("block1_conv1").get_weights()[0],
                                   source.get_layer("block1_conv1").get_weights()[0])
     before = _weights(backbone_layers(model))
     optimizer = finetune_optimizer(keras.optimizers.SGD(0.05), model, 0.1)
@@ -61,10 +62,11 @@ def test_finetune_mode_trains_everything_backbone_slower():
 def test_scratch_mode_is_the_same_architecture_freshly_initialised():
     source = _source()
     model = transfer_model(source, num_classes=3, mode="scratch")
-    assert [layer.name for layer in model.layers[:-1]] == [
-        layer.name for layer in source.layers[:-1]]
+    names = [layer.name for layer in backbone_layers(model)]
+    assert names == [layer.name for layer in source.layers[1:len(names) + 1]]
+    assert names[-1] == "flatten"  # the default cut: before the FC classifier
     assert max_difference(_weights(backbone_layers(model)),
-                          _weights(source.layers[1:-1])) > 1e-3
+                          _weights(source.layers[1:len(names) + 1])) > 1e-3
 
 
 def test_sources_from_files_and_exports_and_feature_layer(tmp_path):
@@ -72,13 +74,15 @@ def test_sources_from_files_and_exports_and_feature_layer(tmp_path):
     x, _ = images_and_labels(n=4)
     source.save(str(tmp_path / "s.keras"))
     version = export_saved_model(source, str(tmp_path / "export"), list("abcd"))
-    features = keras.Model(source.input, source.get_layer("fc2").output)(x)
+    features = keras.Model(source.input, source.get_layer("flatten").output)(x)
     for path in (str(tmp_path / "s.keras"), version):
         model = transfer_model(path, num_classes=2, mode="head")
         cut = keras.Model(model.input, model.get_layer("predictions").input)
         np.testing.assert_allclose(np.asarray(cut(x)), np.asarray(features), atol=1e-4)
     pooled = transfer_model(source, 2, feature_layer="flatten", dropout=0.5)
-    assert "fc1" not in [layer.name for layer in pooled.layers]
+    default = transfer_model(source, 2)
+    assert default.get_layer("backbone").output.shape == pooled.get_layer("backbone").output.shape
+    assert "fc1" not in [layer.name for layer in backbone_layers(pooled)]
     assert pooled.get_layer("head_dropout").rate == 0.5
 
 
