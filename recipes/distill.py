@@ -134,7 +134,7 @@ def score(teacher, args, data, out):
         _, _, test = train_recipe.make_datasets(data, args)
         metrics = train_recipe.evaluate(teacher, test, data.class_names)
         return row(teacher, metrics, None)
-    os.makedirs(out, exist_ok=True)
+    train_recipe.write_config(args, data, out, role="teacher")
     metrics, version_dir = train_recipe.finish(teacher, args, data, out)
     return row(teacher, metrics, version_dir)
 

@@ -224,10 +224,15 @@ def callbacks(out):
     ]
 
 
-def evaluate(model, test, class_names):
+def evaluate(model, test, class_names, output=None):
+    """Classification report on `test`; `output` picks a dict-output model's
+    task."""
     y_true, y_pred = [], []
     for x, y in test:
-        y_pred.append(np.argmax(model.predict_on_batch(x), axis=-1))
+        logits = model.predict_on_batch(x)
+        if output is not None:
+            logits = logits[output]
+        y_pred.append(np.argmax(logits, axis=-1))
         y_true.append(y.numpy())
     report = classification_report(np.concatenate(y_true), np.concatenate(y_pred),
                                    class_names)

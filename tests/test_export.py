@@ -153,3 +153,16 @@ def test_versions_increment_and_leave_no_temporary_folder(trained):
         export_saved_model(model, base, data.class_names, version=1)
     with pytest.raises(ValueError, match="class names"):
         export_saved_model(model, base, ["only", "two"])
+
+
+def test_signatures_return_logits_and_the_version_holds_the_keras_model(trained):
+    model, data, _, version_dir = trained
+    serve = load_serving_signature(version_dir, SERVING_TENSORS)
+    x = next(iter(batched(data.test, 4)))[0]
+    out = serve(images=x)
+    np.testing.assert_allclose(out["logits"].numpy(), model(x), atol=1e-4)
+    np.testing.assert_allclose(out["probabilities"].numpy(),
+                               tf.nn.softmax(out["logits"]).numpy(), atol=1e-6)
+    copy = keras.models.load_model(os.path.join(version_dir, "assets.extra",
+                                                "model.keras"))
+    np.testing.assert_allclose(copy(x), model(x), atol=1e-5)

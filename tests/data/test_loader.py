@@ -152,3 +152,34 @@ def test_tfds_source_with_mock_data():
 def test_tfds_not_prepared_offline_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="mnist"):
         load_data("tfds:mnist", data_dir=str(tmp_path))
+
+
+def test_classes_keep_and_relabel_the_chosen_classes(tmp_path):
+    from sklearn.datasets import load_digits
+
+    data = load_data("digits", classes=["7", "5"], val_fraction=0)
+    assert data.class_names == ["7", "5"] and data.num_classes == 2
+    labels = np.concatenate([y for _, y in data.test.batch(500).as_numpy_iterator()])
+    assert set(labels.tolist()) == {0, 1}
+    assert data.counts["train"] + data.counts["test"] == np.sum(
+        np.isin(load_digits().target, [5, 7]))
+    train_labels = np.concatenate([y for _, y in data.train.batch(500).as_numpy_iterator()])
+    assert np.bincount(train_labels).min() > 100  # both classes, relabelled 0 and 1
+    root = make_image_folder(str(tmp_path / "f"), classes=("a", "b", "c"), per_class=6)
+    folder = load_data(root, classes=["c"], val_fraction=0, image_size=(16, 16))
+    encoded = [y for _, y in folder.test_encoded().as_numpy_iterator()]
+    assert folder.class_names == ["c"] and set(encoded) == {0}
+    with pytest.raises(DataError, match="distinct names"):
+        load_data("digits", classes=["5", "x"])
+
+
+def test_classes_on_tfds_relabel_inside_the_pipeline():
+    with tfds.testing.mock_data(num_examples=60):
+        full = load_data("tfds:mnist", image_size=(28, 28), val_fraction=0)
+        data = load_data("tfds:mnist", image_size=(28, 28), classes=["3", "1"],
+                         val_fraction=0)
+        full_labels = [y for _, y in full.test_encoded().as_numpy_iterator()]
+        labels = [y for _, y in data.test_encoded().as_numpy_iterator()]
+        assert sorted(labels) == sorted(
+            {3: 0, 1: 1}[y] for y in full_labels if y in (1, 3))
+        assert data.counts["test"] == len(labels)
