@@ -1,8 +1,8 @@
 """Distil a teacher into a smaller student and report how much of the gap closes.
 
-    python recipes/distill.py                             # VGG-style teacher -> LeNet-5 on digits
-    python recipes/distill.py --teacher saved_models/big/1 --student lenet5 --temperature 4
-    python recipes/distill.py --omit-class 3              # Hinton et al.'s omitted-class test
+    python recipes/distill.py                 # VGG-11-BN teacher -> LeNet-5 (digits)
+    python recipes/distill.py --teacher saved_models/big/1 --temperature 4
+    python recipes/distill.py --omit-class 3  # Hinton et al.'s omitted-class test
 
 --teacher is a .keras file or kzoo SavedModel, or a registered model name
 that is first trained on the same labelled data (--teacher-width,
@@ -43,23 +43,43 @@ from kzoo.training.transfer import copy_model  # noqa: E402
 def build_parser():
     p = train_recipe.build_parser()
     p.description = __doc__.splitlines()[0]
-    p.add_argument("--teacher", default="vgg11_bn",
-                   help="registered model name (trained here) or .keras/SavedModel path")
+    p.add_argument(
+        "--teacher",
+        default="vgg11_bn",
+        help="registered model name (trained here) or .keras/SavedModel path",
+    )
     p.add_argument("--teacher-width", type=float, default=0.25)
-    p.add_argument("--teacher-epochs", type=cli.positive_int, default=None,
-                   help="default: --epochs")
+    p.add_argument(
+        "--teacher-epochs",
+        type=cli.positive_int,
+        default=None,
+        help="default: --epochs",
+    )
     p.add_argument("--student", default="lenet5")
     p.add_argument("--student-width", type=float, default=0.5)
     p.add_argument("--temperature", type=float, default=4.0)
-    p.add_argument("--student-loss-weight", type=float, default=0.1,
-                   help="weight a of the hard-label loss; 1 - a goes to distillation")
-    p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
-                   help="also train the student alone and report the gap closure")
-    p.add_argument("--precompute", action=argparse.BooleanOptionalAction, default=None,
-                   help="run the teacher once before training (default: on unless "
-                        "--augment is set)")
-    p.add_argument("--omit-class", default=None,
-                   help="class name left out of the distillation set")
+    p.add_argument(
+        "--student-loss-weight",
+        type=float,
+        default=0.1,
+        help="weight a of the hard-label loss; 1 - a goes to distillation",
+    )
+    p.add_argument(
+        "--compare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train the student alone and report the gap closure",
+    )
+    p.add_argument(
+        "--precompute",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the teacher once before training (default: on unless "
+        "--augment is set)",
+    )
+    p.add_argument(
+        "--omit-class", default=None, help="class name left out of the distillation set"
+    )
     return p
 
 
@@ -67,8 +87,10 @@ def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     precompute = args.augment == "none" if args.precompute is None else args.precompute
     if precompute and args.augment != "none":
-        raise KzooError("--precompute needs --augment none: cached teacher logits "
-                        "belong to the unaugmented images.")
+        raise KzooError(
+            "--precompute needs --augment none: cached teacher logits "
+            "belong to the unaugmented images."
+        )
     keras.utils.set_random_seed(args.seed)
     teacher_source = None
     if args.teacher not in list_models():
@@ -84,8 +106,10 @@ def main(argv=None):
     omit = None
     if args.omit_class is not None:
         if args.omit_class not in data.class_names:
-            raise KzooError(f"--omit-class must be one of {data.class_names}. "
-                            f"Received: {args.omit_class!r}")
+            raise KzooError(
+                f"--omit-class must be one of {data.class_names}. "
+                f"Received: {args.omit_class!r}"
+            )
         omit = data.class_names.index(args.omit_class)
 
     rows = {}
@@ -93,18 +117,24 @@ def main(argv=None):
     rows["teacher"] = score(teacher, args, data, os.path.join(out, "teacher"))
     if args.compare:
         student = build_student(args, data)
-        rows["student_alone"] = train_and_score(student, args, data,
-                                                os.path.join(out, "student_alone"))
-    distiller = Distiller(teacher=teacher, student=build_student(args, data),
-                          temperature=args.temperature,
-                          student_loss_weight=args.student_loss_weight,
-                          label_smoothing=args.label_smoothing)
+        rows["student_alone"] = train_and_score(
+            student, args, data, os.path.join(out, "student_alone")
+        )
+    distiller = Distiller(
+        teacher=teacher,
+        student=build_student(args, data),
+        temperature=args.temperature,
+        student_loss_weight=args.student_loss_weight,
+        label_smoothing=args.label_smoothing,
+    )
     transfer = distillation_set(data, teacher, omit, precompute)
-    rows["distilled"] = train_and_score(distiller, args, transfer,
-                                        os.path.join(out, "distilled"), data)
+    rows["distilled"] = train_and_score(
+        distiller, args, transfer, os.path.join(out, "distilled"), data
+    )
     if omit is not None:
-        rows["distilled_bias_corrected"] = bias_corrected(distiller, teacher, args,
-                                                          data, omit, out)
+        rows["distilled_bias_corrected"] = bias_corrected(
+            distiller, teacher, args, data, omit, out
+        )
     report = summarise(rows, args.omit_class)
     cli.write_json(os.path.join(out, "distill.json"), report)
     print_table(report)
@@ -114,13 +144,15 @@ def main(argv=None):
 def build_student(args, data):
     keras.utils.set_random_seed(args.seed)
     return train_recipe.build_model(
-        cli.copy_args(args, model=args.student, width=args.student_width), data)
+        cli.copy_args(args, model=args.student, width=args.student_width), data
+    )
 
 
 def train_teacher(args, data, out):
     keras.utils.set_random_seed(args.seed)
     teacher = train_recipe.build_model(
-        cli.copy_args(args, model=args.teacher, width=args.teacher_width), data)
+        cli.copy_args(args, model=args.teacher, width=args.teacher_width), data
+    )
     train_recipe.write_config(args, data, out, role="teacher")
     train_recipe.compile_model(teacher, args, data.counts["train"])
     print(f"\n== teacher {args.teacher}: {teacher.count_params():,} parameters")
@@ -151,12 +183,16 @@ def train_and_score(model, args, data, out, test_data=None):
 
 
 def row(model, metrics, version_dir):
-    return {"parameters": int(model.count_params()) if is_layered(model) else None,
-            "test_accuracy": metrics["test_accuracy"],
-            "test_errors": int(round((1 - metrics["test_accuracy"]) * metrics["num_examples"])),
-            "num_test": metrics["num_examples"],
-            "per_class_accuracy": metrics["per_class_accuracy"],
-            "saved_model": version_dir}
+    return {
+        "parameters": int(model.count_params()) if is_layered(model) else None,
+        "test_accuracy": metrics["test_accuracy"],
+        "test_errors": int(
+            round((1 - metrics["test_accuracy"]) * metrics["num_examples"])
+        ),
+        "num_test": metrics["num_examples"],
+        "per_class_accuracy": metrics["per_class_accuracy"],
+        "saved_model": version_dir,
+    }
 
 
 def distillation_set(data, teacher, omit, precompute):
@@ -179,7 +215,9 @@ def bias_corrected(distiller, teacher, args, data, omit, out):
     images = data.val if data.val is not None else data.train
     images = images.map(lambda x, y: x).batch(256)
     share = float(np.mean(np.argmax(teacher.predict(images, verbose=0), -1) == omit))
-    shift = bias_shift_for_share(distiller.student.predict(images, verbose=0), omit, share)
+    shift = bias_shift_for_share(
+        distiller.student.predict(images, verbose=0), omit, share
+    )
     corrected = copy_model(distiller.student)
     add_class_bias(corrected, omit, shift)
     target = os.path.join(out, "distilled_bias_corrected")
@@ -193,18 +231,24 @@ def bias_corrected(distiller, teacher, args, data, omit, out):
 def summarise(rows, omit_name):
     report = {"rows": rows}
     if "student_alone" in rows:
-        teacher, alone = rows["teacher"]["test_errors"], rows["student_alone"]["test_errors"]
+        teacher, alone = (
+            rows["teacher"]["test_errors"],
+            rows["student_alone"]["test_errors"],
+        )
         distilled = rows["distilled"]["test_errors"]
         report["gap_closure"] = (
-            (alone - distilled) / (alone - teacher) if alone > teacher else None)
+            (alone - distilled) / (alone - teacher) if alone > teacher else None
+        )
     if rows["teacher"]["parameters"]:
-        report["size_ratio"] = (rows["teacher"]["parameters"]
-                                / rows["distilled"]["parameters"])
+        report["size_ratio"] = (
+            rows["teacher"]["parameters"] / rows["distilled"]["parameters"]
+        )
     if omit_name is not None:
         report["omitted_class"] = omit_name
         report["omitted_class_accuracy"] = {
             name: rows[name]["per_class_accuracy"][omit_name]
-            for name in ("distilled", "distilled_bias_corrected")}
+            for name in ("distilled", "distilled_bias_corrected")
+        }
     return report
 
 
@@ -212,17 +256,21 @@ def print_table(report):
     print(f"\n{'model':<26} {'params':>10} {'test acc':>9} {'errors':>7}")
     for name, r in report["rows"].items():
         params = f"{r['parameters']:,}" if r["parameters"] else "?"
-        print(f"{name:<26} {params:>10} {r['test_accuracy']:>9.4f} "
-              f"{r['test_errors']:>4}/{r['num_test']}")
+        print(
+            f"{name:<26} {params:>10} {r['test_accuracy']:>9.4f} "
+            f"{r['test_errors']:>4}/{r['num_test']}"
+        )
     if "size_ratio" in report:
         print(f"teacher / student size: {report['size_ratio']:.1f}x")
     if report.get("gap_closure") is not None:
         print(f"gap closure: {report['gap_closure']:.2f}")
     if "omitted_class_accuracy" in report:
         acc = report["omitted_class_accuracy"]
-        print(f"class {report['omitted_class']} (omitted from distillation): "
-              f"{acc['distilled']:.4f}, after bias correction "
-              f"{acc['distilled_bias_corrected']:.4f}")
+        print(
+            f"class {report['omitted_class']} (omitted from distillation): "
+            f"{acc['distilled']:.4f}, after bias correction "
+            f"{acc['distilled_bias_corrected']:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Learning without Forgetting: add a task to a trained model, keep the old one.
 
-    python recipes/train.py --classes 0,1,2,3,4 --epochs 30 --out saved_models/digits-0to4
+    python recipes/train.py --classes 0,1,2,3,4 --out saved_models/digits-0to4
     python recipes/lwf.py --old-model saved_models/digits-0to4/1 \\
         --old-classes 0,1,2,3,4 --classes 5,6,7,8,9
 
@@ -39,10 +39,17 @@ METHODS = ("feature", "finetune", "lwf")
 def build_parser():
     p = train_recipe.build_parser()
     p.description = __doc__.splitlines()[0]
-    p.add_argument("--old-model", required=True,
-                   help=".keras file or kzoo SavedModel of the old-task model")
-    p.add_argument("--old-classes", type=cli.name_list, required=True,
-                   help="the old task's classes in the data spec, in the model's order")
+    p.add_argument(
+        "--old-model",
+        required=True,
+        help=".keras file or kzoo SavedModel of the old-task model",
+    )
+    p.add_argument(
+        "--old-classes",
+        type=cli.name_list,
+        required=True,
+        help="the old task's classes in the data spec, in the model's order",
+    )
     p.add_argument("--method", choices=METHODS + ("all",), default="all")
     p.add_argument("--warmup-epochs", type=cli.positive_int, default=10)
     p.add_argument("--temperature", type=float, default=2.0)
@@ -55,13 +62,18 @@ def main(argv=None):
     old_model = load_model_source(args.old_model)
     height, _, channels = old_model.input_shape[1:]
     if old_model.output_shape[-1] != len(args.old_classes):
-        raise KzooError(f"The old model has {old_model.output_shape[-1]} classes; "
-                        f"--old-classes names {len(args.old_classes)}.")
+        raise KzooError(
+            f"The old model has {old_model.output_shape[-1]} classes; "
+            f"--old-classes names {len(args.old_classes)}."
+        )
     args = cli.copy_args(args, input_size=height, channels=channels)
     data = train_recipe.load_training_data(args, height)
     old_data = train_recipe.load_training_data(
-        cli.copy_args(args, classes=args.old_classes, labels_per_class=None,
-                      label_fraction=None), height)
+        cli.copy_args(
+            args, classes=args.old_classes, labels_per_class=None, label_fraction=None
+        ),
+        height,
+    )
     old_test = batched(old_data.test, args.batch_size)
     out = args.out or os.path.join("saved_models", f"lwf-{data.name}")
     train_recipe.describe_data(data)
@@ -70,26 +82,36 @@ def main(argv=None):
     methods = METHODS if args.method == "all" else (args.method,)
     table = {"old_task_accuracy_before": before["test_accuracy"], "methods": {}}
     for method in methods:
-        row = run_method(method, old_model, args, data, old_data, old_test,
-                         os.path.join(out, method))
+        row = run_method(
+            method, old_model, args, data, old_data, old_test, os.path.join(out, method)
+        )
         row["old_task_drop"] = before["test_accuracy"] - row["old_task_accuracy"]
         table["methods"][method] = row
     cli.write_json(os.path.join(out, "lwf.json"), table)
     print(f"\n{'method':<10} {'new task':>9} {'old task':>9} {'old drop':>9}")
     for method, row in table["methods"].items():
-        print(f"{method:<10} {row['new_task_accuracy']:>9.4f} "
-              f"{row['old_task_accuracy']:>9.4f} {row['old_task_drop']:>9.4f}")
+        print(
+            f"{method:<10} {row['new_task_accuracy']:>9.4f} "
+            f"{row['old_task_accuracy']:>9.4f} {row['old_task_drop']:>9.4f}"
+        )
     return 0
 
 
 def run_method(method, old_model, args, data, old_data, old_test, out):
     keras.utils.set_random_seed(args.seed)
     weight = 0.0 if method == "finetune" else args.old_loss_weight
-    model = LwFModel(old_model, data.num_classes, temperature=args.temperature,
-                     old_loss_weight=weight, label_smoothing=args.label_smoothing)
+    model = LwFModel(
+        old_model,
+        data.num_classes,
+        temperature=args.temperature,
+        old_loss_weight=weight,
+        label_smoothing=args.label_smoothing,
+    )
     recorded = dataclasses.replace(
-        data, train=model.record_old_outputs(data.train),
-        val=model.record_old_outputs(data.val) if data.val is not None else None)
+        data,
+        train=model.record_old_outputs(data.train),
+        val=model.record_old_outputs(data.val) if data.val is not None else None,
+    )
     train_recipe.write_config(args, data, out, method=method)
     print(f"\n== {method}: warm-up ({args.warmup_epochs} epochs, new head only)")
     model.freeze(backbone=True, old_head=True)
@@ -110,15 +132,23 @@ def finish(network, args, data, old_data, old_test, out):
         new_test, old_test = new_test.take(2), old_test.take(2)
     new = train_recipe.evaluate(network, new_test, data.class_names, output="new")
     old = train_recipe.evaluate(network, old_test, old_data.class_names, output="old")
-    cli.write_json(os.path.join(out, "metrics.json"), {"new_task": new, "old_task": old})
+    cli.write_json(
+        os.path.join(out, "metrics.json"), {"new_task": new, "old_task": old}
+    )
     network.save(os.path.join(out, "model.keras"))
     version_dir = export_saved_model(
-        network, out, {"old": old_data.class_names, "new": data.class_names})
+        network, out, {"old": old_data.class_names, "new": data.class_names}
+    )
     train_recipe.record_with_version(out, version_dir)
-    print(f"new task {new['test_accuracy']:.4f}, old task {old['test_accuracy']:.4f}; "
-          f"SavedModel: {version_dir}")
-    return {"new_task_accuracy": new["test_accuracy"],
-            "old_task_accuracy": old["test_accuracy"], "saved_model": version_dir}
+    print(
+        f"new task {new['test_accuracy']:.4f}, old task {old['test_accuracy']:.4f}; "
+        f"SavedModel: {version_dir}"
+    )
+    return {
+        "new_task_accuracy": new["test_accuracy"],
+        "old_task_accuracy": old["test_accuracy"],
+        "saved_model": version_dir,
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Transfer a trained model to new classes: new head only, fine-tune, or scratch.
 
-    python recipes/train.py --classes 0,1,2,3,4 --epochs 30 --out saved_models/digits-0to4
+    python recipes/train.py --classes 0,1,2,3,4 --out saved_models/digits-0to4
     python recipes/transfer.py --source saved_models/digits-0to4/1 \\
         --classes 5,6,7,8,9 --labels-per-class 5 --mode all
 
@@ -31,13 +31,23 @@ from kzoo.training.transfer import MODES  # noqa: E402
 def build_parser():
     p = train_recipe.build_parser()
     p.description = __doc__.splitlines()[0]
-    p.add_argument("--source", required=True,
-                   help=".keras file or kzoo SavedModel folder of the trained model")
+    p.add_argument(
+        "--source",
+        required=True,
+        help=".keras file or kzoo SavedModel folder of the trained model",
+    )
     p.add_argument("--mode", choices=MODES + ("all",), default="head")
-    p.add_argument("--backbone-lr-multiplier", type=float, default=0.1,
-                   help="backbone learning rate / head learning rate (finetune)")
-    p.add_argument("--feature-layer", default=None,
-                   help="last backbone layer (default: all but the classifier)")
+    p.add_argument(
+        "--backbone-lr-multiplier",
+        type=float,
+        default=0.1,
+        help="backbone learning rate / head learning rate (finetune)",
+    )
+    p.add_argument(
+        "--feature-layer",
+        default=None,
+        help="last backbone layer (default: all but the classifier)",
+    )
     p.add_argument("--head-dropout", type=float, default=0.0)
     return p
 
@@ -64,15 +74,22 @@ def main(argv=None):
 def run_mode(mode, source, args, data, out):
     """Train one mode from the same seed; returns its table row."""
     keras.utils.set_random_seed(args.seed)
-    model = transfer_model(source, data.num_classes, mode=mode,
-                           feature_layer=args.feature_layer, dropout=args.head_dropout)
+    model = transfer_model(
+        source,
+        data.num_classes,
+        mode=mode,
+        feature_layer=args.feature_layer,
+        dropout=args.head_dropout,
+    )
     train_recipe.write_config(args, data, out, transfer_mode=mode)
     optimizer = train_recipe.make_optimizer(args, data.counts["train"])
     if mode == "finetune":
         optimizer = finetune_optimizer(optimizer, model, args.backbone_lr_multiplier)
     train_recipe.compile_model(model, args, data.counts["train"], optimizer)
-    print(f"\n== {mode}: {model.count_params():,} parameters, "
-          f"{sum(int(keras.ops.size(w)) for w in model.trainable_weights):,} trainable")
+    print(
+        f"\n== {mode}: {model.count_params():,} parameters, "
+        f"{sum(int(keras.ops.size(w)) for w in model.trainable_weights):,} trainable"
+    )
     train_recipe.fit(model, args, data, out)
     metrics, version_dir = train_recipe.finish(model, args, data, out)
     print(f"{mode}: test accuracy {metrics['test_accuracy']:.4f}")

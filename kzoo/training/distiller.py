@@ -51,8 +51,16 @@ class Distiller(WrapperModel):
 
     LOSS_KEYS = ("loss", "student_loss", "distillation_loss")
 
-    def __init__(self, teacher, student, temperature=3.0, student_loss_weight=0.5,
-                 label_smoothing=0.0, name="distiller", **kwargs):
+    def __init__(
+        self,
+        teacher,
+        student,
+        temperature=3.0,
+        student_loss_weight=0.5,
+        label_smoothing=0.0,
+        name="distiller",
+        **kwargs,
+    ):
         super().__init__(label_smoothing=label_smoothing, name=name, **kwargs)
         if not temperature > 0:
             raise ValueError(f"`temperature` must be > 0. Received: {temperature}")
@@ -115,8 +123,9 @@ class Distiller(WrapperModel):
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         logits = self.student(_images(x), training=False)
-        terms, labelled = self.loss_terms(y, logits, self.teacher_logits(x),
-                                          sample_weight)
+        terms, labelled = self.loss_terms(
+            y, logits, self.teacher_logits(x), sample_weight
+        )
         self.track(terms, {"student_loss": labelled})
         return self.results(x, y, logits, sample_weight)
 
@@ -146,6 +155,4 @@ def precompute_teacher_logits(teacher, dataset, batch_size=256):
     teacher = load_model_source(teacher)
     logits = teacher.predict(dataset.map(lambda x, y: x).batch(batch_size), verbose=0)
     cached = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(logits))
-    return cached.map(
-        lambda xy, t: ({IMAGES: xy[0], TEACHER_LOGITS: t}, xy[1])
-    ).cache()
+    return cached.map(lambda xy, t: ({IMAGES: xy[0], TEACHER_LOGITS: t}, xy[1])).cache()

@@ -56,26 +56,39 @@ class LwFModel(WrapperModel):
 
     LOSS_KEYS = ("loss", "new_loss", "old_loss")
 
-    def __init__(self, old_model, num_classes, temperature=2.0, old_loss_weight=1.0,
-                 feature_layer=None, label_smoothing=0.0, name="lwf", **kwargs):
+    def __init__(
+        self,
+        old_model,
+        num_classes,
+        temperature=2.0,
+        old_loss_weight=1.0,
+        feature_layer=None,
+        label_smoothing=0.0,
+        name="lwf",
+        **kwargs,
+    ):
         super().__init__(label_smoothing=label_smoothing, name=name, **kwargs)
         if not temperature > 0:
             raise ValueError(f"`temperature` must be > 0. Received: {temperature}")
         if not old_loss_weight >= 0:
-            raise ValueError(f"`old_loss_weight` must be >= 0. Received: {old_loss_weight}")
+            raise ValueError(
+                f"`old_loss_weight` must be >= 0. Received: {old_loss_weight}"
+            )
         old = load_model_source(old_model)
         if not is_layered(old):
             raise KzooError("LwF needs the old model's Keras layers (a .keras file).")
         old = copy_model(old)
         features = features_of(old, feature_layer, cut="last")
         new = keras.layers.Dense(num_classes, name=NEW_HEAD)(features)
-        self.network = keras.Model(old.input, {"old": old.output, "new": new},
-                                   name=f"{old.name}_lwf")
+        self.network = keras.Model(
+            old.input, {"old": old.output, "new": new}, name=f"{old.name}_lwf"
+        )
         shared = keras.Model(old.input, features)
         shared_names = {layer.name for layer in shared.layers}
         self.backbone_layers = [layer for layer in shared.layers if layer.weights]
         self.old_head_layers = [
-            layer for layer in old.layers
+            layer
+            for layer in old.layers
             if layer.name not in shared_names and layer.weights
         ]
         self.new_head = self.network.get_layer(NEW_HEAD)
@@ -108,8 +121,12 @@ class LwFModel(WrapperModel):
         """
         images = dataset.map(lambda x, y: x).batch(batch_size)
         logits = self.network.predict(images, verbose=0)["old"]
-        recorded = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(logits))
-        return recorded.map(lambda xy, t: ({IMAGES: xy[0], OLD_LOGITS: t}, xy[1])).cache()
+        recorded = tf.data.Dataset.zip(
+            dataset, tf.data.Dataset.from_tensor_slices(logits)
+        )
+        return recorded.map(
+            lambda xy, t: ({IMAGES: xy[0], OLD_LOGITS: t}, xy[1])
+        ).cache()
 
     def loss_terms(self, y, outputs, recorded, sample_weight=None):
         """Per-example `loss`, `new_loss`, `old_loss` and the old-loss weights."""
@@ -118,10 +135,15 @@ class LwFModel(WrapperModel):
             old_loss = tf.zeros_like(new_loss)
             has_old = tf.zeros_like(new_loss)
         else:
-            old_loss = losses.distillation_loss(recorded, outputs["old"], self.temperature)
+            old_loss = losses.distillation_loss(
+                recorded, outputs["old"], self.temperature
+            )
             has_old = tf.ones_like(new_loss)
-        terms = {"loss": new_loss + self.old_loss_weight * old_loss,
-                 "new_loss": new_loss, "old_loss": old_loss}
+        terms = {
+            "loss": new_loss + self.old_loss_weight * old_loss,
+            "new_loss": new_loss,
+            "old_loss": old_loss,
+        }
         return {k: self.weighted(v, sample_weight) for k, v in terms.items()}, has_old
 
     def train_step(self, data):

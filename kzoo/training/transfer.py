@@ -56,8 +56,7 @@ def features_of(model, feature_layer=None, cut="classifier"):
         )
 
 
-def transfer_model(source, num_classes, mode="head", feature_layer=None,
-                   dropout=0.0):
+def transfer_model(source, num_classes, mode="head", feature_layer=None, dropout=0.0):
     """The source's backbone with a new classifier for `num_classes`.
 
     The backbone is everything before the source's FC classifier (its
@@ -94,8 +93,9 @@ def transfer_model(source, num_classes, mode="head", feature_layer=None,
             "has no assets.extra/model.keras. Pass the .keras file instead."
         )
     model = copy_model(model, weights=mode != "scratch")
-    backbone = keras.Model(model.input, features_of(model, feature_layer),
-                           name=BACKBONE)
+    backbone = keras.Model(
+        model.input, features_of(model, feature_layer), name=BACKBONE
+    )
     inputs = keras.Input(model.input_shape[1:], name="images")
     if mode == "head":
         backbone.trainable = False
@@ -110,8 +110,11 @@ def transfer_model(source, num_classes, mode="head", feature_layer=None,
 
 def backbone_layers(model):
     """The layers of a `transfer_model`'s backbone."""
-    return [layer for layer in model.get_layer(BACKBONE).layers
-            if not isinstance(layer, keras.layers.InputLayer)]
+    return [
+        layer
+        for layer in model.get_layer(BACKBONE).layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
 
 
 def finetune_optimizer(optimizer, model, backbone_lr_multiplier=0.1):

@@ -58,9 +58,7 @@ class WrapperModel(keras.Model):
     @property
     def metrics(self):
         own = {m.name for m in self.loss_trackers}
-        return self.loss_trackers + [
-            m for m in super().metrics if m.name not in own
-        ]
+        return self.loss_trackers + [m for m in super().metrics if m.name not in own]
 
     def get_metrics_result(self):
         """Results of the metrics that have seen data (compiled metrics stay

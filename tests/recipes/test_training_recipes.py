@@ -36,9 +36,22 @@ def _score(version_dir, capsys, *flags):
 def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
     source = _saved_lenet(str(tmp_path / "source.keras"), 5)
     out = str(tmp_path / "transfer")
-    code = run_main(transfer.main, ["--source", source, "--classes", NEW,
-                                    "--labels-per-class", "5", "--mode", "all",
-                                    "--out", out, *FAST])
+    code = run_main(
+        transfer.main,
+        [
+            "--source",
+            source,
+            "--classes",
+            NEW,
+            "--labels-per-class",
+            "5",
+            "--mode",
+            "all",
+            "--out",
+            out,
+            *FAST,
+        ],
+    )
     assert code == 0
     table = json.load(open(os.path.join(out, "transfer.json")))
     assert set(table) == {"head", "finetune", "scratch"}
@@ -51,13 +64,29 @@ def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
 def test_distill_reports_gap_closure_and_omitted_class(tmp_path, capsys):
     teacher = _saved_lenet(str(tmp_path / "teacher.keras"), 10)
     out = str(tmp_path / "distill")
-    code = run_main(distill.main, ["--teacher", teacher, "--student-width", "0.25",
-                                   "--omit-class", "3", "--out", out, *FAST])
+    code = run_main(
+        distill.main,
+        [
+            "--teacher",
+            teacher,
+            "--student-width",
+            "0.25",
+            "--omit-class",
+            "3",
+            "--out",
+            out,
+            *FAST,
+        ],
+    )
     assert code == 0
     report = json.load(open(os.path.join(out, "distill.json")))
     rows = report["rows"]
-    assert set(rows) == {"teacher", "student_alone", "distilled",
-                         "distilled_bias_corrected"}
+    assert set(rows) == {
+        "teacher",
+        "student_alone",
+        "distilled",
+        "distilled_bias_corrected",
+    }
     assert report["size_ratio"] > 10
     assert "gap_closure" in report and report["omitted_class"] == "3"
     assert rows["distilled_bias_corrected"]["bias_shift"] >= 0.0
@@ -74,9 +103,22 @@ def test_distill_refuses_precompute_with_augmentation(capsys):
 def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
     old = _saved_lenet(str(tmp_path / "old.keras"), 5)
     out = str(tmp_path / "lwf")
-    code = run_main(lwf.main, ["--old-model", old, "--old-classes", OLD,
-                               "--classes", NEW, "--warmup-epochs", "1",
-                               "--out", out, *FAST])
+    code = run_main(
+        lwf.main,
+        [
+            "--old-model",
+            old,
+            "--old-classes",
+            OLD,
+            "--classes",
+            NEW,
+            "--warmup-epochs",
+            "1",
+            "--out",
+            out,
+            *FAST,
+        ],
+    )
     assert code == 0
     table = json.load(open(os.path.join(out, "lwf.json")))
     assert set(table["methods"]) == {"feature", "finetune", "lwf"}
@@ -87,9 +129,12 @@ def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
     assert code == 2 and "--task" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--old-classes", "0,1,2"], "--old-classes names 3"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--old-classes", "0,1,2"], "--old-classes names 3"),
+    ],
+)
 def test_lwf_checks_the_old_classes(tmp_path, capsys, flags, message):
     old = _saved_lenet(str(tmp_path / "old.keras"), 5)
     code = run_main(lwf.main, ["--old-model", old, *flags, *FAST])

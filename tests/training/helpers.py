@@ -22,19 +22,23 @@ def images_and_labels(n=40, num_classes=4, seed=0):
 
 def teacher_model(num_classes=4, seed=1):
     keras.utils.set_random_seed(seed)
-    return create_model("lenet5", num_classes=num_classes, input_shape=SHAPE,
-                        dropout=0.0)
+    return create_model(
+        "lenet5", num_classes=num_classes, input_shape=SHAPE, dropout=0.0
+    )
 
 
 def student_model(num_classes=4, seed=2):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input(SHAPE),
-        keras.layers.Rescaling(1 / 255.0),
-        keras.layers.Conv2D(4, 3, name="conv"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(num_classes, name="predictions"),
-    ], name="student")
+    return keras.Sequential(
+        [
+            keras.Input(SHAPE),
+            keras.layers.Rescaling(1 / 255.0),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(num_classes, name="predictions"),
+        ],
+        name="student",
+    )
 
 
 def dataset(x, y, batch_size=12):

@@ -7,8 +7,9 @@ from tests.training.helpers import student_model
 
 def test_shift_reaches_the_target_share_on_hand_made_logits():
     # class 2 needs +1, +2, +3, +4 to win on each of the four examples
-    logits = np.array([[3.0, 0.0, 2.0], [0.0, 4.0, 2.0], [5.0, 0.0, 2.0],
-                       [0.0, 6.0, 2.0]])
+    logits = np.array(
+        [[3.0, 0.0, 2.0], [0.0, 4.0, 2.0], [5.0, 0.0, 2.0], [0.0, 6.0, 2.0]]
+    )
     assert bias_shift_for_share(logits, 2, 0.0) == 0.0
     for share, needed in [(0.25, 1.0), (0.5, 2.0), (1.0, 4.0)]:
         shift = bias_shift_for_share(logits, 2, share)

@@ -21,10 +21,15 @@ KEYS = ("loss", "student_loss", "distillation_loss")
 
 
 def _distiller(a=0.3, temperature=4.0, optimizer=None, **compile_kwargs):
-    distiller = Distiller(teacher=teacher_model(), student=student_model(),
-                          temperature=temperature, student_loss_weight=a)
-    distiller.compile(optimizer or keras.optimizers.SGD(0.05), metrics=["accuracy"],
-                      **compile_kwargs)
+    distiller = Distiller(
+        teacher=teacher_model(),
+        student=student_model(),
+        temperature=temperature,
+        student_loss_weight=a,
+    )
+    distiller.compile(
+        optimizer or keras.optimizers.SGD(0.05), metrics=["accuracy"], **compile_kwargs
+    )
     return distiller
 
 
@@ -42,8 +47,9 @@ def test_teacher_frozen_student_trained_losses_finite():
     logs = distiller.evaluate(dataset(x, y), return_dict=True, verbose=0)
     assert set(KEYS) <= set(logs) and all(np.isfinite(logs[k]) for k in KEYS)
     # call() is the student
-    np.testing.assert_allclose(distiller.predict(x[:5], verbose=0),
-                               distiller.student(x[:5]), atol=1e-6)
+    np.testing.assert_allclose(
+        distiller.predict(x[:5], verbose=0), distiller.student(x[:5]), atol=1e-6
+    )
 
 
 def test_logged_losses_follow_the_formula():
@@ -65,8 +71,9 @@ def test_label_free_batches_keep_the_t_squared_factor():
     distiller = _distiller(a=0.3, temperature=4.0)
     teacher, student = distiller.teacher(x), distiller.student(x)
     expected = float(keras.ops.mean(distillation_loss(teacher, student, 4.0)))
-    logs = distiller.evaluate(tf.data.Dataset.from_tensor_slices(x).batch(12),
-                              return_dict=True, verbose=0)
+    logs = distiller.evaluate(
+        tf.data.Dataset.from_tensor_slices(x).batch(12), return_dict=True, verbose=0
+    )
     assert logs["loss"] == pytest.approx(expected, rel=1e-5)
     assert logs["distillation_loss"] == pytest.approx(expected, rel=1e-5)
     # the T² factor: at T=4 the loss is 16x the plain KL
@@ -83,12 +90,14 @@ def test_unlabelled_examples_in_a_batch_get_the_distillation_term_alone():
     y_masked[4:] = -1
     distiller = _distiller(a=0.3, temperature=2.0)
     terms, labelled = distiller.loss_terms(
-        y_masked, distiller.student(x), distiller.teacher(x))
+        y_masked, distiller.student(x), distiller.teacher(x)
+    )
     full, _ = distiller.loss_terms(y, distiller.student(x), distiller.teacher(x))
     np.testing.assert_array_equal(labelled, [1, 1, 1, 1, 0, 0, 0, 0])
     np.testing.assert_allclose(terms["loss"][:4], full["loss"][:4], rtol=1e-6)
-    np.testing.assert_allclose(terms["loss"][4:], full["distillation_loss"][4:],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        terms["loss"][4:], full["distillation_loss"][4:], rtol=1e-6
+    )
 
 
 def test_student_loss_weight_one_equals_plain_training():
@@ -96,8 +105,10 @@ def test_student_loss_weight_one_equals_plain_training():
     distiller = _distiller(a=1.0)
     distiller.fit(dataset(x, y), epochs=2, verbose=0)
     plain = student_model()
-    plain.compile(keras.optimizers.SGD(0.05),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.compile(
+        keras.optimizers.SGD(0.05),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     plain.fit(dataset(x, y), epochs=2, verbose=0, shuffle=False)
     # Same arithmetic up to float32 rounding of the summed loss.
     assert max_difference(plain.get_weights(), distiller.student.get_weights()) < 1e-6
@@ -109,26 +120,34 @@ def test_parity_with_keras_distiller_on_one_device():
     ours = _distiller(a=0.4, temperature=3.0)
     ours_history = ours.fit(dataset(x, y), epochs=3, verbose=0).history
     theirs = keras.distillation.Distiller(
-        teacher=teacher_model(), student=student_model(),
+        teacher=teacher_model(),
+        student=student_model(),
         # The KLDivergence *instance*: with the default loss="kl_divergence"
         # Keras 3.15.1 resolves a plain function, fails its isinstance check
         # and takes KL of the clipped logits, without softmax or T².
         distillation_losses=keras.distillation.LogitsDistillation(
-            temperature=3.0, loss=keras.losses.KLDivergence()),
+            temperature=3.0, loss=keras.losses.KLDivergence()
+        ),
         student_loss_weight=0.4,
     )
-    theirs.compile(keras.optimizers.SGD(0.05),
-                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    theirs.compile(
+        keras.optimizers.SGD(0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     theirs_history = theirs.fit(dataset(x, y), epochs=3, verbose=0).history
     # Keras clips probabilities at 1e-7 inside KLDivergence; kzoo uses
     # log-softmax. At T=3 on these models the difference stays below 1e-5.
-    for ours_key, theirs_key in [("loss", "total_loss"),
-                                 ("student_loss", "student_loss"),
-                                 ("distillation_loss", "distillation_loss")]:
-        np.testing.assert_allclose(ours_history[ours_key], theirs_history[theirs_key],
-                                   rtol=1e-5)
-    assert max_difference(ours.student.get_weights(),
-                          theirs.student.get_weights()) < 1e-5
+    for ours_key, theirs_key in [
+        ("loss", "total_loss"),
+        ("student_loss", "student_loss"),
+        ("distillation_loss", "distillation_loss"),
+    ]:
+        np.testing.assert_allclose(
+            ours_history[ours_key], theirs_history[theirs_key], rtol=1e-5
+        )
+    assert (
+        max_difference(ours.student.get_weights(), theirs.student.get_weights()) < 1e-5
+    )
 
 
 def test_two_replicas_equal_one_device():
@@ -158,8 +177,10 @@ def test_precomputed_teacher_logits_equal_on_the_fly():
     assert set(first[0]) == {"images", "teacher_logits"}
     history = cached.fit(data.batch(12), epochs=2, verbose=0).history
     assert np.all(np.isfinite(history["loss"]))
-    assert max_difference(on_the_fly.student.get_weights(),
-                          cached.student.get_weights()) < 1e-6
+    assert (
+        max_difference(on_the_fly.student.get_weights(), cached.student.get_weights())
+        < 1e-6
+    )
 
 
 def test_teacher_from_keras_file_and_saved_models(tmp_path):
@@ -168,8 +189,9 @@ def test_teacher_from_keras_file_and_saved_models(tmp_path):
     want = np.asarray(teacher(x))
     teacher.save(str(tmp_path / "teacher.keras"))
     version = export_saved_model(teacher, str(tmp_path / "export"), list("abcd"))
-    bare = export_saved_model(teacher, str(tmp_path / "bare"), list("abcd"),
-                              include_keras_model=False)
+    bare = export_saved_model(
+        teacher, str(tmp_path / "bare"), list("abcd"), include_keras_model=False
+    )
     assert os.path.isfile(os.path.join(version, "assets.extra", "model.keras"))
     for source in (str(tmp_path / "teacher.keras"), version, bare):
         loaded = load_model_source(source)
@@ -190,10 +212,13 @@ def test_student_exports_alone(tmp_path):
     np.testing.assert_allclose(got, np.asarray(distiller.student(x)), atol=1e-4)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(temperature=0.0), "temperature"),
-    (dict(student_loss_weight=1.5), "student_loss_weight"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(temperature=0.0), "temperature"),
+        (dict(student_loss_weight=1.5), "student_loss_weight"),
+    ],
+)
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Distiller(teacher=teacher_model(), student=student_model(), **kwargs)

@@ -31,8 +31,11 @@ def _compile(lwf):
 
 
 def _old_weights(lwf):
-    return [w.copy() for layer in lwf.backbone_layers + lwf.old_head_layers
-            for w in layer.get_weights()]
+    return [
+        w.copy()
+        for layer in lwf.backbone_layers + lwf.old_head_layers
+        for w in layer.get_weights()
+    ]
 
 
 def test_recorded_outputs_are_the_original_old_head():
@@ -40,7 +43,9 @@ def test_recorded_outputs_are_the_original_old_head():
     lwf = LwFModel(old, num_classes=3)
     raw, x, _ = _data(n=10)
     recorded = lwf.record_old_outputs(raw, batch_size=4)
-    logits = np.stack([inputs["old_logits"] for inputs, _ in recorded.as_numpy_iterator()])
+    logits = np.stack(
+        [inputs["old_logits"] for inputs, _ in recorded.as_numpy_iterator()]
+    )
     np.testing.assert_allclose(logits, np.asarray(old(x)), atol=1e-5)
 
 
@@ -74,7 +79,8 @@ def test_loss_is_new_task_ce_plus_weighted_distillation():
     recorded = next(iter(data))[0]["old_logits"]
     # move the network so the old head drifts from the recording
     lwf.network.get_layer("predictions").kernel.assign(
-        lwf.network.get_layer("predictions").kernel * 20.0)
+        lwf.network.get_layer("predictions").kernel * 20.0
+    )
     _compile(lwf)
     logs = lwf.evaluate(data, return_dict=True, verbose=0)
     outputs = lwf.network(x)
@@ -102,8 +108,9 @@ def test_two_replicas_equal_one_device():
     two_history, two_weights = run(replica_strategy())
     assert max_difference(one_weights, two_weights) < 1e-6
     for key in KEYS:
-        np.testing.assert_allclose(two_history[key], one_history[key], rtol=1e-5,
-                                   atol=1e-7)
+        np.testing.assert_allclose(
+            two_history[key], one_history[key], rtol=1e-5, atol=1e-7
+        )
 
 
 def test_training_without_recorded_outputs_is_a_clear_error():
@@ -129,6 +136,7 @@ def test_export_serves_both_tasks(tmp_path):
         np.testing.assert_allclose(out[f"{task}_logits"].numpy(), want[task], atol=1e-4)
         ids = np.argmax(np.asarray(want[task]), axis=-1)
         assert [c.decode() for c in out[f"{task}_classes"].numpy()] == [
-            names[task][i] for i in ids]
+            names[task][i] for i in ids
+        ]
     with pytest.raises(ValueError, match="class names for each"):
         export_saved_model(lwf.network, str(tmp_path / "bad"), list("abc"))

@@ -36,8 +36,10 @@ def test_sgd_backbone_moves_at_the_multiplier_of_the_head_rate():
     model, _ = _compiled(keras.optimizers.SGD(0.1), factor=0.1)
     with_groups = _updates(model, x, y)
     plain = student_model()
-    plain.compile(keras.optimizers.SGD(0.1),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.compile(
+        keras.optimizers.SGD(0.1),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     plain_updates = _updates(plain, x, y)
     names = [v.path for v in model.trainable_weights]
     assert names[:2] == ["student/conv/kernel", "student/conv/bias"]
@@ -59,17 +61,22 @@ def test_both_groups_follow_a_schedule_with_their_ratio_kept():
     assert record.head[-1] < 0.2 * record.head[0]  # the schedule really decays
 
 
-@pytest.mark.parametrize("callback", [
-    keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1)),
-    keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0,
-                                      min_delta=1e9),  # reduce every epoch
-])
+@pytest.mark.parametrize(
+    "callback",
+    [
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1)),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=0.5, patience=0, min_delta=1e9
+        ),  # reduce every epoch
+    ],
+)
 def test_lr_callbacks_set_every_group(callback):
     x, y = images_and_labels(n=16)
     model, opt = _compiled(keras.optimizers.Adam(0.1), factor=0.1)
     record = RecordRates(opt)
-    model.fit(dataset(x, y, batch_size=8), epochs=3, verbose=0,
-              callbacks=[callback, record])
+    model.fit(
+        dataset(x, y, batch_size=8), epochs=3, verbose=0, callbacks=[callback, record]
+    )
     head = np.array(record.head[::2])  # first batch of each epoch
     assert head[2] < head[0] - 1e-9
     np.testing.assert_allclose(record.backbone[::2], 0.1 * head, rtol=1e-6)
@@ -90,7 +97,8 @@ def test_config_and_saved_model_round_trip(tmp_path):
     loaded = keras.models.load_model(str(tmp_path / "m.keras"))
     assert isinstance(loaded.optimizer, LRMultiplierOptimizer)
     assert float(loaded.optimizer.group_optimizer(PATTERN).learning_rate) == (
-        pytest.approx(0.1 * float(loaded.optimizer.learning_rate)))
+        pytest.approx(0.1 * float(loaded.optimizer.learning_rate))
+    )
 
 
 def test_empty_multipliers_and_bad_patterns_fail_early():

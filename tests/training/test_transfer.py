@@ -12,8 +12,9 @@ from tests.training.helpers import dataset, images_and_labels, max_difference
 
 def _source():
     keras.utils.set_random_seed(3)
-    return create_model("vgg11_bn", num_classes=4, input_shape=(16, 16, 1),
-                        width=0.0625, dropout=0.0)
+    return create_model(
+        "vgg11_bn", num_classes=4, input_shape=(16, 16, 1), width=0.0625, dropout=0.0
+    )
 
 
 def _weights(layers):
@@ -22,7 +23,9 @@ def _weights(layers):
 
 def _fit(model, optimizer="adam", epochs=1):
     x, y = images_and_labels(n=24, num_classes=3)
-    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(dataset(x, y, batch_size=8), epochs=epochs, verbose=0)
 
 
@@ -37,7 +40,9 @@ def test_head_mode_trains_the_new_head_only_and_keeps_batchnorm_statistics():
     head_before = _weights([model.get_layer("predictions")])
     _fit(model)
     assert max_difference(before, _weights(backbone)) == 0.0
-    assert max_difference(head_before, _weights([model.get_layer("predictions")])) > 1e-4
+    assert (
+        max_difference(head_before, _weights([model.get_layer("predictions")])) > 1e-4
+    )
     # the source model is a copy's origin, never modified
     assert max_difference(source_weights, source.get_weights()) == 0.0
 
@@ -47,7 +52,8 @@ def test_finetune_mode_trains_everything_backbone_slower():
     model = transfer_model(source, num_classes=3, mode="finetune")
     np.testing.assert_array_equal(
         model.get_layer("backbone").get_layer("block1_conv1").get_weights()[0],
-                                  source.get_layer("block1_conv1").get_weights()[0])
+        source.get_layer("block1_conv1").get_weights()[0],
+    )
     before = _weights(backbone_layers(model))
     optimizer = finetune_optimizer(keras.optimizers.SGD(0.05), model, 0.1)
     _fit(model, optimizer)
@@ -56,17 +62,23 @@ def test_finetune_mode_trains_everything_backbone_slower():
     assert float(group.learning_rate) == pytest.approx(0.005)
     # every backbone variable is in the slow group, none of the head's
     assert int(group.iterations) == 3 and len(group._trainable_variables) == len(
-        [v for layer in backbone_layers(model) for v in layer.trainable_weights])
+        [v for layer in backbone_layers(model) for v in layer.trainable_weights]
+    )
 
 
 def test_scratch_mode_is_the_same_architecture_freshly_initialised():
     source = _source()
     model = transfer_model(source, num_classes=3, mode="scratch")
     names = [layer.name for layer in backbone_layers(model)]
-    assert names == [layer.name for layer in source.layers[1:len(names) + 1]]
+    assert names == [layer.name for layer in source.layers[1 : len(names) + 1]]
     assert names[-1] == "flatten"  # the default cut: before the FC classifier
-    assert max_difference(_weights(backbone_layers(model)),
-                          _weights(source.layers[1:len(names) + 1])) > 1e-3
+    assert (
+        max_difference(
+            _weights(backbone_layers(model)),
+            _weights(source.layers[1 : len(names) + 1]),
+        )
+        > 1e-3
+    )
 
 
 def test_sources_from_files_and_exports_and_feature_layer(tmp_path):
@@ -81,7 +93,10 @@ def test_sources_from_files_and_exports_and_feature_layer(tmp_path):
         np.testing.assert_allclose(np.asarray(cut(x)), np.asarray(features), atol=1e-4)
     pooled = transfer_model(source, 2, feature_layer="flatten", dropout=0.5)
     default = transfer_model(source, 2)
-    assert default.get_layer("backbone").output.shape == pooled.get_layer("backbone").output.shape
+    assert (
+        default.get_layer("backbone").output.shape
+        == pooled.get_layer("backbone").output.shape
+    )
     assert "fc1" not in [layer.name for layer in backbone_layers(pooled)]
     assert pooled.get_layer("head_dropout").rate == 0.5
 
@@ -92,8 +107,9 @@ def test_clear_errors(tmp_path):
         transfer_model(source, 2, mode="frozen")
     with pytest.raises(KzooError, match="no layer 'fc9'"):
         transfer_model(source, 2, feature_layer="fc9")
-    bare = export_saved_model(source, str(tmp_path / "b"), list("abcd"),
-                              include_keras_model=False)
+    bare = export_saved_model(
+        source, str(tmp_path / "b"), list("abcd"), include_keras_model=False
+    )
     with pytest.raises(KzooError, match="Keras layers"):
         transfer_model(bare, 2)
     with pytest.raises(KzooError, match="SavedModel folder"):

@@ -1,0 +1,135 @@
+"""Overhead of the training wrappers: `Distiller` and `LwFModel` fit vs plain fit.
+
+    python benchmarks/bench_wrappers.py [--rounds 5] [--epochs 2]
+
+On the digits training split (32x32x1, batch 16, XLA, 32 steps per call:
+`recipes/train.py`'s defaults), after a warm-up epoch each, rounds alternate
+the contenders and the median of per-round ratios is printed:
+- Distiller (teacher run every step) / (plain student fit + teacher.predict
+  over the same images): what distillation costs beyond the two passes it
+  needs. Teacher VGG-11-BN width 0.25, student LeNet-5 width 0.5 (the
+  `recipes/distill.py` demo pair).
+- Distiller on precomputed teacher logits / plain student fit.
+- LwFModel joint training / plain fit of the same network's new head (the
+  old head's extra forward pass and distillation term are the overhead).
+Target: <= 1.15x.
+"""
+
+import argparse
+import dataclasses
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+from common import load_train_recipe  # noqa: E402
+
+from kzoo.data import batched, load_data  # noqa: E402
+from kzoo.models import create_model  # noqa: E402
+from kzoo.training import Distiller, LwFModel, precompute_teacher_logits  # noqa: E402
+
+
+class Contender:
+    """One model fit for whole epochs the way the recipes do, plus optional
+    extra work per epoch (the peer's teacher.predict)."""
+
+    def __init__(self, recipe, args, data, model, extra=None):
+        self.model, self.extra = model, extra
+        recipe.compile_model(model, args, data.counts["train"])
+        self.train, _, _ = recipe.make_datasets(data, args)
+        self.steps, _ = recipe.fit_plan(args, data.counts["train"])
+
+    def run(self, epochs):
+        start = time.perf_counter()
+        self.model.fit(
+            self.train,
+            epochs=epochs,
+            steps_per_epoch=self.steps,
+            verbose=0,
+            shuffle=False,
+        )
+        for _ in range(epochs):
+            if self.extra:
+                self.extra()
+        return (time.perf_counter() - start) / epochs
+
+
+def models(shape, num_classes):
+    keras.utils.set_random_seed(0)
+    teacher = create_model(
+        "vgg11_bn", num_classes=num_classes, input_shape=shape, width=0.25
+    )
+    student = create_model(
+        "lenet5", num_classes=num_classes, input_shape=shape, width=0.5
+    )
+    return teacher, student
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=5)
+    args = p.parse_args()
+    recipe = load_train_recipe()
+    flags = recipe.build_parser().parse_args([])
+    data = load_data(
+        "digits", image_size=(32, 32), val_fraction=flags.val_fraction, seed=flags.seed
+    )
+    shape, n = data.image_shape, data.num_classes
+
+    teacher, student = models(shape, n)
+    teacher.compile(jit_compile=True, steps_per_execution=flags.steps_per_execution)
+    images = batched(data.train, flags.batch_size).map(lambda x, y: x)
+    contenders = {
+        "distiller": Contender(recipe, flags, data, Distiller(teacher, student)),
+        "student+teacher.predict": Contender(
+            recipe,
+            flags,
+            data,
+            models(shape, n)[1],
+            extra=lambda: teacher.predict(images, verbose=0),
+        ),
+    }
+    cached = dataclasses.replace(
+        data, train=precompute_teacher_logits(teacher, data.train)
+    )
+    contenders["distiller_precomputed"] = Contender(
+        recipe, flags, cached, Distiller(teacher, models(shape, n)[1])
+    )
+    contenders["student"] = Contender(recipe, flags, data, models(shape, n)[1])
+
+    old = create_model("lenet5", num_classes=n, input_shape=shape)
+    lwf = LwFModel(old, n)
+    lwf.freeze(backbone=False, old_head=False)
+    recorded = dataclasses.replace(data, train=lwf.record_old_outputs(data.train))
+    contenders["lwf"] = Contender(recipe, flags, recorded, lwf)
+    plain_net = LwFModel(old, n).network
+    contenders["plain_new_head"] = Contender(
+        recipe, flags, data, keras.Model(plain_net.input, plain_net.output["new"])
+    )
+
+    for contender in contenders.values():
+        contender.run(1)  # trace, compile, fill caches
+    times = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, contender in contenders.items():
+            times[name].append(contender.run(args.epochs))
+    print(
+        f"{data.counts['train']} images, batch {flags.batch_size}; "
+        "seconds per epoch per round:"
+    )
+    for name, values in times.items():
+        print(f"  {name:24s} " + "  ".join(f"{v:6.3f}" for v in values))
+    for a, b in [
+        ("distiller", "student+teacher.predict"),
+        ("distiller_precomputed", "student"),
+        ("lwf", "plain_new_head"),
+    ]:
+        ratio = statistics.median(x / y for x, y in zip(times[a], times[b]))
+        print(f"{a} / {b}: {ratio:.2f}x (median of per-round ratios)")
+
+
+if __name__ == "__main__":
+    main()
