@@ -5,8 +5,10 @@ import tensorflow as tf
 
 from kzoo.errors import KzooError
 from kzoo.export import export_saved_model, load_serving_signature
+from kzoo.models import create_model
 from kzoo.training import LwFModel
 from tests.training.helpers import (
+    SHAPE,
     images_and_labels,
     max_difference,
     replica_strategy,
@@ -140,3 +142,19 @@ def test_export_serves_both_tasks(tmp_path):
         ]
     with pytest.raises(ValueError, match="class names for each"):
         export_saved_model(lwf.network, str(tmp_path / "bad"), list("abc"))
+
+
+def test_dropout_noise_is_not_counted_as_forgetting():
+    raw, _, _ = _data(n=24)
+    keras.utils.set_random_seed(1)
+    old = create_model("lenet5", num_classes=4, input_shape=SHAPE, dropout=0.5)
+    lwf = LwFModel(old, num_classes=3)
+    assert lwf.stochastic
+    data = lwf.record_old_outputs(raw).batch(12)
+    lwf.compile(keras.optimizers.SGD(0.0))  # nothing moves: nothing is forgotten
+    history = lwf.fit(data, epochs=1, verbose=0).history
+    assert history["old_loss"][0] == pytest.approx(0.0, abs=1e-6)
+    # the training-mode old head does differ from the recording
+    x, _ = next(iter(raw.batch(12)))
+    noisy = lwf.network(x, training=True)["old"]
+    assert float(keras.ops.max(keras.ops.abs(noisy - lwf.network(x)["old"]))) > 1e-3
