@@ -51,7 +51,7 @@ def build_parser():
         help="the old task's classes in the data spec, in the model's order",
     )
     p.add_argument("--method", choices=METHODS + ("all",), default="all")
-    p.add_argument("--warmup-epochs", type=cli.positive_int, default=10)
+    p.add_argument("--warmup-epochs", type=cli.positive_int, default=30)
     p.add_argument("--temperature", type=float, default=2.0)
     p.add_argument("--old-loss-weight", type=float, default=1.0)
     return p

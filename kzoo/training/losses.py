@@ -67,9 +67,14 @@ def crossentropy(labels, logits, label_smoothing=0.0):
 
 
 def labelled_mask(labels, logits):
-    """1.0 for labelled examples, 0.0 for unlabelled ones (class index < 0)."""
+    """1.0 for labelled examples, 0.0 for unlabelled ones.
+
+    Unlabelled: no labels at all, a class index < 0 (as `kzoo.data` marks
+    the unlabelled pool), or an all-zero one-hot row (what `one_hot(-1)`
+    gives).
+    """
     if labels is None:
         return ops.zeros(ops.shape(logits)[:1], "float32")
     if len(labels.shape) == len(logits.shape) - 1:
         return ops.cast(labels >= 0, "float32")
-    return ops.ones(ops.shape(logits)[:1], "float32")
+    return ops.cast(ops.sum(ops.cast(labels, "float32"), axis=-1) > 0, "float32")

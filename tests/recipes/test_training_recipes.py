@@ -139,3 +139,15 @@ def test_lwf_checks_the_old_classes(tmp_path, capsys, flags, message):
     old = _saved_lenet(str(tmp_path / "old.keras"), 5)
     code = run_main(lwf.main, ["--old-model", old, *flags, *FAST])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_distill_on_the_unlabelled_pool(tmp_path):
+    teacher = _saved_lenet(str(tmp_path / "teacher.keras"), 10)
+    out = str(tmp_path / "distill")
+    flags = ["--teacher", teacher, "--no-compare", "--labels-per-class", "3",
+             "--unlabeled", "--out", out, *FAST]
+    assert run_main(distill.main, flags) == 0
+    config = json.load(open(os.path.join(out, "distilled", "config.json")))
+    # 30 labelled + the rest of the training split, unlabelled
+    assert config["counts"]["train"] == 30 + config["counts"]["unlabeled"]
+    assert config["unlabeled"] is True

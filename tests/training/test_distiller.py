@@ -98,6 +98,13 @@ def test_unlabelled_examples_in_a_batch_get_the_distillation_term_alone():
     np.testing.assert_allclose(
         terms["loss"][4:], full["distillation_loss"][4:], rtol=1e-6
     )
+    # one-hot labels: one_hot(-1) is an all-zero row, also unlabelled
+    one_hot = keras.ops.one_hot(y_masked, 4)
+    hot_terms, hot_labelled = distiller.loss_terms(
+        one_hot, distiller.student(x), distiller.teacher(x)
+    )
+    np.testing.assert_array_equal(hot_labelled, labelled)
+    np.testing.assert_allclose(hot_terms["loss"], terms["loss"], rtol=1e-6)
 
 
 def test_student_loss_weight_one_equals_plain_training():
