@@ -115,12 +115,11 @@ def main(argv=None):
     teacher_source = None
     if args.teacher not in list_models():
         teacher_source = load_model_source(args.teacher)
-        size, channels = teacher_source.input_shape[1], teacher_source.input_shape[3]
+        args, data = train_recipe.load_data_for_model(args, teacher_source)
     else:
         size = train_recipe.input_size(cli.copy_args(args, model=args.student))
-        channels = args.channels
-    args = cli.copy_args(args, input_size=size, channels=channels)
-    data = train_recipe.load_training_data(args, size)
+        args = cli.copy_args(args, input_size=size)
+        data = train_recipe.load_training_data(args, size)
     out = args.out or os.path.join("saved_models", f"distill-{data.name}")
     train_recipe.describe_data(data)
     omit = None

@@ -60,19 +60,15 @@ def build_parser():
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     old_model = load_model_source(args.old_model)
-    height, _, channels = old_model.input_shape[1:]
     if old_model.output_shape[-1] != len(args.old_classes):
         raise KzooError(
             f"The old model has {old_model.output_shape[-1]} classes; "
             f"--old-classes names {len(args.old_classes)}."
         )
-    args = cli.copy_args(args, input_size=height, channels=channels)
-    data = train_recipe.load_training_data(args, height)
-    old_data = train_recipe.load_training_data(
-        cli.copy_args(
-            args, classes=args.old_classes, labels_per_class=None, label_fraction=None
-        ),
-        height,
+    args, data = train_recipe.load_data_for_model(args, old_model)
+    _, old_data = train_recipe.load_data_for_model(
+        args, old_model, classes=args.old_classes, labels_per_class=None,
+        label_fraction=None,
     )
     old_test = batched(old_data.test, args.batch_size)
     out = args.out or os.path.join("saved_models", f"lwf-{data.name}")

@@ -20,8 +20,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kzoo import cli  # noqa: E402
-from kzoo.augment import DEFAULT_POLICY, AugmentPolicy  # noqa: E402
 from kzoo.analysis import classification_report, plot_confusion_matrix  # noqa: E402
+from kzoo.augment import DEFAULT_POLICY, AugmentPolicy  # noqa: E402
 from kzoo.data import batched, load_data, one_hot_labels, plan_steps  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
 from kzoo.models import create_model, get_model_entry  # noqa: E402
@@ -147,6 +147,18 @@ def load_training_data(args, size):
         val_fraction=args.val_fraction, seed=args.seed,
         data_dir=args.data_dir, download=args.download, classes=args.classes,
     )
+
+
+def load_data_for_model(args, trained, **overrides):
+    """The data at a trained model's input size and channels.
+
+    Returns:
+        `(args, data)`: the flags with `input_size`/`channels` (and
+        `overrides`) set as used, and the loaded `DataSplits`.
+    """
+    height, _, channels = trained.input_shape[1:]
+    args = cli.copy_args(args, input_size=height, channels=channels, **overrides)
+    return args, load_training_data(args, height)
 
 
 def make_datasets(data, args):

@@ -55,9 +55,7 @@ def build_parser():
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     source = load_model_source(args.source)
-    height, _, channels = source.input_shape[1:]
-    args = cli.copy_args(args, input_size=height, channels=channels, model=source.name)
-    data = train_recipe.load_training_data(args, height)
+    args, data = train_recipe.load_data_for_model(args, source, model=source.name)
     out = args.out or os.path.join("saved_models", f"transfer-{data.name}")
     train_recipe.describe_data(data)
     modes = MODES if args.mode == "all" else (args.mode,)
