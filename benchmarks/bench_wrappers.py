@@ -19,41 +19,15 @@ import argparse
 import dataclasses
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-from common import load_train_recipe  # noqa: E402
+from common import RecipeContender, load_train_recipe  # noqa: E402
 
 from kzoo.data import batched, load_data  # noqa: E402
 from kzoo.models import create_model  # noqa: E402
 from kzoo.training import Distiller, LwFModel, precompute_teacher_logits  # noqa: E402
-
-
-class Contender:
-    """One model fit for whole epochs the way the recipes do, plus optional
-    extra work per epoch (the peer's teacher.predict)."""
-
-    def __init__(self, recipe, args, data, model, extra=None):
-        self.model, self.extra = model, extra
-        recipe.compile_model(model, args, data.counts["train"])
-        self.train, _, _ = recipe.make_datasets(data, args)
-        self.steps, _ = recipe.fit_plan(args, data.counts["train"])
-
-    def run(self, epochs):
-        start = time.perf_counter()
-        self.model.fit(
-            self.train,
-            epochs=epochs,
-            steps_per_epoch=self.steps,
-            verbose=0,
-            shuffle=False,
-        )
-        for _ in range(epochs):
-            if self.extra:
-                self.extra()
-        return (time.perf_counter() - start) / epochs
 
 
 def models(shape, num_classes):
@@ -83,31 +57,30 @@ def main():
     teacher.compile(jit_compile=True, steps_per_execution=flags.steps_per_execution)
     images = batched(data.train, flags.batch_size).map(lambda x, y: x)
     contenders = {
-        "distiller": Contender(recipe, flags, data, Distiller(teacher, student)),
-        "student+teacher.predict": Contender(
+        "distiller": RecipeContender(recipe, data, model=Distiller(teacher, student)),
+        "student+teacher.predict": RecipeContender(
             recipe,
-            flags,
             data,
-            models(shape, n)[1],
+            model=models(shape, n)[1],
             extra=lambda: teacher.predict(images, verbose=0),
         ),
     }
     cached = dataclasses.replace(
         data, train=precompute_teacher_logits(teacher, data.train)
     )
-    contenders["distiller_precomputed"] = Contender(
-        recipe, flags, cached, Distiller(teacher, models(shape, n)[1])
+    contenders["distiller_precomputed"] = RecipeContender(
+        recipe, cached, model=Distiller(teacher, models(shape, n)[1])
     )
-    contenders["student"] = Contender(recipe, flags, data, models(shape, n)[1])
+    contenders["student"] = RecipeContender(recipe, data, model=models(shape, n)[1])
 
     old = create_model("lenet5", num_classes=n, input_shape=shape)
     lwf = LwFModel(old, n)
     lwf.freeze(backbone=False, old_head=False)
     recorded = dataclasses.replace(data, train=lwf.record_old_outputs(data.train))
-    contenders["lwf"] = Contender(recipe, flags, recorded, lwf)
+    contenders["lwf"] = RecipeContender(recipe, recorded, model=lwf)
     plain_net = LwFModel(old, n).network
-    contenders["plain_new_head"] = Contender(
-        recipe, flags, data, keras.Model(plain_net.input, plain_net.output["new"])
+    contenders["plain_new_head"] = RecipeContender(
+        recipe, data, model=keras.Model(plain_net.input, plain_net.output["new"])
     )
 
     for contender in contenders.values():

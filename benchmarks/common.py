@@ -18,11 +18,20 @@ def load_train_recipe():
 
 
 class RecipeContender:
-    """A model trained exactly as `recipes/train.py` would, given its flags."""
+    """A model trained exactly as `recipes/train.py` would, given its flags.
 
-    def __init__(self, recipe, data, flags=()):
+    Args:
+        recipe: `load_train_recipe()`.
+        data: `DataSplits` to train on.
+        flags: `train.py` flags.
+        model: The model to train (default: the one the flags build).
+        extra: Optional callable timed after each epoch (a peer's extra work).
+    """
+
+    def __init__(self, recipe, data, flags=(), model=None, extra=None):
         args = recipe.build_parser().parse_args(list(flags))
-        self.model = recipe.build_model(args, data)
+        self.model = model if model is not None else recipe.build_model(args, data)
+        self.extra = extra
         recipe.compile_model(self.model, args, data.counts["train"])
         self.train, _, _ = recipe.make_datasets(data, args)
         self.steps_per_epoch, _ = recipe.fit_plan(args, data.counts["train"])
@@ -37,4 +46,7 @@ class RecipeContender:
             verbose=0,
             shuffle=False,
         )
+        for _ in range(epochs):
+            if self.extra:
+                self.extra()
         return (time.perf_counter() - start) / epochs
