@@ -148,7 +148,7 @@ def main(argv=None):
     )
     transfer = distillation_set(data, teacher, omit, precompute, args.unlabeled)
     rows["distilled"] = train_and_score(
-        distiller, args, transfer, os.path.join(out, "distilled"), data
+        distiller, args, transfer, os.path.join(out, "distilled")
     )
     if omit is not None:
         rows["distilled_bias_corrected"] = bias_corrected(
@@ -192,14 +192,14 @@ def score(teacher, args, data, out):
     return row(teacher, metrics, version_dir)
 
 
-def train_and_score(model, args, data, out, test_data=None):
+def train_and_score(model, args, data, out):
     """Compile, fit and score `model` (a Distiller's student is exported)."""
     train_recipe.write_config(args, data, out)
     train_recipe.compile_model(model, args, data.counts["train"])
     plain = model.student if isinstance(model, Distiller) else model
     print(f"\n== {os.path.basename(out)}: {plain.count_params():,} parameters")
     train_recipe.fit(model, args, data, out)
-    metrics, version_dir = train_recipe.finish(plain, args, test_data or data, out)
+    metrics, version_dir = train_recipe.finish(plain, args, data, out)
     return row(plain, metrics, version_dir)
 
 

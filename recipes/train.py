@@ -113,7 +113,7 @@ def fit(model, args, data, out, epochs=None):
     )
 
 
-def finish(model, args, data, out, class_names=None):
+def finish(model, args, data, out):
     """Score on the test split, write metrics, plot, `.keras`, SavedModel.
 
     Returns:
@@ -129,7 +129,7 @@ def finish(model, args, data, out, class_names=None):
     plot_confusion_matrix(metrics["confusion_matrix"], data.class_names,
                           os.path.join(out, "confusion_matrix.png"))
     model.save(os.path.join(out, "model.keras"))
-    version_dir = export_saved_model(model, out, class_names or data.class_names)
+    version_dir = export_saved_model(model, out, data.class_names)
     record_with_version(out, version_dir)
     return metrics, version_dir
 

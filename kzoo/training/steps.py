@@ -8,7 +8,6 @@ replica's loss *sum* by the global number of examples, which is also exact
 when the last batch is split unevenly.
 """
 
-import keras
 import tensorflow as tf
 
 
@@ -33,8 +32,3 @@ def loss_for_gradients(per_example):
     """
     count = global_sum(batch_size(per_example))
     return tf.reduce_sum(per_example) / tf.maximum(count, 1.0)
-
-
-def first_tensor(x):
-    """The first tensor of a (possibly nested) input, for its batch size."""
-    return next(t for t in keras.tree.flatten(x) if t is not None)

@@ -9,7 +9,7 @@ loss, and reduces per-example losses so that one device and many agree
 import keras
 import tensorflow as tf
 
-from kzoo.training import losses, steps
+from kzoo.training import losses
 
 
 class WrapperModel(keras.Model):
@@ -122,5 +122,3 @@ class WrapperModel(keras.Model):
         if sample_weight is None:
             return values
         return values * tf.cast(tf.reshape(sample_weight, [-1]), tf.float32)
-
-    loss_for_gradients = staticmethod(steps.loss_for_gradients)
