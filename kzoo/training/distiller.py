@@ -5,9 +5,8 @@ import tensorflow as tf
 
 from kzoo.training import losses, steps
 from kzoo.training.sources import load_model_source
-from kzoo.training.wrapper import WrapperModel
+from kzoo.training.wrapper import WrapperModel, images_of, record_outputs
 
-IMAGES = "images"
 TEACHER_LOGITS = "teacher_logits"
 
 
@@ -61,9 +60,9 @@ class Distiller(WrapperModel):
         name="distiller",
         **kwargs,
     ):
-        super().__init__(label_smoothing=label_smoothing, name=name, **kwargs)
-        if not temperature > 0:
-            raise ValueError(f"`temperature` must be > 0. Received: {temperature}")
+        super().__init__(
+            temperature, label_smoothing=label_smoothing, name=name, **kwargs
+        )
         if not 0.0 <= student_loss_weight <= 1.0:
             raise ValueError(
                 "`student_loss_weight` must be in [0, 1]. "
@@ -79,12 +78,11 @@ class Distiller(WrapperModel):
         teacher.trainable = False
         self.teacher = teacher
         self.student = student
-        self.temperature = float(temperature)
         self.student_loss_weight = float(student_loss_weight)
         self.built = True  # teacher and student are built; nothing of its own
 
     def call(self, inputs, training=None):
-        return self.student(_images(inputs), training=training)
+        return self.student(images_of(inputs), training=training)
 
     def loss_terms(self, y, student_logits, teacher_logits, sample_weight=None):
         """Per-example `loss`, `student_loss`, `distillation_loss` and the
@@ -107,14 +105,14 @@ class Distiller(WrapperModel):
         """Precomputed logits when the inputs carry them, else the teacher's."""
         if isinstance(x, dict) and TEACHER_LOGITS in x:
             return x[TEACHER_LOGITS]
-        return self.teacher(_images(x), training=False)
+        return self.teacher(images_of(x), training=False)
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         teacher_logits = tf.stop_gradient(self.teacher_logits(x))
         variables = self.student.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.student(_images(x), training=True)
+            logits = self.student(images_of(x), training=True)
             terms, labelled = self.loss_terms(y, logits, teacher_logits, sample_weight)
             self.apply_loss(tape, steps.loss_for_gradients(terms["loss"]), variables)
         self.track(terms, {"student_loss": labelled})
@@ -122,7 +120,7 @@ class Distiller(WrapperModel):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        logits = self.student(_images(x), training=False)
+        logits = self.student(images_of(x), training=False)
         terms, labelled = self.loss_terms(
             y, logits, self.teacher_logits(x), sample_weight
         )
@@ -131,11 +129,7 @@ class Distiller(WrapperModel):
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.student(_images(x), training=False)
-
-
-def _images(x):
-    return x[IMAGES] if isinstance(x, dict) else x
+        return self.student(images_of(x), training=False)
 
 
 def precompute_teacher_logits(teacher, dataset, batch_size=256):
@@ -143,9 +137,8 @@ def precompute_teacher_logits(teacher, dataset, batch_size=256):
 
     Args:
         teacher: A `keras.Model` (or a path, see `load_model_source`).
-        dataset: Unbatched `(image, label)` dataset that yields the same
-            examples in the same order every time (no shuffle, no random
-            augmentation before this point).
+        dataset: Unbatched `(image, label)` dataset in a fixed order (see
+            `kzoo.training.wrapper.record_outputs`).
         batch_size: Batch size of the teacher's pass.
 
     Returns:
@@ -153,6 +146,9 @@ def precompute_teacher_logits(teacher, dataset, batch_size=256):
         label)` dataset for `kzoo.data.batched` and `Distiller.fit`.
     """
     teacher = load_model_source(teacher)
-    logits = teacher.predict(dataset.map(lambda x, y: x).batch(batch_size), verbose=0)
-    cached = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(logits))
-    return cached.map(lambda xy, t: ({IMAGES: xy[0], TEACHER_LOGITS: t}, xy[1])).cache()
+    return record_outputs(
+        lambda images: teacher.predict(images, verbose=0),
+        dataset,
+        TEACHER_LOGITS,
+        batch_size,
+    )

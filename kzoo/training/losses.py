@@ -52,10 +52,9 @@ def crossentropy(labels, logits, label_smoothing=0.0):
     """
     logits = ops.cast(logits, "float32")
     num_classes = logits.shape[-1]
-    if len(labels.shape) == len(logits.shape) - 1:
-        labels = ops.cast(labels, "int32")
-        targets = ops.one_hot(ops.maximum(labels, 0), num_classes)
-        targets = targets * ops.expand_dims(ops.cast(labels >= 0, "float32"), -1)
+    if is_sparse(labels, logits):
+        targets = ops.one_hot(known_classes(labels, logits), num_classes)
+        targets = targets * ops.expand_dims(labelled_mask(labels, logits), -1)
     else:
         targets = ops.cast(labels, "float32")
     if label_smoothing:
@@ -75,6 +74,20 @@ def labelled_mask(labels, logits):
     """
     if labels is None:
         return ops.zeros(ops.shape(logits)[:1], "float32")
-    if len(labels.shape) == len(logits.shape) - 1:
+    if is_sparse(labels, logits):
         return ops.cast(labels >= 0, "float32")
     return ops.cast(ops.sum(ops.cast(labels, "float32"), axis=-1) > 0, "float32")
+
+
+def is_sparse(labels, logits):
+    """Whether `labels` are class indices (rank of `logits` minus one)."""
+    return len(labels.shape) == len(logits.shape) - 1
+
+
+def known_classes(labels, logits):
+    """Class-index labels with unlabelled (< 0) ones set to class 0, for
+    losses and metrics that reject them (mask those examples); other labels
+    unchanged."""
+    if not is_sparse(labels, logits):
+        return labels
+    return ops.maximum(ops.cast(labels, "int32"), 0)

@@ -7,9 +7,8 @@ from kzoo.errors import KzooError
 from kzoo.training import losses, steps
 from kzoo.training.sources import is_layered, load_model_source
 from kzoo.training.transfer import copy_model, features_of
-from kzoo.training.wrapper import WrapperModel
+from kzoo.training.wrapper import IMAGES, WrapperModel, images_of, record_outputs
 
-IMAGES = "images"
 OLD_LOGITS = "old_logits"
 NEW_HEAD = "new_predictions"
 
@@ -74,9 +73,9 @@ class LwFModel(WrapperModel):
         name="lwf",
         **kwargs,
     ):
-        super().__init__(label_smoothing=label_smoothing, name=name, **kwargs)
-        if not temperature > 0:
-            raise ValueError(f"`temperature` must be > 0. Received: {temperature}")
+        super().__init__(
+            temperature, label_smoothing=label_smoothing, name=name, **kwargs
+        )
         if not old_loss_weight >= 0:
             raise ValueError(
                 f"`old_loss_weight` must be >= 0. Received: {old_loss_weight}"
@@ -99,7 +98,6 @@ class LwFModel(WrapperModel):
             if layer.name not in shared_names and layer.weights
         ]
         self.new_head = self.network.get_layer(NEW_HEAD)
-        self.temperature = float(temperature)
         self.old_loss_weight = float(old_loss_weight)
         self.stochastic = any(
             isinstance(layer, (keras.layers.Dropout, keras.layers.BatchNormalization))
@@ -116,7 +114,7 @@ class LwFModel(WrapperModel):
             layer.trainable = not old_head
 
     def call(self, inputs, training=None):
-        return self.network(_images(inputs), training=training)
+        return self.network(images_of(inputs), training=training)
 
     def record_old_outputs(self, dataset, batch_size=256):
         """The old head's logits on `dataset`'s images, before any training.
@@ -130,14 +128,12 @@ class LwFModel(WrapperModel):
             A cached, unbatched `({"images": ..., "old_logits": ...}, label)`
             dataset for `kzoo.data.batched` and `fit`.
         """
-        images = dataset.map(lambda x, y: x).batch(batch_size)
-        logits = self.network.predict(images, verbose=0)["old"]
-        recorded = tf.data.Dataset.zip(
-            dataset, tf.data.Dataset.from_tensor_slices(logits)
+        return record_outputs(
+            lambda images: self.network.predict(images, verbose=0)["old"],
+            dataset,
+            OLD_LOGITS,
+            batch_size,
         )
-        return recorded.map(
-            lambda xy, t: ({IMAGES: xy[0], OLD_LOGITS: t}, xy[1])
-        ).cache()
 
     def loss_terms(self, y, outputs, recorded, sample_weight=None):
         """Per-example `loss`, `new_loss`, `old_loss` and the old-loss weights."""
@@ -179,7 +175,7 @@ class LwFModel(WrapperModel):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        outputs = self.network(_images(x), training=False)
+        outputs = self.network(images_of(x), training=False)
         recorded = x.get(OLD_LOGITS) if isinstance(x, dict) else None
         terms, has_old = self.loss_terms(y, outputs, recorded, sample_weight)
         self.track(terms, {"old_loss": has_old})
@@ -194,8 +190,4 @@ class LwFModel(WrapperModel):
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.network(_images(x), training=False)
-
-
-def _images(x):
-    return x[IMAGES] if isinstance(x, dict) else x
+        return self.network(images_of(x), training=False)

@@ -11,19 +11,52 @@ import tensorflow as tf
 
 from kzoo.training import losses
 
+IMAGES = "images"
+
+
+def images_of(x):
+    """The images of a batch: `x` itself, or `x["images"]` when the data
+    carries recorded logits beside them (see `record_outputs`)."""
+    return x[IMAGES] if isinstance(x, dict) else x
+
+
+def record_outputs(predict, dataset, key, batch_size=256):
+    """Run `predict` once over a dataset's images; keep its outputs with them.
+
+    Args:
+        predict: Batched image dataset -> `[N, ...]` array (e.g. a teacher's
+            `predict`).
+        dataset: Unbatched `(image, label)` dataset that yields the same
+            examples in the same order every time (no shuffle, no random
+            augmentation before this point).
+        key: Name of the recorded outputs in the inputs dict.
+        batch_size: Batch size of the pass.
+
+    Returns:
+        A cached, unbatched `({"images": image, key: outputs}, label)`
+        dataset for `kzoo.data.batched` and `fit`.
+    """
+    outputs = predict(dataset.map(lambda x, y: x).batch(batch_size))
+    paired = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(outputs))
+    return paired.map(lambda xy, out: ({IMAGES: xy[0], key: out}, xy[1])).cache()
+
 
 class WrapperModel(keras.Model):
     """Base class; subclasses set `LOSS_KEYS` and write the steps.
 
     Args:
+        temperature: Softmax temperature of the distillation term (> 0).
         label_smoothing: Label smoothing of the default cross-entropy.
         **kwargs: `keras.Model` arguments (`name`, ...).
     """
 
     LOSS_KEYS = ("loss",)
 
-    def __init__(self, label_smoothing=0.0, **kwargs):
+    def __init__(self, temperature, label_smoothing=0.0, **kwargs):
         super().__init__(**kwargs)
+        if not temperature > 0:
+            raise ValueError(f"`temperature` must be > 0. Received: {temperature}")
+        self.temperature = float(temperature)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(
                 "`label_smoothing` must be in [0, 1). "
@@ -75,11 +108,8 @@ class WrapperModel(keras.Model):
         """Per-example hard-label loss; 0 for unlabelled (index < 0) examples."""
         if self._student_loss is None:
             return losses.crossentropy(y, logits, self.label_smoothing)
-        mask = losses.labelled_mask(y, logits)
-        if len(y.shape) == len(logits.shape) - 1:
-            y = tf.maximum(y, tf.zeros_like(y))
-        values = self._student_loss.call(y, logits)
-        return tf.cast(values, tf.float32) * mask
+        values = self._student_loss.call(losses.known_classes(y, logits), logits)
+        return tf.cast(values, tf.float32) * losses.labelled_mask(y, logits)
 
     def apply_loss(self, tape, loss, variables):
         """Scale (mixed precision), differentiate and apply; `tape` must have
@@ -113,8 +143,7 @@ class WrapperModel(keras.Model):
         mask = losses.labelled_mask(y, logits)
         if sample_weight is not None:
             mask = mask * tf.cast(sample_weight, tf.float32)
-        if len(y.shape) == len(logits.shape) - 1:
-            y = tf.maximum(y, tf.zeros_like(y))
+        y = losses.known_classes(y, logits)
         return self.compute_metrics(x, y, logits, sample_weight=mask)
 
     @staticmethod
