@@ -70,11 +70,11 @@ def output_classes(model, class_names):
     return class_names
 
 
-def _serving_functions(model, class_names):
+def _serving_functions(model, names_by_output):
     height, width, channels = model.input_shape[1:]
     size = (height, width)
     names = {key: tf.constant([str(c) for c in value])
-             for key, value in output_classes(model, class_names).items()}
+             for key, value in names_by_output.items()}
 
     def outputs(batch):
         logits = model(batch, training=False)
@@ -133,7 +133,7 @@ def export_saved_model(model, base_dir, class_names, version=None,
     Raises:
         FileExistsError: If `version` is given and already exists.
     """
-    output_classes(model, class_names)
+    names_by_output = output_classes(model, class_names)
     os.makedirs(base_dir, exist_ok=True)
     version = next_version(base_dir) if version is None else int(version)
     final = os.path.join(base_dir, str(version))
@@ -141,14 +141,15 @@ def export_saved_model(model, base_dir, class_names, version=None,
         raise FileExistsError(f"Version folder already exists: {final}")
     archive = keras.export.ExportArchive()
     archive.track(model)
-    serve_encoded, serve_tensors = _serving_functions(model, class_names)
+    serve_encoded, serve_tensors = _serving_functions(model, names_by_output)
     archive.add_endpoint(SERVING_DEFAULT, serve_encoded)
     archive.add_endpoint(SERVING_TENSORS, serve_tensors)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
     try:
         archive.write_out(tmp, verbose=False)
         if include_keras_model:
-            os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+            os.makedirs(os.path.join(tmp, os.path.dirname(KERAS_MODEL_FILE)),
+                        exist_ok=True)
             model.save(os.path.join(tmp, KERAS_MODEL_FILE))
         os.rename(tmp, final)
     except BaseException:

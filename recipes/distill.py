@@ -184,7 +184,7 @@ def train_teacher(args, data, out):
 def score(teacher, args, data, out):
     """The teacher's test row (exported again only if it has Keras layers)."""
     if not is_layered(teacher):
-        _, _, test = train_recipe.make_datasets(data, args)
+        test = train_recipe.test_dataset(data, args)
         metrics = train_recipe.evaluate(teacher, test, data.class_names)
         return row(teacher, metrics, None)
     train_recipe.write_config(args, data, out, role="teacher")

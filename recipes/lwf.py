@@ -70,7 +70,7 @@ def main(argv=None):
         args, old_model, classes=args.old_classes, labels_per_class=None,
         label_fraction=None,
     )
-    old_test = batched(old_data.test, args.batch_size)
+    old_test = batched(old_data.test, args.batch_size)  # whole split, also with --smoke
     out = args.out or os.path.join("saved_models", f"lwf-{data.name}")
     train_recipe.describe_data(data)
     before = train_recipe.evaluate(old_model, old_test, old_data.class_names)
@@ -79,7 +79,7 @@ def main(argv=None):
     table = {"old_task_accuracy_before": before["test_accuracy"], "methods": {}}
     for method in methods:
         row = run_method(
-            method, old_model, args, data, old_data, old_test, os.path.join(out, method)
+            method, old_model, args, data, old_data, os.path.join(out, method)
         )
         row["old_task_drop"] = before["test_accuracy"] - row["old_task_accuracy"]
         table["methods"][method] = row
@@ -93,7 +93,7 @@ def main(argv=None):
     return 0
 
 
-def run_method(method, old_model, args, data, old_data, old_test, out):
+def run_method(method, old_model, args, data, old_data, out):
     keras.utils.set_random_seed(args.seed)
     weight = 0.0 if method == "finetune" else args.old_loss_weight
     model = LwFModel(
@@ -118,14 +118,13 @@ def run_method(method, old_model, args, data, old_data, old_test, out):
         model.freeze(backbone=False, old_head=method == "finetune")
         train_recipe.compile_model(model, args, data.counts["train"])
         train_recipe.fit(model, args, recorded, out)
-    return finish(model.network, args, data, old_data, old_test, out)
+    return finish(model.network, args, data, old_data, out)
 
 
-def finish(network, args, data, old_data, old_test, out):
+def finish(network, args, data, old_data, out):
     """Score both tasks, write metrics.json, export one SavedModel for both."""
-    _, _, new_test = train_recipe.make_datasets(data, args)
-    if args.smoke:
-        new_test, old_test = new_test.take(2), old_test.take(2)
+    new_test = train_recipe.test_dataset(data, args)
+    old_test = train_recipe.test_dataset(old_data, args)
     new = train_recipe.evaluate(network, new_test, data.class_names, output="new")
     old = train_recipe.evaluate(network, old_test, old_data.class_names, output="old")
     cli.write_json(

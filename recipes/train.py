@@ -119,10 +119,7 @@ def finish(model, args, data, out):
     Returns:
         `(metrics, version_dir)`.
     """
-    _, _, test = make_datasets(data, args)
-    if args.smoke:
-        test = test.take(2)
-    metrics = evaluate(model, test, data.class_names)
+    metrics = evaluate(model, test_dataset(data, args), data.class_names)
     metrics["skipped_files"] = len(data.skipped_files)
     metrics["skipped_file_paths"] = data.skipped_files
     cli.write_json(os.path.join(out, "metrics.json"), metrics)
@@ -172,7 +169,13 @@ def make_datasets(data, args):
     val = None
     if data.val is not None:
         val = batched(data.val, args.batch_size, map_fn=to_one_hot)
-    return train, val, batched(data.test, args.batch_size)
+    return train, val, test_dataset(data, args)
+
+
+def test_dataset(data, args):
+    """The test split, batched with integer labels (2 batches with --smoke)."""
+    test = batched(data.test, args.batch_size)
+    return test.take(2) if args.smoke else test
 
 
 def make_policy(spec, image_size, num_classes, seed):
