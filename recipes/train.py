@@ -99,17 +99,25 @@ def write_config(args, data, out, **extra):
     cli.write_json(os.path.join(out, "config.json"), config)
 
 
-def fit(model, args, data, out, epochs=None):
-    """`model.fit` on the run's datasets (one pass per epoch, see `fit_plan`)."""
-    train, val, _ = make_datasets(data, args)
-    steps_per_epoch, _ = fit_plan(args, data.counts["train"])
+def fit(model, args, data, out, epochs=None, train=None, num_train=None,
+        extra_callbacks=()):
+    """`model.fit` on the run's datasets (one pass per epoch, see `fit_plan`).
+
+    `train` replaces the labelled training stream (an endless batched
+    dataset, e.g. labelled + unlabelled batches) whose epoch is `num_train`
+    images in batches of --batch-size.
+    """
+    if train is None:
+        train, _, _ = make_datasets(data, args)
+    num_train = data.counts["train"] if num_train is None else num_train
+    steps_per_epoch, _ = fit_plan(args, num_train)
     limits = dict(validation_steps=1) if args.smoke else {}
     epochs = args.epochs if epochs is None else epochs
     return model.fit(
-        train, validation_data=val, epochs=1 if args.smoke else epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks(out), verbose=2 if args.smoke else "auto", shuffle=False,
-        **limits,
+        train, validation_data=val_dataset(data, args),
+        epochs=1 if args.smoke else epochs, steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks(out) + list(extra_callbacks),
+        verbose=2 if args.smoke else "auto", shuffle=False, **limits,
     )
 
 
@@ -161,15 +169,23 @@ def load_data_for_model(args, trained, **overrides):
 def make_datasets(data, args):
     """Train (endless, shuffled, augmented, one-hot; see `fit_plan`), val
     (one-hot) and test (integer labels), batched."""
-    to_one_hot = one_hot_labels(data.num_classes)
+    train = batched(data.train, args.batch_size, training=True, seed=args.seed,
+                    map_fn=train_map(data, args), repeat=True)
+    return train, val_dataset(data, args), test_dataset(data, args)
+
+
+def train_map(data, args):
+    """The batch map of labelled training data: --augment, or one-hot."""
     policy = make_policy(args.augment, data.image_shape[:2], data.num_classes,
                          args.seed)
-    train = batched(data.train, args.batch_size, training=True, seed=args.seed,
-                    map_fn=policy.map_fn if policy.layers else to_one_hot, repeat=True)
-    val = None
-    if data.val is not None:
-        val = batched(data.val, args.batch_size, map_fn=to_one_hot)
-    return train, val, test_dataset(data, args)
+    return policy.map_fn if policy.layers else one_hot_labels(data.num_classes)
+
+
+def val_dataset(data, args):
+    """The validation split, batched with one-hot labels (None without one)."""
+    if data.val is None:
+        return None
+    return batched(data.val, args.batch_size, map_fn=one_hot_labels(data.num_classes))
 
 
 def test_dataset(data, args):

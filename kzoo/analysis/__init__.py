@@ -2,6 +2,7 @@
 
 from kzoo.analysis.plots import (
     plot_confusion_matrix,
+    plot_lines,
     plot_search_heatmap,
     plot_weight_templates,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "format_table",
     "layer_table",
     "plot_confusion_matrix",
+    "plot_lines",
     "plot_search_heatmap",
     "plot_weight_templates",
 ]

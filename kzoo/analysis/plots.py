@@ -113,3 +113,33 @@ def plot_search_heatmap(trials, path, value_key="val_accuracy"):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return grid
+
+
+def plot_lines(series, path, xlabel, ylabel, title, xscale="linear"):
+    """Line plot of named series, with error bars where given, as a PNG.
+
+    Args:
+        series: Dict of label -> `(x, y)` or `(x, y, spread)`; `None` values
+            in `y` are left out.
+        path: Output PNG path.
+        xlabel, ylabel, title: Axis labels and title.
+        xscale: `"linear"` or `"log"`.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, values in series.items():
+        x, y = values[0], values[1]
+        spread = values[2] if len(values) > 2 else None
+        keep = [i for i, v in enumerate(y) if v is not None]
+        xs = [x[i] for i in keep]
+        ys = [y[i] for i in keep]
+        errs = None if spread is None else [spread[i] or 0.0 for i in keep]
+        ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=label)
+    ax.set_xscale(xscale)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

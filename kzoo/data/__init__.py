@@ -5,6 +5,20 @@ validation, test and unlabelled `tf.data` datasets plus the class names.
 """
 
 from kzoo.data.loader import DataSplits, load_data
-from kzoo.data.pipeline import batched, one_hot_labels, plan_steps
+from kzoo.data.pipeline import (
+    batched,
+    one_hot_labels,
+    plan_steps,
+    semi_supervised_batches,
+    with_pseudo_labels,
+)
 
-__all__ = ["DataSplits", "load_data", "batched", "one_hot_labels", "plan_steps"]
+__all__ = [
+    "DataSplits",
+    "batched",
+    "load_data",
+    "one_hot_labels",
+    "plan_steps",
+    "semi_supervised_batches",
+    "with_pseudo_labels",
+]

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from kzoo.data import sources, splits
@@ -19,6 +20,9 @@ class DataSplits:
 
     Images are float32 `[height, width, channels]` in [0, 255]; the
     `unlabeled` dataset has label -1. Use `kzoo.data.batched` to batch.
+    `unlabeled_labels` are the hidden true labels of the unlabelled pool, in
+    its order (-1 where unknown, e.g. `unlabeled/` files): for measuring
+    pseudo-label accuracy, never for training.
     """
 
     name: str
@@ -31,6 +35,7 @@ class DataSplits:
     counts: dict
     skipped_files: list
     test_items: object = dataclasses.field(repr=False, default=None)
+    unlabeled_labels: np.ndarray = dataclasses.field(repr=False, default=None)
 
     @property
     def num_classes(self):
@@ -151,4 +156,8 @@ def load_data(
         counts=counts,
         skipped_files=parts.skipped_files,
         test_items=test,
+        unlabeled_labels=np.concatenate(
+            [np.asarray(p.labels, np.int32) for p in unlabeled_parts]
+            or [np.zeros(0, np.int32)]
+        ),
     )

@@ -82,3 +82,73 @@ def plan_steps(num_examples, batch_size, steps_per_execution):
         return steps, divisor
     rounded = -(-steps // steps_per_execution) * steps_per_execution
     return rounded, steps_per_execution
+
+
+def semi_supervised_batches(labeled, unlabeled, batch_size, ratio=1, seed=None,
+                            labeled_map=None, unlabeled_map=None,
+                            cache_unlabeled=True, targets_key=None):
+    """Zip endless labelled and unlabelled batches for `PseudoLabelModel`.
+
+    Args:
+        labeled: Unbatched `(image, label)` dataset.
+        unlabeled: Unbatched `(image, anything)` dataset; with `targets_key`
+            its second element is a pseudo-target kept as `x[targets_key]`.
+        batch_size: Labelled images per batch.
+        ratio: Unlabelled images per labelled image in a batch.
+        seed: Shuffle seed (the unlabelled stream uses `seed + 1`).
+        labeled_map: Batch map `(x, y) -> (x, y)` of the labelled stream
+            (e.g. augmentation + one-hot).
+        unlabeled_map: Batch map `(x, t) -> (x, t)` of the unlabelled stream.
+        cache_unlabeled: Keep the decoded unlabelled images in memory; off,
+            every epoch streams them from their source (large pools).
+        targets_key: Name under which the unlabelled targets are kept; None
+            drops them.
+
+    Returns:
+        An endless dataset of `({"images": x_l, "unlabeled": x_u[,
+        targets_key: t_u]}, y_l)`; each stream reshuffles per pass and
+        ends each pass with a partial batch (see `batched`).
+    """
+    if ratio < 1:
+        raise ValueError(f"`ratio` must be >= 1. Received: ratio={ratio}")
+    lab = batched(labeled, batch_size, training=True, seed=seed, map_fn=labeled_map,
+                  repeat=True)
+    unl = batched(unlabeled, batch_size * int(ratio), training=True,
+                  seed=None if seed is None else seed + 1, map_fn=unlabeled_map,
+                  repeat=True, cache=cache_unlabeled)
+
+    def combine(lab_batch, unl_batch):
+        x = {"images": lab_batch[0], "unlabeled": unl_batch[0]}
+        if targets_key is not None:
+            x[targets_key] = unl_batch[1]
+        return x, lab_batch[1]
+
+    return tf.data.Dataset.zip(lab, unl).map(combine).prefetch(AUTOTUNE)
+
+
+def with_pseudo_labels(dataset, repeats, targets):
+    """Stream a pool with per-image pseudo-targets, each image `repeats[i]`
+    times (0 = left out), in the pool's order.
+
+    Args:
+        dataset: Unbatched `(image, label)` pool, in the same order as when
+            it was pseudo-labelled.
+        repeats: int `[N]` copies per image (see `select_pseudo_labels`).
+        targets: float `[N, classes]` targets.
+
+    Returns:
+        An unbatched `(image, target)` dataset of `sum(repeats)` examples;
+        nothing is held in memory beyond the targets.
+    """
+    repeats = tf.constant(repeats, tf.int64)
+    targets = tf.constant(targets, tf.float32)
+
+    def expand(i, example):
+        pair = tf.data.Dataset.from_tensors((example[0], targets[i]))
+        return pair.repeat(repeats[i])
+
+    return (
+        dataset.enumerate()
+        .filter(lambda i, example: repeats[i] > 0)
+        .flat_map(expand)
+    )

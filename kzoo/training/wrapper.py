@@ -123,14 +123,16 @@ class WrapperModel(keras.Model):
         """Update the loss trackers with this replica's per-example values.
 
         Args:
-            per_example: Dict of loss key -> `[batch]` values.
+            per_example: Dict of loss key -> `[batch]` values (keys left
+                out are not updated).
             weights: Optional dict of loss key -> `[batch]` 0/1 weights (a
                 key's mean over the examples it applies to).
         """
         weights = weights or {}
         for tracker in self.loss_trackers:
-            values = per_example[tracker.name]
-            tracker.update_state(values, sample_weight=weights.get(tracker.name))
+            if tracker.name in per_example:
+                tracker.update_state(per_example[tracker.name],
+                                     sample_weight=weights.get(tracker.name))
 
     def results(self, x, y, logits, sample_weight):
         """Update the compiled metrics (labelled examples only); all results.

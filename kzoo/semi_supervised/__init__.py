@@ -1,0 +1,37 @@
+"""Learning from unlabelled images: pseudo-labels and Noisy Student.
+
+- `PseudoLabelModel` (Lee 2013): labelled and unlabelled batches in one
+  `train_step`, online or fixed pseudo-targets, `UnlabeledWeightSchedule`
+  for the paper's α(t) ramp (`ramp_weight`).
+- `select_pseudo_labels`: threshold, soft/hard targets and class balancing
+  of a teacher's predictions (Noisy Student, Xie et al. 2020);
+  `predict_probabilities` streams a pool through the un-noised teacher.
+- `recipes/pseudo_label.py`, `recipes/noisy_student.py` and
+  `recipes/label_budget.py` run them end to end.
+"""
+
+from kzoo.semi_supervised.noisy_student import (
+    MODEL_NOISE,
+    model_noise,
+    predict_probabilities,
+)
+from kzoo.semi_supervised.pseudo_label import (
+    PSEUDO_TARGETS,
+    UNLABELED,
+    PseudoLabelModel,
+)
+from kzoo.semi_supervised.schedule import UnlabeledWeightSchedule, ramp_weight
+from kzoo.semi_supervised.selection import PseudoLabels, select_pseudo_labels
+
+__all__ = [
+    "MODEL_NOISE",
+    "PSEUDO_TARGETS",
+    "PseudoLabelModel",
+    "PseudoLabels",
+    "UNLABELED",
+    "UnlabeledWeightSchedule",
+    "model_noise",
+    "predict_probabilities",
+    "ramp_weight",
+    "select_pseudo_labels",
+]
