@@ -114,9 +114,10 @@ def main():
     small, large = sizes[0], sizes[-1]
     for mode in ("kzoo", "peer"):
         a, b = rows[(mode, small)], rows[(mode, large)]
-        print(f"{mode}: peak {large} / peak {small} = {b['peak_mb'] / a['peak_mb']:.3f}"
-              f"; growth {large} / growth {small} = "
-              f"{(b['peak_mb'] - b['before_mb']) / max(a['peak_mb'] - a['before_mb'], 1):.2f}")
+        growth = (b["peak_mb"] - b["before_mb"]) / max(a["peak_mb"] - a["before_mb"], 1)
+        print(f"{mode}: peak {large} / peak {small} = "
+              f"{b['peak_mb'] / a['peak_mb']:.3f}; growth {large} / growth "
+              f"{small} = {growth:.2f}")
 
 
 if __name__ == "__main__":

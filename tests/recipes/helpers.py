@@ -22,3 +22,14 @@ def run_recipe(name, *args, cwd=None, timeout=600):
         [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *args],
         capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
     )
+
+
+def score_export(version_dir, capsys, *flags):
+    """Test accuracy of an export as `recipes/evaluate.py` prints it."""
+    from kzoo.cli import run_main
+
+    capsys.readouterr()
+    code = run_main(load_recipe("evaluate").main, ["--model", version_dir, *flags])
+    output = capsys.readouterr().out
+    assert code == 0, output
+    return float(output.split("test accuracy ")[1].split()[0])

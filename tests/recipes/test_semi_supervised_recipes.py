@@ -7,21 +7,12 @@ import pytest
 
 from kzoo.cli import run_main
 from kzoo.testing.images import make_image_folder
-from tests.recipes.helpers import load_recipe
+from tests.recipes.helpers import load_recipe, score_export
 
 pseudo_label = load_recipe("pseudo_label")
 noisy_student = load_recipe("noisy_student")
 label_budget = load_recipe("label_budget")
-evaluate = load_recipe("evaluate")
 FAST = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
-
-
-def _score(version_dir, capsys, *flags):
-    capsys.readouterr()
-    code = run_main(evaluate.main, ["--model", version_dir, *flags])
-    output = capsys.readouterr().out
-    assert code == 0, output
-    return float(output.split("test accuracy ")[1].split()[0])
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +30,12 @@ def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
     assert code == 0
     config = json.load(open(os.path.join(out, "config.json")))
     assert (config["t1"], config["t2"]) == (6, 36)  # 10% / 60% of 60 epochs
-    assert config["counts"]["train"] == 50 and config["counts"]["unlabeled"] > 1000
+    assert config["counts"]["train"] == 50
+    assert config["counts"]["unlabeled"] > 1000
     log = open(os.path.join(out, "training_log.csv")).read()
     assert "unlabeled_loss" in log and "mask_rate" in log
-    assert 0.0 <= _score(os.path.join(out, "1"), capsys, "--data", "digits") <= 1.0
+    accuracy = score_export(os.path.join(out, "1"), capsys, "--data", "digits")
+    assert 0.0 <= accuracy <= 1.0
 
 
 def test_pseudo_label_without_unlabelled_images_is_a_clear_error(tmp_path, capsys):
@@ -70,7 +63,7 @@ def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):
     assert os.path.exists(os.path.join(out, "rounds.png"))
     assert os.path.exists(os.path.join(out, "round2", "model.keras"))
     assert os.path.exists(os.path.join(out, "round1_no_noise", "model.keras"))
-    accuracy = _score(report["saved_model"], capsys, "--data", folder)
+    accuracy = score_export(report["saved_model"], capsys, "--data", folder)
     assert accuracy == pytest.approx(report["test_accuracy"], abs=1e-4)
 
 
@@ -78,15 +71,18 @@ def test_one_full_noisy_student_round_on_real_digits(tmp_path):
     out = str(tmp_path / "ns")
     code = run_main(noisy_student.main, [
         "--classes", "0,1,2", "--labels-per-class", "5", "--input-size", "16",
-        "--rounds", "1", "--epochs", "60", "--student-epochs", "6",
-        "--out", out])
+        "--rounds", "1", "--epochs", "150", "--student-epochs", "20",
+        "--threshold", "0", "--out", out])
     assert code == 0
     report = json.load(open(os.path.join(out, "noisy_student.json")))
     row = report["noised"][0]
     config = json.load(open(os.path.join(out, "config.json")))
     assert row["pseudo_labeled"] == config["counts"]["unlabeled"]  # threshold 0
     assert row["pseudo_label_accuracy"] > 0.8
-    assert row["test_accuracy"] > 0.8 and report["supervised"]["test_accuracy"] > 0.6
+    # the noised student beats its teacher (measured: 95.3% -> 100% on the
+    # 107 test images of 0, 1 and 2)
+    assert row["test_accuracy"] > 0.8
+    assert row["test_accuracy"] >= report["supervised"]["test_accuracy"]
 
 
 def test_label_budget_report_smoke(tmp_path):

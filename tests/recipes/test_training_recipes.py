@@ -8,12 +8,11 @@ import pytest
 
 from kzoo.cli import run_main
 from kzoo.models import create_model
-from tests.recipes.helpers import load_recipe
+from tests.recipes.helpers import load_recipe, score_export
 
 transfer = load_recipe("transfer")
 distill = load_recipe("distill")
 lwf = load_recipe("lwf")
-evaluate = load_recipe("evaluate")
 FAST = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
 OLD, NEW = "0,1,2,3,4", "5,6,7,8,9"
 
@@ -23,14 +22,6 @@ def _saved_lenet(path, num_classes):
     model = create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1))
     model.save(path)
     return path
-
-
-def _score(version_dir, capsys, *flags):
-    capsys.readouterr()
-    code = run_main(evaluate.main, ["--model", version_dir, *flags])
-    output = capsys.readouterr().out
-    assert code == 0, output
-    return float(output.split("test accuracy ")[1].split()[0])
 
 
 def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
@@ -57,7 +48,7 @@ def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
     assert set(table) == {"head", "finetune", "scratch"}
     config = json.load(open(os.path.join(out, "finetune", "config.json")))
     assert config["transfer_mode"] == "finetune" and config["classes"] == NEW.split(",")
-    accuracy = _score(table["head"]["saved_model"], capsys, "--classes", NEW)
+    accuracy = score_export(table["head"]["saved_model"], capsys, "--classes", NEW)
     assert 0.0 <= accuracy <= 1.0
 
 
@@ -92,7 +83,7 @@ def test_distill_reports_gap_closure_and_omitted_class(tmp_path, capsys):
     assert rows["distilled_bias_corrected"]["bias_shift"] >= 0.0
     printed = capsys.readouterr().out
     assert "class 3 (omitted from distillation)" in printed
-    assert 0.0 <= _score(rows["distilled"]["saved_model"], capsys) <= 1.0
+    assert 0.0 <= score_export(rows["distilled"]["saved_model"], capsys) <= 1.0
 
 
 def test_distill_refuses_precompute_with_augmentation(capsys):
@@ -124,8 +115,9 @@ def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
     assert set(table["methods"]) == {"feature", "finetune", "lwf"}
     version = table["methods"]["lwf"]["saved_model"]
     for task, classes in (("old", OLD), ("new", NEW)):
-        assert 0.0 <= _score(version, capsys, "--task", task, "--classes", classes) <= 1
-    code = run_main(evaluate.main, ["--model", version])
+        accuracy = score_export(version, capsys, "--task", task, "--classes", classes)
+        assert 0.0 <= accuracy <= 1
+    code = run_main(load_recipe("evaluate").main, ["--model", version])
     assert code == 2 and "--task" in capsys.readouterr().err
 
 
