@@ -175,6 +175,12 @@ def one_round(teacher, args, data, out, k, noised):
     probs = predict_probabilities(teacher, data.unlabeled, verbose=0)
     chosen = select_pseudo_labels(probs, threshold=args.threshold, soft=args.soft,
                                   balance=args.balance)
+    if not chosen.num_examples:
+        raise KzooError(
+            f"Round {k}: the teacher reached --threshold {args.threshold} on none "
+            f"of the {len(probs)} unlabelled images (highest confidence "
+            f"{probs.max():.3f}); lower --threshold or train the teacher longer."
+        )
     pool = with_pseudo_labels(data.unlabeled, chosen.repeats, chosen.targets)
     name, width = round_model(args, k)
     student_args = cli.copy_args(

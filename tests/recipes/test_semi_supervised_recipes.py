@@ -38,6 +38,19 @@ def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
     assert 0.0 <= accuracy <= 1.0
 
 
+def test_pseudo_label_on_an_image_folder(folder, tmp_path, capsys):
+    out = str(tmp_path / "pl")
+    code = run_main(pseudo_label.main, ["--data", folder, "--input-size", "16",
+                                        "--out", out, *FAST])
+    assert code == 0
+    config = json.load(open(os.path.join(out, "config.json")))
+    # of each class's 8: 1 validation, 5 labelled, 2 unlabelled (+ 30 files)
+    counts = config["counts"]
+    assert (counts["val"], counts["train"], counts["unlabeled"]) == (3, 15, 36)
+    accuracy = score_export(os.path.join(out, "1"), capsys, "--data", folder)
+    assert 0.0 <= accuracy <= 1.0
+
+
 def test_pseudo_label_without_unlabelled_images_is_a_clear_error(tmp_path, capsys):
     code = run_main(pseudo_label.main, ["--label-fraction", "1.0",
                                         "--out", str(tmp_path), *FAST])
@@ -49,7 +62,8 @@ def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):
     out = str(tmp_path / "ns")
     code = run_main(noisy_student.main, [
         "--data", folder, "--input-size", "16", "--rounds", "2", "--balance",
-        "--ablate-noise", "--val-fraction", "0", "--out", out, *FAST])
+        "--ablate-noise", "--val-fraction", "0", "--threshold", "0",
+        "--out", out, *FAST])
     assert code == 0
     report = json.load(open(os.path.join(out, "noisy_student.json")))
     assert [r["round"] for r in report["noised"]] == [1, 2]
@@ -65,6 +79,14 @@ def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):
     assert os.path.exists(os.path.join(out, "round1_no_noise", "model.keras"))
     accuracy = score_export(report["saved_model"], capsys, "--data", folder)
     assert accuracy == pytest.approx(report["test_accuracy"], abs=1e-4)
+
+
+def test_noisy_student_stops_when_no_pseudo_label_passes(folder, tmp_path, capsys):
+    code = run_main(noisy_student.main, [
+        "--data", folder, "--input-size", "16", "--threshold", "1.0",
+        "--out", str(tmp_path), *FAST])
+    assert code == 2
+    assert "reached --threshold 1.0 on none of the 36" in capsys.readouterr().err
 
 
 def test_one_full_noisy_student_round_on_real_digits(tmp_path):
@@ -85,11 +107,12 @@ def test_one_full_noisy_student_round_on_real_digits(tmp_path):
     assert row["test_accuracy"] >= report["supervised"]["test_accuracy"]
 
 
-def test_label_budget_report_smoke(tmp_path):
+def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path):
     out = str(tmp_path / "budget")
     code = run_main(label_budget.main, [
-        "--budgets", "2,all", "--seeds", "0,1", "--techniques",
-        "supervised,pseudo_label", "--out", out, "--smoke"])
+        "--data", folder, "--input-size", "16", "--budgets", "2,all",
+        "--seeds", "0,1", "--techniques", "supervised,pseudo_label",
+        "--out", out, "--smoke"])
     assert code == 0
     report = json.load(open(os.path.join(out, "report.json")))
     supervised = report["results"]["supervised"]
