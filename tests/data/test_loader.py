@@ -45,6 +45,12 @@ def test_folder_with_unlabeled_and_budget_is_disjoint(tmp_path):
     train, unl, test = _hashes(data.train), _hashes(data.unlabeled), _hashes(data.test)
     assert len(set(train) | set(unl) | set(test)) == len(train + unl + test)
     assert data.image_shape == (12, 12, 3)
+    # hidden labels of the pool in its order: the budget's 5 per class first,
+    # then the unknown unlabeled/ files
+    hidden = data.unlabeled_labels
+    assert len(hidden) == data.counts["unlabeled"]
+    np.testing.assert_array_equal(np.bincount(hidden[:15]), [5, 5, 5])
+    np.testing.assert_array_equal(hidden[15:], -1)
 
 
 def test_folder_without_test_gets_stratified_holdout(tmp_path):

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.data import batched, plan_steps
+from kzoo.data import (
+    batched,
+    plan_steps,
+    semi_supervised_batches,
+    with_pseudo_labels,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,3 +54,40 @@ def test_augmented_pipeline_is_reproducible_across_builds():
     for (x1, y1), (x2, y2) in zip(first, second, strict=True):
         np.testing.assert_array_equal(x1, x2)
         np.testing.assert_array_equal(y1, y2)
+
+
+def _pool(n=5):
+    """Images whose every pixel is their index; labels -1."""
+    x = np.arange(n, dtype="float32")[:, None, None, None] * np.ones((1, 2, 2, 1))
+    return tf.data.Dataset.from_tensor_slices((x.astype("float32"), -np.ones(n, "int32")))
+
+
+def test_with_pseudo_labels_repeats_and_drops_in_pool_order():
+    targets = np.eye(3, dtype="float32")[[0, 1, 2, 0, 1]]
+    ds = with_pseudo_labels(_pool(), np.array([0, 2, 1, 0, 1]), targets)
+    pairs = [(int(x[0, 0, 0]), t.argmax()) for x, t in ds.as_numpy_iterator()]
+    assert pairs == [(1, 1), (1, 1), (2, 2), (4, 1)]
+
+
+def test_semi_supervised_batches_pair_labelled_and_ratio_unlabelled():
+    labelled = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((6, 2, 2, 1), "float32"), np.arange(6, dtype="int32")))
+    targets = np.eye(3, dtype="float32")[[0, 1, 2, 0, 1]]
+    pool = with_pseudo_labels(_pool(), np.ones(5, "int64"), targets)
+    ds = semi_supervised_batches(labelled, pool, batch_size=2, ratio=2, seed=0,
+                                 targets_key="pseudo_targets")
+    batches = list(ds.take(4).as_numpy_iterator())
+    x, y = batches[0]
+    assert set(x) == {"images", "unlabeled", "pseudo_targets"}
+    assert x["images"].shape == (2, 2, 2, 1) and y.shape == (2,)
+    assert x["unlabeled"].shape == (4, 2, 2, 1) and x["pseudo_targets"].shape == (4, 3)
+    # targets stay with their images through the shuffle
+    for x, _ in batches:
+        index = x["unlabeled"][:, 0, 0, 0].astype(int)
+        np.testing.assert_array_equal(x["pseudo_targets"], targets[index])
+    # the pool's 5 images: batches of 4 then 1, then the next pass
+    assert [len(x["unlabeled"]) for x, _ in batches] == [4, 1, 4, 1]
+    without = semi_supervised_batches(labelled, pool, 2, ratio=2)
+    assert set(next(iter(without))[0]) == {"images", "unlabeled"}
+    with pytest.raises(ValueError, match="ratio"):
+        semi_supervised_batches(labelled, pool, 2, ratio=0)

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from kzoo.cli import run_main
+from kzoo.errors import KzooError
 from kzoo.testing.images import make_image_folder
 from tests.recipes.helpers import load_recipe, score_export
 
@@ -131,3 +132,16 @@ def test_label_budget_rejects_unknown_techniques_and_budgets(tmp_path, capsys):
     assert "magic" in capsys.readouterr().err
     assert run_main(label_budget.main, ["--budgets", "0", "--out", str(tmp_path)]) == 2
     assert "--budgets" in capsys.readouterr().err
+
+
+def test_noisy_student_model_specs_take_a_width_and_the_last_repeats():
+    models = [noisy_student.parse_model(s, 1.0) for s in ("lenet5", "vgg11_bn:0.25")]
+    assert models == [("lenet5", 1.0), ("vgg11_bn", 0.25)]
+    args = noisy_student.build_parser().parse_args([])
+    args.models = models
+    assert [noisy_student.round_model(args, k)[0] for k in range(4)] == [
+        "lenet5", "vgg11_bn", "vgg11_bn", "vgg11_bn"]
+    with pytest.raises(ValueError, match="Unknown model"):
+        noisy_student.parse_model("resnet50", 1.0)
+    with pytest.raises(KzooError, match="NAME:WIDTH"):
+        noisy_student.parse_model("lenet5:wide", 1.0)
