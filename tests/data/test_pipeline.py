@@ -59,7 +59,8 @@ def test_augmented_pipeline_is_reproducible_across_builds():
 def _pool(n=5):
     """Images whose every pixel is their index; labels -1."""
     x = np.arange(n, dtype="float32")[:, None, None, None] * np.ones((1, 2, 2, 1))
-    return tf.data.Dataset.from_tensor_slices((x.astype("float32"), -np.ones(n, "int32")))
+    labels = -np.ones(n, "int32")
+    return tf.data.Dataset.from_tensor_slices((x.astype("float32"), labels))
 
 
 def test_with_pseudo_labels_repeats_and_drops_in_pool_order():
