@@ -19,8 +19,11 @@ Supervised runs train for about --steps updates (epochs = steps / steps per
 pass, clamped to [15, 400]), so small budgets are not under-trained. A
 technique that needs unlabelled images reports nothing at 'all'. Writes
 report.json (per technique and budget: every seed's test accuracy, mean,
-standard deviation, min, max) and report.png (mean ± std), and prints the
-table.
+standard deviation, min, max) and report.png (mean ± std) after every
+technique and budget, and prints the table. Re-running the same command
+into the same --out reuses the runs that finished (each run's
+label_budget_run.json records its command), so an interrupted report
+continues where it stopped.
 """
 
 import os
@@ -82,7 +85,12 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     cli.write_json(os.path.join(out, "config.json"), dict(vars(args), out=out))
     counts = (data.counts["train"], data.num_classes)
-    results = {name: {} for name in techniques}
+    report = {
+        "data": data.name, "model": args.model, "seeds": seeds,
+        "budgets": [budget_name(b) for b in budgets],
+        "all_labels_per_class": data.counts["train"] / data.num_classes,
+        "results": {name: {} for name in techniques},
+    }
     for budget in budgets:
         for name in techniques:
             runs = []
@@ -95,19 +103,17 @@ def main(argv=None):
                 runs.append(accuracy)
                 print(f"[{budget_name(budget)} labels/class] {name} seed {seed}: "
                       f"test accuracy {accuracy:.4f}", flush=True)
-            results[name][budget_name(budget)] = summary(runs)
-    report = {
-        "data": data.name, "model": args.model, "seeds": seeds,
-        "budgets": [budget_name(b) for b in budgets],
-        "all_labels_per_class": data.counts["train"] / data.num_classes,
-        "results": results,
-    }
-    cli.write_json(os.path.join(out, "report.json"), report)
-    plot_report(report, os.path.join(out, "report.png"))
+            report["results"][name][budget_name(budget)] = summary(runs)
+            write_report(report, out)  # after every cell: nothing lost
     print_table(report)
     print(f"report: {os.path.join(out, 'report.json')}, plot: "
           f"{os.path.join(out, 'report.png')}")
     return 0
+
+
+def write_report(report, out):
+    cli.write_json(os.path.join(out, "report.json"), report)
+    plot_report(report, os.path.join(out, "report.png"))
 
 
 def parse_budget(text):
@@ -151,10 +157,19 @@ def run_technique(name, args, budget, seed, out, counts):
         return None
     recipe, flags, metrics_file = technique_flags(name, args, budget, counts)
     argv = common_flags(args, budget, seed, out) + flags
-    if load_recipe(recipe).main(argv) != 0:
-        raise KzooError(f"{recipe}.py failed: {' '.join(argv)}")
-    with open(os.path.join(out, metrics_file)) as f:
-        return json.load(f)["test_accuracy"]
+    done = os.path.join(out, "label_budget_run.json")
+    if os.path.exists(done) and read_json(done)["argv"] == argv:
+        print(f"reusing {out} (same run finished before)")
+    else:
+        if load_recipe(recipe).main(argv) != 0:
+            raise KzooError(f"{recipe}.py failed: {' '.join(argv)}")
+        cli.write_json(done, {"recipe": recipe, "argv": argv})
+    return read_json(os.path.join(out, metrics_file))["test_accuracy"]
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def technique_flags(name, args, budget, counts):

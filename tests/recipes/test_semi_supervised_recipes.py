@@ -111,12 +111,12 @@ def test_one_full_noisy_student_round_on_real_digits(tmp_path):
     assert row["test_accuracy"] >= report["supervised"]["test_accuracy"]
 
 
-def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path):
+def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys):
     out = str(tmp_path / "budget")
-    code = run_main(label_budget.main, [
-        "--data", folder, "--input-size", "16", "--budgets", "2,all",
-        "--seeds", "0,1", "--techniques", "supervised,pseudo_label",
-        "--out", out, "--smoke"])
+    argv = ["--data", folder, "--input-size", "16", "--budgets", "2,all",
+            "--seeds", "0,1", "--techniques", "supervised,pseudo_label",
+            "--out", out, "--smoke"]
+    code = run_main(label_budget.main, argv)
     assert code == 0
     report = json.load(open(os.path.join(out, "report.json")))
     supervised = report["results"]["supervised"]
@@ -127,6 +127,11 @@ def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path):
     assert len(report["results"]["pseudo_label"]["2"]["runs"]) == 2
     assert os.path.exists(os.path.join(out, "report.png"))
     assert os.path.exists(os.path.join(out, "2", "pseudo_label", "seed1", "1"))
+    # the same command again reuses every finished run
+    capsys.readouterr()
+    assert run_main(label_budget.main, argv) == 0
+    assert capsys.readouterr().out.count("reusing") == 6
+    assert json.load(open(os.path.join(out, "report.json"))) == report
 
 
 def test_label_budget_rejects_unknown_techniques_and_budgets(tmp_path, capsys):
