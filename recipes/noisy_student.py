@@ -229,11 +229,11 @@ def scores(model, args, data, test=True):
 
 
 def accuracy(model, dataset):
-    hits = total = 0
-    for x, y in dataset:
-        hits += int(np.sum(np.argmax(model.predict_on_batch(x), -1) == y.numpy()))
-        total += int(y.shape[0])
-    return round(hits / max(total, 1), 4)
+    """Top-1 accuracy on a batched `(image, label)` dataset in a fixed order
+    (one `predict` call: one trace per batch shape, not one per batch)."""
+    labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
+    logits = model.predict(dataset.map(lambda x, y: x), verbose=0)
+    return round(float(np.mean(np.argmax(logits, -1) == labels)), 4)
 
 
 def plot_rounds(report, path):
