@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -124,8 +125,12 @@ def plot_lines(series, path, xlabel, ylabel, title, xscale="linear"):
         path: Output PNG path.
         xlabel, ylabel, title: Axis labels and title.
         xscale: `"linear"` or `"log"`.
+
+    Returns:
+        Dict of label -> `(x, y, spread)` as plotted (None values left out).
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    plotted = {}
     for label, values in series.items():
         x, y = values[0], values[1]
         spread = values[2] if len(values) > 2 else None
@@ -134,7 +139,10 @@ def plot_lines(series, path, xlabel, ylabel, title, xscale="linear"):
         ys = [y[i] for i in keep]
         errs = None if spread is None else [spread[i] or 0.0 for i in keep]
         ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=label)
+        plotted[label] = (xs, ys, errs)
     ax.set_xscale(xscale)
+    if xscale == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -143,3 +151,4 @@ def plot_lines(series, path, xlabel, ylabel, title, xscale="linear"):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return plotted
