@@ -63,8 +63,8 @@ class PseudoLabelModel(WrapperModel):
         Representation Learning.
     """
 
-    # "loss" is computed from the others (see `with_total`); its tracker only
-    # takes the name from Keras's own loss tracker.
+    # "loss" is computed from the others (see `get_metrics_result`); its
+    # tracker is never updated and only shadows Keras's own loss tracker.
     LOSS_KEYS = ("loss", "labeled_loss", "unlabeled_loss", "mask_rate")
 
     def __init__(self, network, unlabeled_weight=1.0, threshold=0.0, soft=False,
@@ -133,9 +133,10 @@ class PseudoLabelModel(WrapperModel):
         labeled = self.weighted(self.hard_label_loss(y, logits), sample_weight)
         self.track({"labeled_loss": labeled})
         results = self.results(images, y, logits, sample_weight)
-        dropped = ("loss", "unlabeled_loss", "mask_rate")
-        results = {k: v for k, v in results.items() if k not in dropped}
-        return dict(loss=results["labeled_loss"], **results)
+        results = {k: v for k, v in results.items()
+                   if k not in ("unlabeled_loss", "mask_rate")}
+        results["loss"] = results["labeled_loss"]
+        return results
 
     def alpha(self):
         return tf.cast(keras.ops.convert_to_tensor(self.unlabeled_weight), tf.float32)
