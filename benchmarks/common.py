@@ -33,7 +33,7 @@ class RecipeContender:
         self.model = model if model is not None else recipe.build_model(args, data)
         self.extra = extra
         recipe.compile_model(self.model, args, data.counts["train"])
-        self.train, _, _ = recipe.make_datasets(data, args)
+        self.train = recipe.train_dataset(data, args)
         self.steps_per_epoch, _ = recipe.fit_plan(args, data.counts["train"])
 
     def run(self, epochs):

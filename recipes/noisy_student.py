@@ -35,7 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import argparse  # noqa: E402
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import pseudo_label as pl_recipe  # noqa: E402
 import train as train_recipe  # noqa: E402
 
@@ -119,7 +118,7 @@ def main(argv=None):
     report = {"supervised": first, "noised": []}
     loops = [("noised", True)] + ([("no_noise", False)] if args.ablate_noise else [])
     for label, noised in loops:
-        report[label] = run_rounds(teacher, args, data, out, noised)
+        report[label] = run_rounds(teacher, first, args, data, out, noised)
     last = report["noised"][-1]
     metrics, version_dir = train_recipe.finish(last["network"], args, data, out)
     for rows in (report["noised"], report.get("no_noise", [])):
@@ -165,17 +164,19 @@ def train_teacher(args, data, out):
     return teacher, row
 
 
-def run_rounds(teacher, args, data, out, noised):
-    """Rounds 1..R from `teacher`; one row per round (its `network` kept)."""
+def run_rounds(teacher, teacher_row, args, data, out, noised):
+    """Rounds 1..R from `teacher` (scored in `teacher_row`); one row per
+    round (its `network` kept)."""
     rows = []
     for k in range(1, args.rounds + 1):
-        row = one_round(teacher, args, data, out, k, noised)
+        row = one_round(teacher, teacher_row["val_accuracy"], args, data, out, k,
+                        noised)
         rows.append(row)
-        teacher = row["network"]
+        teacher, teacher_row = row["network"], row
     return rows
 
 
-def one_round(teacher, args, data, out, k, noised):
+def one_round(teacher, teacher_val, args, data, out, k, noised):
     """Pseudo-label with `teacher`, train and score the round-k student."""
     tag = f"round{k}" if noised else f"round{k}_no_noise"
     probs = predict_probabilities(teacher, data.unlabeled, verbose=0)
@@ -206,7 +207,7 @@ def one_round(teacher, args, data, out, k, noised):
     network.save(os.path.join(target, "model.keras"))
     row = dict(
         round=k, model=student_args.model, noise=noised,
-        teacher_val_accuracy=scores(teacher, args, data, test=False)["val_accuracy"],
+        teacher_val_accuracy=teacher_val,
         pseudo_labeled=chosen.num_selected, pseudo_examples=chosen.num_examples,
         pseudo_label_accuracy=chosen.accuracy(data.unlabeled_labels),
         per_class=chosen.per_class.tolist(), **scores(network, args, data),
@@ -218,22 +219,19 @@ def one_round(teacher, args, data, out, k, noised):
     return row
 
 
-def scores(model, args, data, test=True):
+def scores(model, args, data):
     """Validation (None without a split) and test accuracy."""
     result = {"val_accuracy": None}
     if data.val is not None:
-        result["val_accuracy"] = accuracy(model, batched(data.val, 256))
-    if test:
-        result["test_accuracy"] = accuracy(model, train_recipe.test_dataset(data, args))
+        result["val_accuracy"] = accuracy(model, batched(data.val, 256), data)
+    test = train_recipe.test_dataset(data, args)
+    result["test_accuracy"] = accuracy(model, test, data)
     return result
 
 
-def accuracy(model, dataset):
-    """Top-1 accuracy on a batched `(image, label)` dataset in a fixed order
-    (one `predict` call: one trace per batch shape, not one per batch)."""
-    labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
-    logits = model.predict(dataset.map(lambda x, y: x), verbose=0)
-    return round(float(np.mean(np.argmax(logits, -1) == labels)), 4)
+def accuracy(model, dataset, data):
+    report = train_recipe.evaluate(model, dataset, data.class_names)
+    return round(float(report["test_accuracy"]), 4)
 
 
 def plot_rounds(report, path):

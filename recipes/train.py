@@ -108,7 +108,7 @@ def fit(model, args, data, out, epochs=None, train=None, num_train=None,
     images in batches of --batch-size.
     """
     if train is None:
-        train, _, _ = make_datasets(data, args)
+        train = train_dataset(data, args)
     num_train = data.counts["train"] if num_train is None else num_train
     steps_per_epoch, _ = fit_plan(args, num_train)
     limits = dict(validation_steps=1) if args.smoke else {}
@@ -169,9 +169,13 @@ def load_data_for_model(args, trained, **overrides):
 def make_datasets(data, args):
     """Train (endless, shuffled, augmented, one-hot; see `fit_plan`), val
     (one-hot) and test (integer labels), batched."""
-    train = batched(data.train, args.batch_size, training=True, seed=args.seed,
-                    map_fn=train_map(data, args), repeat=True)
-    return train, val_dataset(data, args), test_dataset(data, args)
+    return train_dataset(data, args), val_dataset(data, args), test_dataset(data, args)
+
+
+def train_dataset(data, args):
+    """The labelled training split: endless, shuffled, `train_map`-ped."""
+    return batched(data.train, args.batch_size, training=True, seed=args.seed,
+                   map_fn=train_map(data, args), repeat=True)
 
 
 def train_map(data, args):
@@ -256,17 +260,18 @@ def callbacks(out):
 
 
 def evaluate(model, test, class_names, output=None):
-    """Classification report on `test`; `output` picks a dict-output model's
-    task."""
-    y_true, y_pred = [], []
-    for x, y in test:
-        logits = model.predict_on_batch(x)
-        if output is not None:
-            logits = logits[output]
-        y_pred.append(np.argmax(logits, axis=-1))
-        y_true.append(y.numpy())
-    report = classification_report(np.concatenate(y_true), np.concatenate(y_pred),
-                                   class_names)
+    """Classification report on `test` (batched, in a fixed order); `output`
+    picks a dict-output model's task.
+
+    One `predict` call over the split: a `predict_on_batch` per batch traces
+    again for the last, partial batch of every model scored, and TensorFlow
+    warns about the retracing.
+    """
+    y_true = np.concatenate([y for _, y in test.as_numpy_iterator()])
+    logits = model.predict(test.map(lambda x, y: x), verbose=0)
+    if output is not None:
+        logits = logits[output]
+    report = classification_report(y_true, np.argmax(logits, axis=-1), class_names)
     report["test_accuracy"] = report.pop("accuracy")
     return report
 
