@@ -102,6 +102,11 @@ def build_parser():
 
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
+    with train_recipe.session(args) as run:
+        return run_recipe(args, run)
+
+
+def run_recipe(args, run):
     precompute = args.augment == "none" if args.precompute is None else args.precompute
     if precompute and args.augment != "none":
         raise KzooError(
@@ -120,7 +125,8 @@ def main(argv=None):
         size = train_recipe.input_size(cli.copy_args(args, model=args.student))
         args = cli.copy_args(args, input_size=size)
         data = train_recipe.load_training_data(args, size)
-    out = args.out or os.path.join("saved_models", f"distill-{data.name}")
+    out = run.output_dir(
+        args.out or os.path.join("saved_models", f"distill-{data.name}"))
     train_recipe.describe_data(data)
     omit = None
     if args.omit_class is not None:

@@ -38,8 +38,9 @@ import json  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import train as train_recipe  # noqa: E402
 
-from kzoo import cli  # noqa: E402
+from kzoo import cli, runtime  # noqa: E402
 from kzoo.analysis import plot_lines  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
 from kzoo.errors import KzooError  # noqa: E402
@@ -70,11 +71,18 @@ def build_parser():
     p.add_argument("--out", default=None)
     p.add_argument("--smoke", action="store_true",
                    help="wiring check: every run with --smoke, one round")
+    train_recipe.add_runtime_flags(p)
     return p
 
 
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
+    if args.strategy == "multiworker":
+        raise KzooError(
+            "label_budget.py does not run multi-worker: it reuses the runs that "
+            "finished before, and workers with separate disks would not agree "
+            "on which; run the recipes themselves with --strategy multiworker."
+        )
     budgets = [parse_budget(b) for b in args.budgets]
     seeds = [int(s) for s in args.seeds]
     techniques = select_techniques(args)
@@ -82,7 +90,7 @@ def main(argv=None):
     data = load_data(args.data, data_dir=args.data_dir, download=args.download,
                      classes=args.classes)
     out = args.out or os.path.join("saved_models", f"label_budget-{data.name}")
-    os.makedirs(out, exist_ok=True)
+    runtime.check_output_dir(out)
     cli.write_json(os.path.join(out, "config.json"), dict(vars(args), out=out))
     counts = (data.counts["train"], data.num_classes)
     report = {
@@ -206,7 +214,7 @@ def common_flags(args, budget, seed, out):
         flags += ["--input-size", str(args.input_size)]
     if args.smoke:
         flags.append("--smoke")
-    return flags
+    return flags + train_recipe.runtime_argv(args)
 
 
 def supervised_epochs(args, budget, counts):

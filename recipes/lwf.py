@@ -59,6 +59,11 @@ def build_parser():
 
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
+    with train_recipe.session(args) as run:
+        return run_recipe(args, run)
+
+
+def run_recipe(args, run):
     old_model = load_model_source(args.old_model)
     if old_model.output_shape[-1] != len(args.old_classes):
         raise KzooError(
@@ -71,7 +76,7 @@ def main(argv=None):
         label_fraction=None,
     )
     old_test = batched(old_data.test, args.batch_size)  # whole split, also with --smoke
-    out = args.out or os.path.join("saved_models", f"lwf-{data.name}")
+    out = run.output_dir(args.out or os.path.join("saved_models", f"lwf-{data.name}"))
     train_recipe.describe_data(data)
     before = train_recipe.evaluate(old_model, old_test, old_data.class_names)
     print(f"old model on the old task: {before['test_accuracy']:.4f}")
@@ -112,12 +117,13 @@ def run_method(method, old_model, args, data, old_data, out):
     print(f"\n== {method}: warm-up ({args.warmup_epochs} epochs, new head only)")
     model.freeze(backbone=True, old_head=True)
     train_recipe.compile_model(model, args, data.counts["train"])
-    train_recipe.fit(model, args, recorded, out, epochs=args.warmup_epochs)
+    train_recipe.fit(model, args, recorded, out, epochs=args.warmup_epochs,
+                     backup="backup_warmup")
     if method != "feature":
         print(f"== {method}: joint training ({args.epochs} epochs)")
         model.freeze(backbone=False, old_head=method == "finetune")
         train_recipe.compile_model(model, args, data.counts["train"])
-        train_recipe.fit(model, args, recorded, out)
+        train_recipe.fit(model, args, recorded, out, backup="backup_joint")
     return finish(model.network, args, data, old_data, out)
 
 

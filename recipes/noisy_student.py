@@ -100,6 +100,11 @@ def build_parser():
 
 def main(argv=None):
     args = pl_recipe.with_budget(cli.parse_args(build_parser(), argv))
+    with train_recipe.session(args) as run:
+        return run_recipe(args, run)
+
+
+def run_recipe(args, run):
     models = [parse_model(spec, args.width) for spec in args.models or [args.model]]
     size = args.input_size or get_model_entry(models[0][0]).default_input_shape[0]
     args = cli.copy_args(args, input_size=size, models=models)
@@ -108,7 +113,8 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     data = train_recipe.load_training_data(args, size)
     pl_recipe.require_pool(data)
-    out = args.out or os.path.join("saved_models", f"noisy_student-{data.name}")
+    out = run.output_dir(
+        args.out or os.path.join("saved_models", f"noisy_student-{data.name}"))
     train_recipe.describe_data(data)
     train_recipe.write_config(args, data, out, model_noise={
         name: model_noise(get_model_entry(name).family) for name, _ in models

@@ -66,12 +66,18 @@ def add_semi_supervised_flags(p):
 
 def main(argv=None):
     args = with_budget(cli.parse_args(build_parser(), argv))
+    with train_recipe.session(args) as run:
+        return run_recipe(args, run)
+
+
+def run_recipe(args, run):
     keras.utils.set_random_seed(args.seed)
     size = train_recipe.input_size(args)
     train_recipe.make_policy(args.augment, (size, size), None, args.seed)
     data = train_recipe.load_training_data(args, size)
     require_pool(data)
-    out = args.out or os.path.join("saved_models", f"pseudo_label-{data.name}")
+    out = run.output_dir(
+        args.out or os.path.join("saved_models", f"pseudo_label-{data.name}"))
     train_recipe.describe_data(data)
     t1, t2 = ramp_epochs(args)
     train_recipe.write_config(args, data, out, input_size=size, t1=t1, t2=t2)

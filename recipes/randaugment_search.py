@@ -12,10 +12,14 @@ retrained with the same settings and both are scored on the test split; the
 best model is exported as a SavedModel. A trial that fails is recorded with
 its error and the search goes on. Writes to --out: search.json (updated
 after every trial), heatmap.png, config.json and the SavedModel version.
-Every other flag is `recipes/train.py`'s.
+Running the same command again into the same --out keeps the trials
+search.json already holds and runs the rest (a trial is the unit of
+resumption: trials are short and keep no backup). Every other flag is
+`recipes/train.py`'s.
 """
 
 import itertools
+import json
 import os
 import random
 import sys
@@ -95,6 +99,8 @@ def train_and_score(args, data, spec, split):
 
 def run_trials(args, data, pairs, record):
     for i, (n, m) in enumerate(pairs):
+        if i < len(record["trials"]):
+            continue  # finished by an earlier run of the same command
         spec = args.augment.format(n=n, m=m)
         trial = {"trial": i, "n": n, "m": m, "policy": spec}
         start = time.perf_counter()
@@ -118,11 +124,18 @@ def run_trials(args, data, pairs, record):
 
 
 class SearchRecord(dict):
-    """search.json, rewritten atomically after every change."""
+    """search.json, rewritten atomically after every change; the trials of
+    an earlier run with the same config are kept."""
 
     def __init__(self, path, config):
         super().__init__(config=config, trials=[])
         self.path = path
+        if os.path.exists(path):
+            with open(path) as f:
+                earlier = json.load(f)
+            if earlier.get("config") == json.loads(json.dumps(config)):
+                self["trials"] = earlier["trials"]
+                print(f"keeping {len(self['trials'])} finished trials of {path}")
 
     def save(self):
         cli.write_json(self.path, dict(self))
@@ -130,6 +143,11 @@ class SearchRecord(dict):
 
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
+    with train_recipe.session(args) as run:
+        return run_recipe(args, run)
+
+
+def run_recipe(args, run):
     if "{n}" not in args.augment or "{m}" not in args.augment:
         raise KzooError(
             f"--augment must contain {{n}} and {{m}}. Received: {args.augment!r}"
@@ -144,10 +162,9 @@ def main(argv=None):
     n, m = pairs[0]  # fail on a bad template before loading data
     train_recipe.make_policy(args.augment.format(n=n, m=m), (size, size), None, 0)
     data = train_recipe.load_training_data(args, size)
-    out = args.out or os.path.join(
+    out = run.output_dir(args.out or os.path.join(
         "saved_models", f"randaugment_search-{args.model}-{data.name}"
-    )
-    os.makedirs(out, exist_ok=True)
+    ))
     config = dict(
         vars(args),
         input_size=size,

@@ -6,9 +6,15 @@
 Writes to --out (default saved_models/<model>-<data>): config.json,
 metrics.json, confusion_matrix.png, model.keras, training_log.csv,
 logs/ (TensorBoard) and the SavedModel in the next version folder (1/, 2/...).
+
+Every recipe built on this one runs under `--strategy` (see kzoo.runtime:
+--batch-size is the global batch), backs up each epoch to --out/backup and
+resumes from it when the same command runs again, stops with the last good
+backup kept when the loss turns NaN, and checks --out before training.
 """
 
 import argparse
+import contextlib
 import inspect
 import os
 import shutil
@@ -19,12 +25,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kzoo import cli  # noqa: E402
+from kzoo import cli, runtime  # noqa: E402
 from kzoo.analysis import classification_report, plot_confusion_matrix  # noqa: E402
 from kzoo.augment import DEFAULT_POLICY, AugmentPolicy  # noqa: E402
 from kzoo.data import batched, load_data, one_hot_labels, plan_steps  # noqa: E402
+from kzoo.errors import KzooError  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
 from kzoo.models import create_model, get_model_entry  # noqa: E402
+from kzoo.training.callbacks import BackupAndRestore  # noqa: E402
 from kzoo.training.wrapper import WrapperModel  # noqa: E402
 
 
@@ -63,17 +71,81 @@ def build_parser():
     p.add_argument("--out", default=None)
     p.add_argument("--smoke", action="store_true",
                    help="wiring check: 1 epoch of 2 steps, small test")
+    add_runtime_flags(p)
     return p
+
+
+def add_runtime_flags(p):
+    """--strategy, --deterministic, --mixed-precision (see `session`)."""
+    p.add_argument("--strategy", choices=runtime.STRATEGIES, default="default",
+                   help="tf.distribute strategy: one device; 'mirrored' (all "
+                        "GPUs of this machine); 'multiworker' (the cluster in "
+                        "TF_CONFIG; run the same command on every worker); "
+                        "'tpu'. --batch-size stays the global batch")
+    p.add_argument("--deterministic", action="store_true",
+                   help="seed everything and enable TensorFlow op determinism "
+                        "(bit-identical reruns on CPU; slower on GPU)")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="mixed_float16 on GPU, mixed_bfloat16 on CPU; logits "
+                        "and exported outputs stay float32")
+
+
+def runtime_argv(args):
+    """The runtime flags of `args` as command-line arguments."""
+    argv = ["--strategy", args.strategy]
+    return argv + [flag for flag, on in (("--deterministic", args.deterministic),
+                                         ("--mixed-precision", args.mixed_precision))
+                   if on]
+
+
+class Session:
+    """One recipe run under its strategy: where this process writes."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+        self.scratch = []
+
+    def output_dir(self, out):
+        """`out` on the chief; a scratch folder (removed when the run
+        succeeds) on the other workers. Checked writable now."""
+        path = runtime.worker_dir(out, self.strategy)
+        runtime.check_output_dir(path)
+        if path != out:
+            self.scratch.append(path)
+        return path
+
+
+@contextlib.contextmanager
+def session(args):
+    """Enter --strategy's scope with --deterministic and --mixed-precision
+    applied (the dtype policy is restored at exit); yields a `Session`."""
+    with runtime.run_scope(args.strategy, args.mixed_precision,
+                           args.deterministic, args.seed) as strategy:
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1:
+            print(f"strategy {args.strategy}: {replicas} replicas "
+                  f"({runtime.task_name(strategy)}); global batch "
+                  f"{args.batch_size}, about {args.batch_size / replicas:g} "
+                  "per replica")
+        run = Session(strategy)
+        yield run
+    for path in run.scratch:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
-    keras.utils.set_random_seed(args.seed)
+    with session(args) as run:
+        return train(args, run)
+
+
+def train(args, run):
     size = input_size(args)
     make_policy(args.augment, (size, size), None, args.seed)  # fail before loading data
     data = load_training_data(args, size)
+    out = run.output_dir(
+        args.out or os.path.join("saved_models", f"{args.model}-{data.name}"))
     model = build_model(args, data)
-    out = args.out or os.path.join("saved_models", f"{args.model}-{data.name}")
     describe_data(data)
     write_config(args, data, out, input_size=size)
     compile_model(model, args, data.counts["train"])
@@ -100,25 +172,42 @@ def write_config(args, data, out, **extra):
 
 
 def fit(model, args, data, out, epochs=None, train=None, num_train=None,
-        extra_callbacks=()):
-    """`model.fit` on the run's datasets (one pass per epoch, see `fit_plan`).
+        extra_callbacks=(), backup="backup"):
+    """`model.fit` on the run's datasets (one pass per epoch, see `fit_plan`),
+    resumable and guarded (see `callbacks`).
 
     `train` replaces the labelled training stream (an endless batched
     dataset, e.g. labelled + unlabelled batches) whose epoch is `num_train`
-    images in batches of --batch-size.
+    images in batches of --batch-size. The stream must be a function of the
+    seed: after an interruption the run restarts at the first unfinished
+    epoch and skips the batches the finished epochs used. `backup` names
+    this call's backup folder under `out` (one per `fit` call).
+
+    Raises:
+        KzooError: --out lacks space, or the loss became NaN/infinite (the
+            last good backup is kept).
     """
+    runtime.check_output_dir(out, runtime.output_bytes(model))
     if train is None:
         train = train_dataset(data, args)
     num_train = data.counts["train"] if num_train is None else num_train
     steps_per_epoch, _ = fit_plan(args, num_train)
     limits = dict(validation_steps=1) if args.smoke else {}
-    epochs = args.epochs if epochs is None else epochs
-    return model.fit(
+    epochs = 1 if args.smoke else (args.epochs if epochs is None else epochs)
+    guard = BackupAndRestore(os.path.join(out, backup))
+    start = guard.resume_epoch()
+    if start:
+        print(f"resuming from {guard.backup_dir}: {start} of {epochs} epochs done")
+        train = train.skip(start * steps_per_epoch)
+    history = model.fit(
         train, validation_data=val_dataset(data, args),
-        epochs=1 if args.smoke else epochs, steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks(out) + list(extra_callbacks),
+        epochs=epochs, steps_per_epoch=steps_per_epoch,
+        callbacks=[guard] + callbacks(out, append=start > 0) + list(extra_callbacks),
         verbose=2 if args.smoke else "auto", shuffle=False, **limits,
     )
+    if guard.diverged_at is not None:
+        raise KzooError(guard.divergence_message())
+    return history
 
 
 def finish(model, args, data, out):
@@ -130,6 +219,9 @@ def finish(model, args, data, out):
     metrics = evaluate(model, test_dataset(data, args), data.class_names)
     metrics["skipped_files"] = len(data.skipped_files)
     metrics["skipped_file_paths"] = data.skipped_files
+    metrics["weights_sha256"] = runtime.weights_digest(model)
+    if runtime.is_multi_worker():
+        print(f"{runtime.task_name()}: weights sha256 {metrics['weights_sha256']}")
     cli.write_json(os.path.join(out, "metrics.json"), metrics)
     plot_confusion_matrix(metrics["confusion_matrix"], data.class_names,
                           os.path.join(out, "confusion_matrix.png"))
@@ -229,6 +321,8 @@ def compile_model(model, args, num_train, optimizer=None):
     own, with the label smoothing given to its constructor.
     """
     _, steps_per_execution = fit_plan(args, num_train)
+    jit_compile, steps_per_execution = runtime.compile_limits(
+        args.jit_compile, steps_per_execution)
     loss = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=args.label_smoothing
     )
@@ -236,7 +330,7 @@ def compile_model(model, args, num_train, optimizer=None):
         optimizer=optimizer or make_optimizer(args, num_train),
         loss=None if isinstance(model, WrapperModel) else loss,
         metrics=["accuracy"],
-        jit_compile=args.jit_compile,
+        jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
 
@@ -250,12 +344,13 @@ def build_model(args, data):
     return create_model(args.model, **kwargs)
 
 
-def callbacks(out):
+def callbacks(out, append=False):
+    """The logs of a run (`fit` adds the backup): CSV (appended to when
+    resuming) and TensorBoard."""
     return [
-        keras.callbacks.BackupAndRestore(os.path.join(out, "backup")),
-        keras.callbacks.CSVLogger(os.path.join(out, "training_log.csv")),
+        keras.callbacks.CSVLogger(os.path.join(out, "training_log.csv"),
+                                  append=append),
         keras.callbacks.TensorBoard(os.path.join(out, "logs")),
-        keras.callbacks.TerminateOnNaN(),
     ]
 
 

@@ -54,9 +54,15 @@ def build_parser():
 
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
+    with train_recipe.session(args) as run:
+        return run_recipe(args, run)
+
+
+def run_recipe(args, run):
     source = load_model_source(args.source)
     args, data = train_recipe.load_data_for_model(args, source, model=source.name)
-    out = args.out or os.path.join("saved_models", f"transfer-{data.name}")
+    out = run.output_dir(
+        args.out or os.path.join("saved_models", f"transfer-{data.name}"))
     train_recipe.describe_data(data)
     modes = MODES if args.mode == "all" else (args.mode,)
     table = {}

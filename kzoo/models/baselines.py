@@ -38,9 +38,7 @@ def perceptron(
     if include_preprocessing:
         x = heads.preprocessing_layer("unit", input_shape[-1])(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation=classifier_activation, name="predictions"
-    )(x)
+    outputs = heads.logits_layer(num_classes, classifier_activation)(x)
     return keras.Model(inputs, outputs, name=name)
 
 

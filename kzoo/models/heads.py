@@ -107,6 +107,13 @@ def classifier_head(
         x = keras.layers.Dense(units, activation=activation, name=f"fc{i}")(x)
         if dropout:
             x = Dropout(dropout, name=f"fc{i}_dropout")(x)
-    return keras.layers.Dense(
-        num_classes, activation=classifier_activation, name="predictions"
-    )(x)
+    return logits_layer(num_classes, classifier_activation)(x)
+
+
+def logits_layer(num_classes, activation=None, name="predictions"):
+    """The classifier `Dense` layer, computing in float32 under any global
+    dtype policy: under mixed precision the logits (and the losses and
+    exported outputs built on them) stay float32, as the mixed-precision
+    guides advise for the last layer."""
+    return keras.layers.Dense(num_classes, activation=activation, name=name,
+                              dtype="float32")

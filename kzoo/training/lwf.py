@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from kzoo.errors import KzooError
+from kzoo.models.heads import logits_layer
 from kzoo.training import losses, steps
 from kzoo.training.sources import is_layered, load_model_source
 from kzoo.training.transfer import copy_model, features_of
@@ -85,7 +86,7 @@ class LwFModel(WrapperModel):
             raise KzooError("LwF needs the old model's Keras layers (a .keras file).")
         old = copy_model(old)
         features = features_of(old, feature_layer, cut="last")
-        new = keras.layers.Dense(num_classes, name=NEW_HEAD)(features)
+        new = logits_layer(num_classes, name=NEW_HEAD)(features)
         self.network = keras.Model(
             old.input, {"old": old.output, "new": new}, name=f"{old.name}_lwf"
         )

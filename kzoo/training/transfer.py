@@ -13,6 +13,8 @@ import re
 import keras
 
 from kzoo.errors import KzooError
+from kzoo.layers import Dropout
+from kzoo.models.heads import logits_layer
 from kzoo.training.optimizers import LRMultiplierOptimizer
 from kzoo.training.sources import is_layered, load_model_source
 
@@ -103,8 +105,8 @@ def transfer_model(source, num_classes, mode="head", feature_layer=None, dropout
     else:
         x = backbone(inputs)
     if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, name="predictions")(x)
+        x = Dropout(dropout, name="head_dropout")(x)
+    outputs = logits_layer(num_classes)(x)
     return keras.Model(inputs, outputs, name=f"{model.name}_{mode}")
 
 

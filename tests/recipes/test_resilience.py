@@ -1,0 +1,154 @@
+"""Surviving long runs: resume after SIGKILL, determinism, NaN, bad --out."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from kzoo.cli import run_main
+from tests.recipes.helpers import ROOT, load_recipe, run_recipe
+from tests.training.helpers import max_difference
+
+# Full digits train split (1,295 images, 81 steps per epoch), with
+# augmentation and dropout, so that the data order, the augmentation random
+# stream and the dropout masks all have to be resumed.
+RESUME_FLAGS = ["--epochs", "5", "--augment", "flip,crop", "--steps-per-execution", "9"]
+
+
+def weights_of(out):
+    return keras.models.load_model(os.path.join(out, "model.keras")).get_weights()
+
+
+def backup_epoch(out):
+    path = os.path.join(out, "backup", "training_metadata.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["epoch"]
+    except (OSError, ValueError):  # not written yet, or mid-write
+        return 0
+
+
+def start_recipe(out):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "recipes", "train.py"), *RESUME_FLAGS,
+         "--out", out],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+
+
+def kill_mid_epoch(process, out, after_epochs=2, timeout=300):
+    """SIGKILL `process` about half an epoch after its backup reaches
+    `after_epochs`; returns the backup's epoch count at the kill."""
+    deadline = time.monotonic() + timeout
+    marks = {}
+    while time.monotonic() < deadline and process.poll() is None:
+        epoch = backup_epoch(out)
+        marks.setdefault(epoch, time.monotonic())
+        if epoch >= after_epochs:
+            epoch_seconds = marks[epoch] - marks.get(epoch - 1, marks[epoch] - 1.0)
+            time.sleep(max(0.05, epoch_seconds / 2))
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return backup_epoch(out)
+
+
+def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
+    whole = str(tmp_path / "whole")
+    done = run_recipe("train", *RESUME_FLAGS, "--out", whole)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    out = str(tmp_path / "killed")
+    killed_at = kill_mid_epoch(start_recipe(out), out)
+    assert 2 <= killed_at < 5
+    assert not os.path.exists(os.path.join(out, "model.keras"))
+    resumed = run_recipe("train", *RESUME_FLAGS, "--out", out)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {os.path.join(out, 'backup')}: {killed_at} of 5" in (
+        resumed.stdout)
+
+    assert max_difference(weights_of(whole), weights_of(out)) == 0.0
+    with open(os.path.join(out, "training_log.csv")) as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert sorted(set(epochs)) == [0, 1, 2, 3, 4]  # the log of every epoch kept
+    assert not os.path.exists(os.path.join(out, "backup"))  # removed once done
+
+
+def test_deterministic_runs_are_bit_identical(tmp_path):
+    flags = ["--deterministic", "--epochs", "2", "--labels-per-class", "20",
+             "--augment", "default"]
+    runs = [subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "recipes", "train.py"), *flags,
+         "--out", str(tmp_path / name)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    ) for name in ("a", "b")]
+    for run in runs:
+        _, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err[-3000:]
+    a, b = weights_of(str(tmp_path / "a")), weights_of(str(tmp_path / "b"))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    digests = []
+    for name in ("a", "b"):
+        with open(tmp_path / name / "metrics.json") as f:
+            digests.append(json.load(f)["weights_sha256"])
+    assert digests[0] == digests[1]
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_state(
+        tmp_path, capsys):
+    out = str(tmp_path / "run")
+    # An Adam step of 1e6 drives the logits to infinity within two epochs.
+    code = run_main(load_recipe("train").main, [
+        "--epochs", "8", "--labels-per-class", "20", "--lr", "1e6",
+        "--steps-per-execution", "1", "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: The training loss became NaN or infinite in epoch" in err
+    assert not os.path.exists(os.path.join(out, "model.keras"))  # no export
+    assert not os.path.exists(os.path.join(out, "1"))
+    kept = backup_epoch(out)
+    if kept:  # a finished epoch before the NaN: its state is kept, finite
+        assert f"the last good state (end of epoch {kept})" in err
+        values = []
+        with h5py.File(os.path.join(out, "backup", "latest.weights.h5")) as f:
+            f.visititems(lambda _, item: values.append(item[()])
+                         if isinstance(item, h5py.Dataset) else None)
+        assert values and all(np.all(np.isfinite(v)) for v in values
+                              if np.issubdtype(v.dtype, np.floating))
+    else:
+        assert "no epoch finished before it" in err
+
+
+@pytest.mark.parametrize("kind", ["not_a_folder", "full"])
+def test_bad_out_fails_before_any_training(kind, tmp_path, capsys, monkeypatch):
+    if kind == "not_a_folder":
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        out = str(blocker / "run")
+        expected = "is not writable"
+    else:
+        import shutil
+        real = shutil.disk_usage
+
+        def tiny(path):
+            return real(path)._replace(free=1024 * 1024)
+
+        monkeypatch.setattr(shutil, "disk_usage", tiny)
+        out = str(tmp_path / "run")
+        expected = "MiB free; this run writes about"
+    code = run_main(load_recipe("train").main, ["--smoke", "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err, err
+    assert not os.path.exists(os.path.join(out, "training_log.csv"))

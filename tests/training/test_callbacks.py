@@ -1,0 +1,97 @@
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kzoo.training.callbacks import BackupAndRestore
+from tests.training.helpers import max_difference
+
+STEPS = 4
+
+
+def stream(nan_epoch=None, nan_step=2):
+    """Endless batches of 8; with `nan_epoch`, that epoch's `nan_step`-th
+    batch holds NaN images."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(STEPS * 8, 3)).astype("float32")
+    y = (x.sum(axis=1) > 0).astype("int32")
+    epochs = []
+    for epoch in range(6):
+        xe = x.copy()
+        if epoch == nan_epoch:
+            xe[nan_step * 8:(nan_step + 1) * 8] = np.nan
+        epochs.append(tf.data.Dataset.from_tensor_slices((xe, y)).batch(8))
+    data = epochs[0]
+    for more in epochs[1:]:
+        data = data.concatenate(more)
+    return data
+
+
+def model():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    m.compile(keras.optimizers.SGD(0.1),
+              keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.weights = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights[epoch] = self.model.get_weights()
+
+
+def test_nan_stops_training_and_keeps_the_last_good_backup(tmp_path):
+    backup = BackupAndRestore(str(tmp_path / "backup"))
+    recorder = Recorder()
+    m = model()
+    history = m.fit(stream(nan_epoch=2), epochs=6, steps_per_epoch=STEPS, verbose=0,
+                    callbacks=[backup, recorder])
+    assert backup.diverged_at == (2, 2)
+    assert len(history.history["loss"]) == 3  # stopped in the third epoch
+    assert backup.resume_epoch() == 2
+    with open(tmp_path / "backup" / "training_metadata.json") as f:
+        assert json.load(f)["epoch"] == 2
+    kept = model()
+    kept.optimizer.build(kept.trainable_variables)
+    kept.load_weights(str(tmp_path / "backup" / "latest.weights.h5"))
+    assert max_difference(kept.get_weights(), recorder.weights[1]) == 0.0
+    message = backup.divergence_message()
+    assert "in epoch 3, step 3" in message
+    assert "end of epoch 2" in message and str(tmp_path / "backup") in message
+
+
+def test_finite_runs_back_up_and_clean_up_like_keras(tmp_path):
+    backup = BackupAndRestore(str(tmp_path / "backup"))
+    model().fit(stream(), epochs=3, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[backup])
+    assert backup.diverged_at is None
+    assert not os.path.exists(tmp_path / "backup")
+
+
+def test_restart_resumes_at_the_first_unfinished_epoch(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted")
+
+    first = BackupAndRestore(str(tmp_path / "backup"))
+    try:
+        model().fit(stream(), epochs=4, steps_per_epoch=STEPS, verbose=0,
+                    callbacks=[first, Interrupt()])
+    except RuntimeError:
+        pass
+    second = BackupAndRestore(str(tmp_path / "backup"))
+    assert second.resume_epoch() == 2
+    resumed = model()
+    history = resumed.fit(stream().skip(2 * STEPS), epochs=4,
+                          steps_per_epoch=STEPS, verbose=0, callbacks=[second])
+    assert len(history.history["loss"]) == 2
+    whole = model()
+    whole.fit(stream(), epochs=4, steps_per_epoch=STEPS, verbose=0)
+    assert max_difference(whole.get_weights(), resumed.get_weights()) < 1e-7
