@@ -157,15 +157,21 @@ def worker_dir(out, strategy=None):
 def compile_limits(jit_compile, steps_per_execution, strategy=None):
     """`(jit_compile, steps_per_execution)` the strategy can run.
 
-    Multi-worker training on CPU fails with XLA ("Collectives are not yet
-    implemented for CPU devices when compiling with XLA") and with more
-    than one step per execution (Keras's multi-step loop feeds a
-    placeholder the collective graph does not get); both are turned off.
+    Under a strategy with several replicas, Keras 3.15's multi-step loop
+    (`steps_per_execution > 1`) fails at its first call ("You must feed a
+    value for placeholder tensor 'while/cond/Placeholder'"), with and
+    without XLA: one step per execution. On CPU devices XLA fails too:
+    across workers "Collectives are not yet implemented for CPU devices
+    when compiling with XLA", and across logical CPUs of one machine the
+    compiled step reads the second replica's variables from the first
+    device (TensorFlow's XLA known issue "tf.Variable on a different
+    device"): XLA off there. GPUs keep --jit-compile.
     """
-    if not is_multi_worker(strategy):
+    strategy = strategy or tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
         return jit_compile, steps_per_execution
     on_cpu = not tf.config.list_logical_devices("GPU")
-    return (jit_compile and not on_cpu), 1
+    return jit_compile and not on_cpu, 1
 
 
 def mixed_precision_policy():

@@ -363,12 +363,16 @@ def evaluate(model, test, class_names, output=None):
     warns about the retracing.
     """
     y_true = np.concatenate([y for _, y in test.as_numpy_iterator()])
-    logits = model.predict(test.map(lambda x, y: x), verbose=0)
+    logits = model.predict(test.map(images_only), verbose=0)
     if output is not None:
         logits = logits[output]
     report = classification_report(y_true, np.argmax(logits, axis=-1), class_names)
     report["test_accuracy"] = report.pop("accuracy")
     return report
+
+
+def images_only(x, y):
+    return x
 
 
 def record_with_version(out, version_dir):

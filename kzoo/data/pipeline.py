@@ -18,7 +18,9 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
     instead of building one per epoch, which for a large `map_fn` graph
     such as RandAugment's costs ~0.5 s per epoch on 2 CPU cores. Batches
     still follow epochs: `ceil(n / batch_size)` of them per pass, the last
-    one partial.
+    one partial. Pass e's order is a function of `(seed, e)` alone,
+    whichever iterator reads it (see `per_iterator`): the same stream on
+    every run, after a resume, and under a `tf.distribute` strategy.
 
     Args:
         dataset: Unbatched `tf.data.Dataset`.
@@ -42,17 +44,38 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
         raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
     if cache:
         dataset = dataset.cache()
-    if training:
-        size = int(dataset.cardinality())
-        buffer = size if size > 0 else 10_000
-        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if repeat:  # after batching: every epoch ends with its own partial batch
-        dataset = dataset.repeat()
+    size = int(dataset.cardinality())
+    buffer = size if size > 0 else 10_000
+
+    def passes(examples):
+        if training:
+            examples = examples.shuffle(buffer, seed=seed,
+                                        reshuffle_each_iteration=True)
+        examples = examples.batch(batch_size)
+        # Repeat after batching: every pass ends with its own partial batch.
+        return examples.repeat() if repeat else examples
+
+    dataset = per_iterator(dataset, passes) if repeat else passes(dataset)
     if map_fn is not None:
         calls = AUTOTUNE if parallel_map else 1
         dataset = dataset.map(map_fn, num_parallel_calls=calls)
     return dataset.prefetch(AUTOTUNE)
+
+
+def per_iterator(dataset, transform):
+    """`transform(dataset)`, its random state created anew for every iterator.
+
+    A seeded `shuffle(reshuffle_each_iteration=True)` draws pass e's order
+    from a seed generator that belongs to the dataset, so a second iterator
+    continues the sequence where the first stopped. Keras opens such an
+    extra iterator under a `tf.distribute` strategy (it draws one batch to
+    build the model), and every later order would move on by one. Built
+    inside `flat_map`, the dataset's state is created per iterator, and
+    pass e gets the same order from every iterator.
+    """
+    fresh = tf.data.Dataset.range(1).flat_map(lambda _: transform(dataset))
+    cardinality = transform(dataset).cardinality()  # flat_map forgets it
+    return fresh.apply(tf.data.experimental.assert_cardinality(cardinality))
 
 
 def one_hot_labels(num_classes):

@@ -92,3 +92,17 @@ def test_semi_supervised_batches_pair_labelled_and_ratio_unlabelled():
     assert set(next(iter(without))[0]) == {"images", "unlabeled"}
     with pytest.raises(ValueError, match="ratio"):
         semi_supervised_batches(labelled, pool, 2, ratio=0)
+
+
+def test_every_iterator_of_a_seeded_endless_stream_sees_the_same_passes():
+    # Keras opens an extra iterator under tf.distribute before training; a
+    # resumed run opens a new one. Both must see pass e in pass e's order.
+    data = tf.data.Dataset.from_tensor_slices((np.arange(10), np.zeros(10)))
+    stream = batched(data, 4, training=True, seed=3, repeat=True)
+    first, second = iter(stream), iter(stream)
+    one = [next(first)[0].numpy().tolist() for _ in range(9)]  # 3 passes
+    two = [next(second)[0].numpy().tolist() for _ in range(9)]
+    assert one == two
+    passes = [sorted(sum(one[i:i + 3], [])) for i in (0, 3, 6)]
+    assert passes == [list(range(10))] * 3  # each pass is every example once
+    assert one[0:3] != one[3:6]  # and reshuffled between passes

@@ -1,12 +1,12 @@
 """Tiny models and data for the training-wrapper tests."""
 
-import functools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kzoo.models import create_model
+from kzoo.runtime import make_strategy
 
 SHAPE = (16, 16, 1)
 
@@ -49,12 +49,15 @@ def max_difference(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 
 
-@functools.lru_cache(maxsize=None)
 def replica_strategy():
-    """Two replicas on the logical CPUs that tests/conftest.py creates.
+    """Two replicas on the logical CPUs that tests/conftest.py creates: the
+    strategy `--strategy mirrored` uses.
 
-    One instance per process: a second MirroredStrategy restarts the
-    collective-op instance keys, and the runtime then rejects reductions of
-    other shapes under keys an earlier test used.
+    One instance per process (`make_strategy` caches it): a second
+    MirroredStrategy restarts the collective-op instance keys, and the
+    runtime then rejects reductions of other shapes under keys an earlier
+    test used.
     """
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    return strategy

@@ -1,0 +1,131 @@
+"""The recipes under tf.distribute: 2 replicas equal 1 device; 2 workers
+agree and only the chief exports."""
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+
+from kzoo.cli import run_main
+from tests.recipes.helpers import ROOT, load_recipe
+from tests.training.helpers import max_difference, replica_strategy
+
+# No dropout and no random augmentation. Each replica draws its own dropout
+# masks. Keras draws one batch (and tf.data prefetches more) through the
+# augmentation layers before training under a strategy, which moves their
+# random stream on; the data order itself is the same (see
+# kzoo.data.pipeline.per_iterator).
+SMALL = ["--labels-per-class", "5", "--dropout", "0", "--no-jit-compile"]
+TOLERANCE = 1e-5
+
+
+def weights_of(out):
+    return keras.models.load_model(os.path.join(out, "model.keras")).get_weights()
+
+
+def run_both(recipe, flags, tmp_path, capsys):
+    """Run `recipe` with the default strategy and with 2 mirrored replicas;
+    returns the two --out folders."""
+    replica_strategy()  # the 2-CPU strategy --strategy mirrored picks up
+    outs = []
+    for strategy in ("default", "mirrored"):
+        out = str(tmp_path / strategy)
+        code = run_main(load_recipe(recipe).main,
+                        flags + ["--strategy", strategy, "--out", out])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err[-3000:]
+        if strategy == "mirrored":
+            assert "strategy mirrored: 2 replicas" in captured.out
+        outs.append(out)
+    return outs
+
+
+def test_plain_training_on_two_replicas_equals_one_device(tmp_path, capsys):
+    one, two = run_both("train", SMALL + ["--epochs", "3"], tmp_path, capsys)
+    assert max_difference(weights_of(one), weights_of(two)) < TOLERANCE
+    logs = []
+    for out in (one, two):
+        with open(os.path.join(out, "training_log.csv")) as f:
+            logs.append(np.loadtxt(f, delimiter=",", skiprows=1))
+    np.testing.assert_allclose(logs[0], logs[1], rtol=TOLERANCE)
+
+
+def test_noisy_student_round_on_two_replicas_equals_one_device(tmp_path, capsys):
+    flags = SMALL + ["--rounds", "1", "--epochs", "3", "--student-epochs", "1",
+                     "--augment", "none", "--noise", "none", "--noise-dropout", "0",
+                     "--no-balance"]
+    one, two = run_both("noisy_student", flags, tmp_path, capsys)
+    # The teacher (round 0) agrees like plain training does.
+    teachers = [weights_of(os.path.join(out, "round0")) for out in (one, two)]
+    assert max_difference(*teachers) < TOLERANCE
+    reports, logs = [], []
+    for out in (one, two):
+        with open(os.path.join(out, "noisy_student.json")) as f:
+            reports.append(json.load(f)["noised"][0])
+        with open(os.path.join(out, "round1", "training_log.csv")) as f:
+            logs.append(next(csv.DictReader(f)))
+    assert reports[0]["per_class"] == reports[1]["per_class"]  # same pseudo-labels
+    for key in ("loss", "labeled_loss", "unlabeled_loss", "mask_rate"):
+        np.testing.assert_allclose(float(logs[1][key]), float(logs[0][key]),
+                                   rtol=TOLERANCE)
+    # The student's losses agree to 1e-6, its weights to 3.7e-4 (measured):
+    # Adam's first steps move each weight by about lr * sign(gradient), so a
+    # weight whose gradient is a rounding error away from 0 can step the
+    # other way. The bound is one step of --lr (1e-3).
+    assert max_difference(weights_of(one), weights_of(two)) < 1e-3
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_on_localhost_agree_and_only_the_chief_exports(tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    out = str(tmp_path / "run")
+    flags = ["--strategy", "multiworker", "--epochs", "2", "--labels-per-class",
+             "10", "--out", out]
+    processes = []
+    start = time.monotonic()
+    try:
+        for index in range(2):
+            config = {"cluster": {"worker": workers},
+                      "task": {"type": "worker", "index": index}}
+            env = dict(os.environ, TF_CONFIG=json.dumps(config),
+                       TF_CPP_MIN_LOG_LEVEL="3")
+            processes.append(subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "recipes", "train.py"), *flags],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        outputs = [p.communicate(timeout=90) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    elapsed = time.monotonic() - start
+    for p, (stdout, stderr) in zip(processes, outputs):
+        assert p.returncode == 0, stderr[-3000:]
+    digests = [re.search(r"worker (\d) of 2: weights sha256 (\w+)", stdout).groups()
+               for stdout, _ in outputs]
+    assert sorted(d[0] for d in digests) == ["0", "1"]
+    assert digests[0][1] == digests[1][1]  # identical weights on both workers
+    assert "strategy multiworker: 2 replicas" in outputs[0][0]
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert json.load(f)["weights_sha256"] == digests[0][1]
+    # Only the chief's outputs remain: one SavedModel, no worker scratch.
+    assert sorted(os.listdir(out)) == sorted([
+        "1", "config.json", "confusion_matrix.png", "logs", "metrics.json",
+        "model.keras", "training_log.csv"])
+    assert elapsed < 60, f"two workers took {elapsed:.0f} s"
