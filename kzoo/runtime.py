@@ -106,16 +106,25 @@ def _distributed_strategy(name):
         f"Unknown strategy; expected one of {STRATEGIES}. Received: {name!r}")
 
 
-def task_of(strategy=None):
-    """`(task_type, task_id, num_tasks)` of this process in its cluster;
-    `(None, 0, 1)` outside a multi-worker cluster."""
+def _cluster(strategy):
+    """`(task_type, task_id, cluster spec dict)`; `(None, 0, {})` outside a
+    multi-worker cluster."""
     strategy = strategy or tf.distribute.get_strategy()
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
+        return None, 0, {}
+    return (resolver.task_type, int(resolver.task_id or 0),
+            resolver.cluster_spec().as_dict())
+
+
+def task_of(strategy=None):
+    """`(task_type, task_id, num_tasks)` of this process in its cluster;
+    `(None, 0, 1)` outside a multi-worker cluster."""
+    task_type, task_id, spec = _cluster(strategy)
+    if task_type is None:
         return None, 0, 1
-    spec = resolver.cluster_spec().as_dict()
     num_tasks = sum(len(v) for k, v in spec.items() if k in ("chief", "worker"))
-    return resolver.task_type, int(resolver.task_id or 0), num_tasks
+    return task_type, task_id, num_tasks
 
 
 def is_multi_worker(strategy=None):
@@ -125,11 +134,9 @@ def is_multi_worker(strategy=None):
 def is_chief(strategy=None):
     """True for the process that writes a run's outputs: the `chief` task,
     else worker 0, else the only process."""
-    strategy = strategy or tf.distribute.get_strategy()
-    task_type, task_id, _ = task_of(strategy)
+    task_type, task_id, spec = _cluster(strategy)
     if task_type is None:
         return True
-    spec = strategy.cluster_resolver.cluster_spec().as_dict()
     if "chief" in spec:
         return task_type == "chief"
     return task_type == "worker" and task_id == 0

@@ -19,7 +19,7 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
     such as RandAugment's costs ~0.5 s per epoch on 2 CPU cores. Batches
     still follow epochs: `ceil(n / batch_size)` of them per pass, the last
     one partial. Pass e's order is a function of `(seed, e)` alone,
-    whichever iterator reads it (see `per_iterator`): the same stream on
+    whichever iterator reads it (see `endless_per_iterator`): the same stream on
     every run, after a resume, and under a `tf.distribute` strategy.
 
     Args:
@@ -55,15 +55,16 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
         # Repeat after batching: every pass ends with its own partial batch.
         return examples.repeat() if repeat else examples
 
-    dataset = per_iterator(dataset, passes) if repeat else passes(dataset)
+    dataset = endless_per_iterator(dataset, passes) if repeat else passes(dataset)
     if map_fn is not None:
         calls = AUTOTUNE if parallel_map else 1
         dataset = dataset.map(map_fn, num_parallel_calls=calls)
     return dataset.prefetch(AUTOTUNE)
 
 
-def per_iterator(dataset, transform):
-    """`transform(dataset)`, its random state created anew for every iterator.
+def endless_per_iterator(dataset, transform):
+    """`transform(dataset)` (an endless dataset), its random state created
+    anew for every iterator.
 
     A seeded `shuffle(reshuffle_each_iteration=True)` draws pass e's order
     from a seed generator that belongs to the dataset, so a second iterator
@@ -74,8 +75,9 @@ def per_iterator(dataset, transform):
     pass e gets the same order from every iterator.
     """
     fresh = tf.data.Dataset.range(1).flat_map(lambda _: transform(dataset))
-    cardinality = transform(dataset).cardinality()  # flat_map forgets it
-    return fresh.apply(tf.data.experimental.assert_cardinality(cardinality))
+    # flat_map forgets that the result never ends.
+    return fresh.apply(
+        tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
 
 
 def one_hot_labels(num_classes):

@@ -21,7 +21,7 @@ from tests.training.helpers import max_difference, replica_strategy
 # masks. Keras draws one batch (and tf.data prefetches more) through the
 # augmentation layers before training under a strategy, which moves their
 # random stream on; the data order itself is the same (see
-# kzoo.data.pipeline.per_iterator).
+# kzoo.data.pipeline.endless_per_iterator).
 SMALL = ["--labels-per-class", "5", "--dropout", "0", "--no-jit-compile"]
 TOLERANCE = 1e-5
 
