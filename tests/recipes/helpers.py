@@ -24,6 +24,23 @@ def run_recipe(name, *args, cwd=None, timeout=600):
     )
 
 
+def start_recipe(name, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 **env):
+    """`run_recipe` without waiting: the `Popen` (extra environment in `env`)."""
+    return subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), *args],
+        stdout=stdout, stderr=stderr, text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
+    )
+
+
+def weights_of(out):
+    """The weights of the `model.keras` a recipe wrote to `out`."""
+    import keras
+
+    return keras.models.load_model(os.path.join(out, "model.keras")).get_weights()
+
+
 def score_export(version_dir, capsys, *flags):
     """Test accuracy of an export as `recipes/evaluate.py` prints it."""
     from kzoo.cli import run_main

@@ -6,15 +6,12 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 
-import keras
 import numpy as np
 
 from kzoo.cli import run_main
-from tests.recipes.helpers import ROOT, load_recipe
+from tests.recipes.helpers import load_recipe, start_recipe, weights_of
 from tests.training.helpers import max_difference, replica_strategy
 
 # No dropout and no random augmentation. Each replica draws its own dropout
@@ -24,10 +21,6 @@ from tests.training.helpers import max_difference, replica_strategy
 # kzoo.data.pipeline.endless_per_iterator).
 SMALL = ["--labels-per-class", "5", "--dropout", "0", "--no-jit-compile"]
 TOLERANCE = 1e-5
-
-
-def weights_of(out):
-    return keras.models.load_model(os.path.join(out, "model.keras")).get_weights()
 
 
 def run_both(recipe, flags, tmp_path, capsys):
@@ -103,11 +96,8 @@ def test_two_workers_on_localhost_agree_and_only_the_chief_exports(tmp_path):
         for index in range(2):
             config = {"cluster": {"worker": workers},
                       "task": {"type": "worker", "index": index}}
-            env = dict(os.environ, TF_CONFIG=json.dumps(config),
-                       TF_CPP_MIN_LOG_LEVEL="3")
-            processes.append(subprocess.Popen(
-                [sys.executable, os.path.join(ROOT, "recipes", "train.py"), *flags],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+            processes.append(
+                start_recipe("train", *flags, TF_CONFIG=json.dumps(config)))
         outputs = [p.communicate(timeout=90) for p in processes]
     finally:
         for p in processes:

@@ -5,26 +5,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
-import keras
 import numpy as np
 import pytest
 
 from kzoo.cli import run_main
-from tests.recipes.helpers import ROOT, load_recipe, run_recipe
+from tests.recipes.helpers import load_recipe, run_recipe, start_recipe, weights_of
 from tests.training.helpers import max_difference
 
 # Full digits train split (1,295 images, 81 steps per epoch), with
 # augmentation and dropout, so that the data order, the augmentation random
 # stream and the dropout masks all have to be resumed.
 RESUME_FLAGS = ["--epochs", "5", "--augment", "flip,crop", "--steps-per-execution", "9"]
-
-
-def weights_of(out):
-    return keras.models.load_model(os.path.join(out, "model.keras")).get_weights()
 
 
 def backup_epoch(out):
@@ -34,15 +28,6 @@ def backup_epoch(out):
             return json.load(f)["epoch"]
     except (OSError, ValueError):  # not written yet, or mid-write
         return 0
-
-
-def start_recipe(out):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "recipes", "train.py"), *RESUME_FLAGS,
-         "--out", out],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
 
 
 def kill_mid_epoch(process, out, after_epochs=2, timeout=300):
@@ -70,7 +55,8 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
 
     out = str(tmp_path / "killed")
-    killed_at = kill_mid_epoch(start_recipe(out), out)
+    run = start_recipe("train", *RESUME_FLAGS, "--out", out, stderr=subprocess.STDOUT)
+    killed_at = kill_mid_epoch(run, out)
     assert 2 <= killed_at < 5
     assert not os.path.exists(os.path.join(out, "model.keras"))
     resumed = run_recipe("train", *RESUME_FLAGS, "--out", out)
@@ -88,12 +74,8 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
 def test_deterministic_runs_are_bit_identical(tmp_path):
     flags = ["--deterministic", "--epochs", "2", "--labels-per-class", "20",
              "--augment", "default"]
-    runs = [subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "recipes", "train.py"), *flags,
-         "--out", str(tmp_path / name)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    ) for name in ("a", "b")]
+    runs = [start_recipe("train", *flags, "--out", str(tmp_path / name),
+                         stdout=subprocess.DEVNULL) for name in ("a", "b")]
     for run in runs:
         _, err = run.communicate(timeout=600)
         assert run.returncode == 0, err[-3000:]

@@ -5,9 +5,9 @@ import tensorflow as tf
 
 from kzoo.semi_supervised import PSEUDO_TARGETS, UNLABELED, PseudoLabelModel
 from tests.training.helpers import (
+    assert_two_replicas_equal_one_device,
     images_and_labels,
     max_difference,
-    replica_strategy,
     student_model,
 )
 
@@ -123,11 +123,7 @@ def test_two_replicas_equal_one_device():
         history = model.fit(ds, epochs=2, verbose=0).history
         return history, model.network.get_weights()
 
-    one_history, one_weights = run(tf.distribute.get_strategy())
-    two_history, two_weights = run(replica_strategy())
-    assert max_difference(one_weights, two_weights) < 1e-6
-    for key in KEYS:
-        np.testing.assert_allclose(two_history[key], one_history[key], rtol=1e-5)
+    assert_two_replicas_equal_one_device(run, KEYS)
 
 
 def test_evaluation_reports_the_labelled_loss_and_metrics():

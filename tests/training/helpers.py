@@ -49,6 +49,18 @@ def max_difference(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 
 
+def assert_two_replicas_equal_one_device(run, keys, atol=0.0):
+    """`run(strategy)` -> `(history, weights)`, trained once on the default
+    strategy and once on `replica_strategy()`: weights within 1e-6, the
+    histories' `keys` within rtol 1e-5 (and `atol`)."""
+    one_history, one_weights = run(tf.distribute.get_strategy())
+    two_history, two_weights = run(replica_strategy())
+    assert max_difference(one_weights, two_weights) < 1e-6
+    for key in keys:
+        np.testing.assert_allclose(two_history[key], one_history[key], rtol=1e-5,
+                                   atol=atol)
+
+
 def replica_strategy():
     """Two replicas on the logical CPUs that tests/conftest.py creates: the
     strategy `--strategy mirrored` uses.

@@ -9,10 +9,10 @@ from kzoo.export import export_saved_model
 from kzoo.training import Distiller, load_model_source, precompute_teacher_logits
 from kzoo.training.losses import distillation_loss
 from tests.training.helpers import (
+    assert_two_replicas_equal_one_device,
     dataset,
     images_and_labels,
     max_difference,
-    replica_strategy,
     student_model,
     teacher_model,
 )
@@ -166,11 +166,7 @@ def test_two_replicas_equal_one_device():
         history = distiller.fit(dataset(x, y), epochs=2, verbose=0).history
         return history, distiller.student.get_weights()
 
-    one_history, one_weights = run(tf.distribute.get_strategy())
-    two_history, two_weights = run(replica_strategy())
-    assert max_difference(one_weights, two_weights) < 1e-6
-    for key in KEYS:
-        np.testing.assert_allclose(two_history[key], one_history[key], rtol=1e-5)
+    assert_two_replicas_equal_one_device(run, KEYS)
 
 
 def test_precomputed_teacher_logits_equal_on_the_fly():

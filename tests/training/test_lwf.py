@@ -9,9 +9,9 @@ from kzoo.models import create_model
 from kzoo.training import LwFModel
 from tests.training.helpers import (
     SHAPE,
+    assert_two_replicas_equal_one_device,
     images_and_labels,
     max_difference,
-    replica_strategy,
     teacher_model,
 )
 
@@ -106,13 +106,7 @@ def test_two_replicas_equal_one_device():
         history = lwf.fit(data, epochs=2, verbose=0).history
         return history, lwf.network.get_weights()
 
-    one_history, one_weights = run(tf.distribute.get_strategy())
-    two_history, two_weights = run(replica_strategy())
-    assert max_difference(one_weights, two_weights) < 1e-6
-    for key in KEYS:
-        np.testing.assert_allclose(
-            two_history[key], one_history[key], rtol=1e-5, atol=1e-7
-        )
+    assert_two_replicas_equal_one_device(run, KEYS, atol=1e-7)
 
 
 def test_training_without_recorded_outputs_is_a_clear_error():
