@@ -82,3 +82,24 @@ def test_search_pairs_are_seeded_and_grid_is_complete():
 def test_search_template_must_have_placeholders(tmp_path, capsys):
     code = run_main(search.main, ["--augment", "crop", "--out", str(tmp_path / "s")])
     assert code == 2 and "{n} and {m}" in capsys.readouterr().err
+
+
+def test_search_rerun_keeps_the_finished_trials_of_the_same_config(
+        tmp_path, monkeypatch):
+    path = str(tmp_path / "search.json")
+    config = {"augment": search.TEMPLATE, "trials": 3}
+    first = search.SearchRecord(path, config)
+    first["trials"].append({"trial": 0, "n": 1, "m": 5, "val_accuracy": 0.5})
+    first.save()
+    assert search.SearchRecord(path, dict(config, trials=4))["trials"] == []
+    again = search.SearchRecord(path, config)
+    assert again["trials"] == first["trials"]
+
+    scored = []
+    monkeypatch.setattr(search, "train_and_score",
+                        lambda args, data, spec, split: scored.append(spec) or (
+                            None, 0.25))
+    args = search.build_parser().parse_args([])
+    search.run_trials(args, None, [(1, 5), (2, 9)], again)
+    assert scored == [search.TEMPLATE.format(n=2, m=9)]  # trial 0 not rerun
+    assert [t["trial"] for t in again["trials"]] == [0, 1]
