@@ -50,19 +50,23 @@ def kill_mid_epoch(process, out, after_epochs=2, timeout=300):
 
 
 def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
+    # The uninterrupted run goes alongside the one that gets killed (2 cores).
     whole = str(tmp_path / "whole")
-    done = run_recipe("train", *RESUME_FLAGS, "--out", whole)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    out = str(tmp_path / "killed")
-    run = start_recipe("train", *RESUME_FLAGS, "--out", out, stderr=subprocess.STDOUT)
-    killed_at = kill_mid_epoch(run, out)
-    assert 2 <= killed_at < 5
-    assert not os.path.exists(os.path.join(out, "model.keras"))
-    resumed = run_recipe("train", *RESUME_FLAGS, "--out", out)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming from {os.path.join(out, 'backup')}: {killed_at} of 5" in (
-        resumed.stdout)
+    with open(tmp_path / "whole.log", "w") as log:
+        uninterrupted = start_recipe("train", *RESUME_FLAGS, "--out", whole,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        out = str(tmp_path / "killed")
+        run = start_recipe("train", *RESUME_FLAGS, "--out", out,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed_at = kill_mid_epoch(run, out)
+        assert 2 <= killed_at < 5
+        assert not os.path.exists(os.path.join(out, "model.keras"))
+        resumed = run_recipe("train", *RESUME_FLAGS, "--out", out)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert f"resuming from {os.path.join(out, 'backup')}: {killed_at} of 5" in (
+            resumed.stdout)
+        assert uninterrupted.wait(timeout=600) == 0, (
+            tmp_path / "whole.log").read_text()[-3000:]
 
     assert max_difference(weights_of(whole), weights_of(out)) == 0.0
     with open(os.path.join(out, "training_log.csv")) as f:
