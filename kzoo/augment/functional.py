@@ -58,21 +58,23 @@ def sharpness(image, factor):
     The smoothing kernel is [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13; border
     pixels of the degenerate image are the original ones, as in PIL.
     """
-    batch = image if len(image.shape) == 4 else image[None]
-    channels = image.shape[-1]
-    kernel = (
-        ops.convert_to_tensor([[1, 1, 1], [1, 5, 1], [1, 1, 1]], image.dtype) / 13.0
-    )
-    kernel = ops.tile(kernel[:, :, None, None], (1, 1, channels, 1))
-    smooth = ops.depthwise_conv(batch, kernel, padding="valid")
-    smooth = ops.pad(smooth, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    if len(image.shape) == 3:
-        smooth = smooth[0]
+    # Shifted slices, not a convolution: a 3x3 box sum (rows, then columns)
+    # plus 4x the centre. Padding, slicing and elementwise ops have exact
+    # shapes for every batch size, 0 included, in every backend; convolution
+    # kernels need not (on AVX-512 CPUs TensorFlow's oneDNN "valid" depthwise
+    # conv returned an empty batch unshrunk, (0, H, W, C)). Integer pixels
+    # sum exactly, then one division. Any image size: the padded ring and
+    # the border never reach the output.
+    padding = [(0, 0)] * (len(image.shape) - 3) + [(1, 1), (1, 1), (0, 0)]
+    padded = ops.pad(image, padding)
+    rows = padded[..., :-2, :, :] + padded[..., 1:-1, :, :] + padded[..., 2:, :, :]
+    box = rows[..., :, :-2, :] + rows[..., :, 1:-1, :] + rows[..., :, 2:, :]
+    total = box + 4.0 * image
     height, width = ops.shape(image)[-3], ops.shape(image)[-2]
-    rows = ops.arange(height)[:, None, None]
-    cols = ops.arange(width)[None, :, None]
-    interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
-    return blend(ops.where(interior, smooth, image), image, factor)
+    row = ops.arange(height)[:, None, None]
+    col = ops.arange(width)[None, :, None]
+    interior = (row > 0) & (row < height - 1) & (col > 0) & (col < width - 1)
+    return blend(ops.where(interior, total / 13.0, image), image, factor)
 
 
 def solarize(image, threshold):
@@ -175,8 +177,10 @@ def centered(matrix, height, width):
     center = ops.convert_to_tensor(
         [(float(width) - 1.0) / 2.0, (float(height) - 1.0) / 2.0]
     )
+    # Elementwise, not einsum (a matmul kernel): exact shapes for any batch.
     linear = matrix[:, :, :2]
-    offset = matrix[:, :, 2] + center - ops.einsum("bij,j->bi", linear, center)
+    moved = linear[:, :, 0] * center[0] + linear[:, :, 1] * center[1]
+    offset = matrix[:, :, 2] + center - moved
     return ops.concatenate([linear, offset[:, :, None]], axis=-1)
 
 

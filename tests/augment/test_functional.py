@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image, ImageEnhance, ImageOps
 
 from kzoo.augment import functional as F
@@ -41,6 +42,37 @@ def test_pil_enhance_parity(image, name, factor):
     theirs = getattr(ImageEnhance, name)(Image.fromarray(image)).enhance(factor)
     # PIL rounds its grey image and its output to integers: <= 1.5 levels.
     assert _max_diff(ours, theirs) <= 1.5
+
+
+def _convolution_sharpness(batch, factor):
+    """The depthwise-convolution formulation `F.sharpness` replaced."""
+    kernel = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], "float32") / 13.0
+    kernel = np.tile(kernel[:, :, None, None], (1, 1, batch.shape[-1], 1))
+    smooth = tf.nn.depthwise_conv2d(batch, kernel, [1, 1, 1, 1], "VALID")
+    degenerate = batch.copy()
+    degenerate[:, 1:-1, 1:-1] = smooth.numpy()
+    return np.clip(degenerate + factor * (batch - degenerate), 0.0, 255.0)
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.4, 1.9])
+def test_sharpness_equals_the_convolution_it_replaces(image, factor):
+    noise = np.random.default_rng(1).uniform(0, 1, image.shape)  # non-integer too
+    batch = np.stack([image, 255 - image, image + noise]).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(F.sharpness(batch, factor)),
+        _convolution_sharpness(batch, factor),
+        rtol=0,
+        atol=1e-4,
+    )
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 5, 1), (5, 2, 2), (3, 3, 1)])
+def test_sharpness_of_tiny_images_smooths_only_the_interior(shape):
+    x = np.random.default_rng(2).integers(0, 256, shape).astype("float32")
+    expected = x.copy()
+    if min(shape[:2]) == 3:  # one interior pixel: (sum of 3x3 + 4 * centre) / 13
+        expected[1, 1] = (x.sum(axis=(0, 1)) + 4 * x[1, 1]) / 13.0
+    np.testing.assert_allclose(np.asarray(F.sharpness(x, 0.0)), expected, atol=1e-4)
 
 
 def test_equalize_constant_channel_is_unchanged():

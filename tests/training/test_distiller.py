@@ -143,14 +143,20 @@ def test_parity_with_keras_distiller_on_one_device():
     )
     theirs_history = theirs.fit(dataset(x, y), epochs=3, verbose=0).history
     # Keras clips probabilities at 1e-7 inside KLDivergence; kzoo uses
-    # log-softmax. At T=3 on these models the difference stays below 1e-5.
+    # log-softmax. atol 1e-6 on top of rtol 1e-5: the gap is absolute, float32
+    # rounding of logits (sums of 784 products, reordered by oneDNN according
+    # to the CPU's instruction set) carried into a small loss (distillation
+    # ~0.03, quadratic in the logit gap). Measured |ours - theirs| <= 3.0e-7
+    # (1.03e-5 relative) with oneDNN on AVX-512, 1.9e-7 to 2.5e-7 with oneDNN
+    # capped at SSE4.1 or AVX2 or disabled. A real mismatch is far bigger: a
+    # missing T^2 is a factor of 9 here.
     for ours_key, theirs_key in [
         ("loss", "total_loss"),
         ("student_loss", "student_loss"),
         ("distillation_loss", "distillation_loss"),
     ]:
         np.testing.assert_allclose(
-            ours_history[ours_key], theirs_history[theirs_key], rtol=1e-5
+            ours_history[ours_key], theirs_history[theirs_key], rtol=1e-5, atol=1e-6
         )
     assert (
         max_difference(ours.student.get_weights(), theirs.student.get_weights()) < 1e-5
