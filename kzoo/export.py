@@ -3,11 +3,18 @@
 `export_saved_model(model, base_dir, class_names)` writes the next integer
 version folder (`base_dir/1`, `base_dir/2`, ...), the layout TF Serving
 watches. The folder is written under a temporary name in `base_dir` and
-renamed at the end, so a server never sees a half-written version.
+renamed at the end, so a server never sees a half-written version; two
+exports into one base folder at once get two numbers. Folders and files
+follow the umask, so a server running as another user can read them.
 
 Signatures:
-- `serving_default(images: tf.string [N])`: encoded JPEG/PNG/BMP/GIF images;
-  decode, channel conversion and resize happen in the graph.
+- `serving_default(images: tf.string [N])`: encoded JPEG/PNG/BMP/GIF/WebP
+  images; decode, channel conversion and resize happen in the graph. An
+  image whose header declares more than `max_image_pixels` pixels is never
+  decoded, and a batch holding one (or an image that does not decode) fails
+  with an error naming its index, e.g. `image 3 of the batch cannot be read
+  or decoded as a JPEG, PNG, BMP, GIF or WebP image` (one status a request,
+  as TF Serving has).
 - `serving_tensors(images: float32 [N, H, W, C])`: pixel values in [0, 255],
   any size and 1, 3 or 4 channels; converted and resized in the graph.
 Both return `logits` float32 [N, num_classes], `probabilities` float32
@@ -20,10 +27,11 @@ The version folder also holds the Keras model as `assets.extra/model.keras`
 source or a teacher with its layers intact (`kzoo.training.load_model_source`).
 """
 
+import errno
 import os
 import re
 import shutil
-import tempfile
+import uuid
 
 import keras
 import tensorflow as tf
@@ -33,6 +41,8 @@ from kzoo.data import images as image_ops
 SERVING_DEFAULT = "serving_default"
 SERVING_TENSORS = "serving_tensors"
 KERAS_MODEL_FILE = os.path.join("assets.extra", "model.keras")
+# Versions tried in turn when concurrent exports keep taking the next one.
+_MAX_CLAIMS = 100
 
 
 def next_version(base_dir):
@@ -70,7 +80,7 @@ def output_classes(model, class_names):
     return class_names
 
 
-def _serving_functions(model, names_by_output):
+def _serving_functions(model, names_by_output, max_pixels):
     height, width, channels = model.input_shape[1:]
     size = (height, width)
     names = {key: tf.constant([str(c) for c in value])
@@ -94,12 +104,7 @@ def _serving_functions(model, names_by_output):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_encoded(images):
-        batch = tf.map_fn(
-            lambda s: image_ops.decode_to_model_input(s, size, channels),
-            images,
-            fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
-        )
-        return outputs(batch)
+        return outputs(_decode_batch(images, size, channels, max_pixels))
 
     @tf.function(
         input_signature=[
@@ -113,8 +118,82 @@ def _serving_functions(model, names_by_output):
     return serve_encoded, serve_tensors
 
 
+def _decode_batch(images, size, channels, max_pixels):
+    """Encoded images `[N]` -> model inputs `[N, H, W, C]`, or an error naming
+    the first bad image's index.
+
+    The headers are read first (`declared_size`), and a batch with an image
+    of an unknown format or over `max_pixels` fails before anything is
+    decoded. Decoding then runs in a `tf.data` pass whose `ignore_errors`
+    drops an image that fails, so that this failure can name its index too
+    (a decode in `tf.map_fn` fails the request naming no image).
+    """
+    declared = image_ops.declared_size(images)
+    known = tf.reduce_all(declared > 0, axis=1)
+    over = known & ~image_ops.within_pixel_limit(declared, max_pixels)
+    limit = tf.constant(max_pixels, tf.int64)
+
+    def header_error(first):
+        return tf.cond(
+            over[first],
+            lambda: tf.strings.format(
+                "image {} of the batch " + image_ops.OVER_PIXEL_LIMIT,
+                (first, declared[first, 0], declared[first, 1], limit),
+            ),
+            lambda: _not_decodable(first),
+        )
+
+    with tf.control_dependencies([_check_each(~known | over, header_error)]):
+        decoded, pixels = _decode_each(images)
+    with tf.control_dependencies([_check_each(~decoded, _not_decodable)]):
+        batch = tf.map_fn(
+            lambda i: image_ops.to_model_input(pixels.read(i), size, channels),
+            tf.range(tf.shape(images)[0]),
+            fn_output_signature=tf.TensorSpec([*size, channels], tf.float32),
+        )
+    return tf.ensure_shape(batch, [None, *size, channels])
+
+
+def _decode_each(images):
+    """`(decoded [N] bool, TensorArray of the decoded uint8 images)`."""
+    count = tf.shape(images)[0]
+    every = tf.range(count)
+    ds = tf.data.Dataset.from_tensor_slices((every, images))
+    ds = ds.map(lambda i, s: (i, image_ops.decode(s))).ignore_errors()
+    # Built anew for each request: skip the optimisation passes and autotuning
+    # that pay off on a long input pipeline (~10 ms a request here).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    pixels = tf.TensorArray(tf.uint8, size=count, infer_shape=False,
+                            element_shape=tf.TensorShape([None, None, None]))
+    return ds.with_options(options).reduce(
+        (tf.zeros([count], tf.bool), pixels),
+        lambda done, item: (done[0] | tf.equal(every, item[0]),
+                            done[1].write(item[0], item[1])),
+    )
+
+
+def _not_decodable(first):
+    return tf.strings.format("image {} of the batch " + image_ops.NOT_DECODABLE,
+                             (first,))
+
+
+def _check_each(bad, message):
+    """An op failing with `message(index)` of the first bad image, if any."""
+
+    def fail():
+        first = tf.where(bad)[0, 0]
+        assertion = tf.debugging.Assert(~tf.reduce_any(bad), [message(first)])
+        with tf.control_dependencies([assertion]):
+            return tf.constant(False)
+
+    return tf.cond(tf.reduce_any(bad), fail, lambda: tf.constant(True))
+
+
 def export_saved_model(model, base_dir, class_names, version=None,
-                       include_keras_model=True):
+                       include_keras_model=True,
+                       max_image_pixels=image_ops.MAX_IMAGE_PIXELS):
     """Export `model` with serving signatures as `base_dir/<version>`.
 
     Args:
@@ -124,38 +203,93 @@ def export_saved_model(model, base_dir, class_names, version=None,
         base_dir: The model's TF Serving base folder.
         class_names: Names returned by the `classes` output (a dict of lists
             for a dict-output model).
-        version: Version number; the next free one when None.
+        version: Version number; the next free one when None (claimed
+            safely when several exports run at once).
         include_keras_model: Also write `assets.extra/model.keras`.
+        max_image_pixels: `serving_default` refuses an image whose header
+            declares more pixels (height * width), without decoding it.
 
     Returns:
         The path of the written version folder.
 
     Raises:
         FileExistsError: If `version` is given and already exists.
+        ValueError: Class names that do not fit the model's outputs, or a
+            `max_image_pixels` that is not a positive integer.
     """
     names_by_output = output_classes(model, class_names)
+    max_pixels = image_ops.check_max_pixels(max_image_pixels)
     os.makedirs(base_dir, exist_ok=True)
-    version = next_version(base_dir) if version is None else int(version)
-    final = os.path.join(base_dir, str(version))
-    if os.path.exists(final):
-        raise FileExistsError(f"Version folder already exists: {final}")
+    if version is not None:
+        version = int(version)
+        if os.path.lexists(os.path.join(base_dir, str(version))):
+            raise _exists(base_dir, version)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    serve_encoded, serve_tensors = _serving_functions(model, names_by_output)
+    serve_encoded, serve_tensors = _serving_functions(model, names_by_output,
+                                                      max_pixels)
     archive.add_endpoint(SERVING_DEFAULT, serve_encoded)
     archive.add_endpoint(SERVING_TENSORS, serve_tensors)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
+    # mkdir's default mode (0o777 less the umask), not mkdtemp's 0o700: the
+    # version folder keeps this mode, and TF Serving may run as another user.
+    tmp = os.path.join(base_dir, f".tmp-{uuid.uuid4().hex}")
+    os.mkdir(tmp)
     try:
         archive.write_out(tmp, verbose=False)
         if include_keras_model:
             os.makedirs(os.path.join(tmp, os.path.dirname(KERAS_MODEL_FILE)),
                         exist_ok=True)
             model.save(os.path.join(tmp, KERAS_MODEL_FILE))
-        os.rename(tmp, final)
+        return _publish(tmp, base_dir, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final
+
+
+def _publish(tmp, base_dir, version):
+    """Rename the finished `tmp` folder to its version folder; its path.
+
+    The rename is atomic, so a server sees a version whole or not at all, and
+    it is also the claim of a number: rename(2) onto an existing non-empty
+    folder fails (ENOTEMPTY/EEXIST), and every kzoo version folder is
+    non-empty (a finished temporary folder renamed), so of two exports racing
+    for one number exactly one wins and the other tries the next. rename(2)
+    would replace an *empty* folder, so a number whose path exists is skipped
+    before trying: an empty folder made by hand is left alone (short of one
+    made in the instant between that check and the rename).
+    """
+    if version is not None:
+        if not _rename_if_free(tmp, os.path.join(base_dir, str(version))):
+            raise _exists(base_dir, version)
+        return os.path.join(base_dir, str(version))
+    number = next_version(base_dir)
+    for _ in range(_MAX_CLAIMS):
+        final = os.path.join(base_dir, str(number))
+        if _rename_if_free(tmp, final):
+            return final
+        number = max(number + 1, next_version(base_dir))
+    raise FileExistsError(
+        f"Could not claim a free version folder in {base_dir}: {_MAX_CLAIMS} "
+        f"numbers in a row were taken. Received: last tried version={number}"
+    )
+
+
+def _rename_if_free(tmp, final):
+    if os.path.lexists(final):
+        return False
+    try:
+        os.rename(tmp, final)
+    except OSError as err:
+        if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            return False
+        raise
+    return True
+
+
+def _exists(base_dir, version):
+    return FileExistsError(
+        f"Version folder already exists: {os.path.join(base_dir, str(version))}"
+    )
 
 
 def load_serving_signature(path, name=SERVING_DEFAULT):

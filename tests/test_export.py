@@ -1,14 +1,17 @@
 import base64
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from kzoo import export as export_module
 from kzoo.data import batched, load_data
 from kzoo.data import images as image_ops
 from kzoo.export import (
@@ -19,6 +22,7 @@ from kzoo.export import (
 )
 from kzoo.models import create_model
 from kzoo.testing import make_image_folder, rest_request_to_inputs, write_image
+from tests.data.helpers import png_declaring
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +170,126 @@ def test_signatures_return_logits_and_the_version_holds_the_keras_model(trained)
     copy = keras.models.load_model(os.path.join(version_dir, "assets.extra",
                                                 "model.keras"))
     np.testing.assert_allclose(copy(x), model(x), atol=1e-5)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _serve_error(version_dir, encoded):
+    serve = load_serving_signature(version_dir)
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        serve(images=tf.constant(encoded))
+    return str(info.value)
+
+
+def test_serving_refuses_an_image_over_the_pixel_limit_by_index(trained, tmp_path):
+    _, _, _, version_dir = trained
+    files, _ = _sample_files(str(tmp_path))
+    good = [_read(f) for f in files[:2]]
+    message = _serve_error(version_dir, good + [png_declaring(23000, 23000)])
+    assert ("image 2 of the batch declares 23000x23000 pixels (height x width), "
+            "over the limit of 64000000 pixels") in message
+
+
+def test_serving_names_the_index_of_an_image_that_does_not_decode(trained, tmp_path):
+    _, _, _, version_dir = trained
+    files, _ = _sample_files(str(tmp_path))
+    good = [_read(f) for f in files]
+    truncated = good[0][: len(good[0]) // 2]
+    for batch, index in [(good[:3] + [truncated] + good[3:], 3),
+                         ([b"not an image"] + good, 0)]:
+        message = _serve_error(version_dir, batch)
+        assert (f"image {index} of the batch cannot be read or decoded as a JPEG, "
+                "PNG, BMP, GIF or WebP image") in message
+
+
+def _tiny_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(2)])
+
+
+def test_max_image_pixels_of_the_export(tmp_path):
+    version_dir = export_saved_model(_tiny_model(), str(tmp_path / "m"), ["a", "b"],
+                                     max_image_pixels=64)
+    serve = load_serving_signature(version_dir)
+    small, large = (image_ops.encode_png(np.zeros((n, 8, 1), np.uint8)).numpy()
+                    for n in (8, 9))
+    assert serve(images=tf.constant([small, small]))["logits"].shape == (2, 2)
+    assert "image 1 of the batch declares 9x8 pixels" in _serve_error(
+        version_dir, [small, large])
+    with pytest.raises(ValueError, match="Received: max_image_pixels=-1"):
+        export_saved_model(_tiny_model(), str(tmp_path / "m"), ["a", "b"],
+                           max_image_pixels=-1)
+
+
+def test_version_folder_follows_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        version_dir = export_saved_model(_tiny_model(), str(tmp_path / "m"), ["a", "b"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(version_dir).st_mode) == 0o755
+    for dirpath, dirnames, filenames in os.walk(version_dir):
+        for name in dirnames:  # others may list and enter every folder
+            assert os.stat(os.path.join(dirpath, name)).st_mode & 0o005 == 0o005
+        for name in filenames:  # and read every file
+            assert os.stat(os.path.join(dirpath, name)).st_mode & 0o004 == 0o004
+    assert os.path.isfile(os.path.join(version_dir, "assets.extra", "model.keras"))
+
+
+def test_concurrent_exports_claim_distinct_versions(tmp_path):
+    base = str(tmp_path / "m")
+    models = [_tiny_model(seed) for seed in range(2)]
+    start = threading.Barrier(len(models))
+    results, errors = [], []
+
+    def export_twice(model):
+        start.wait()
+        for _ in range(2):
+            try:
+                results.append(export_saved_model(model, base, ["a", "b"]))
+            except Exception as err:  # noqa: BLE001 - reported below
+                errors.append(err)
+
+    threads = [threading.Thread(target=export_twice, args=(m,)) for m in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == []
+    assert sorted(int(os.path.basename(r)) for r in results) == [1, 2, 3, 4]
+    assert sorted(os.listdir(base), key=int) == ["1", "2", "3", "4"]
+
+
+def test_a_stale_version_number_moves_on_and_replaces_nothing(tmp_path, monkeypatch):
+    base = str(tmp_path / "m")
+    first = export_saved_model(_tiny_model(), base, ["a", "b"])
+    os.mkdir(os.path.join(base, "2"))  # an empty folder someone made
+    monkeypatch.setattr(export_module, "next_version", lambda base_dir: 1)
+    third = export_saved_model(_tiny_model(), base, ["a", "b"])
+    assert os.path.basename(third) == "3"
+    assert os.listdir(os.path.join(base, "2")) == []
+    assert os.path.isfile(os.path.join(first, "saved_model.pb"))
+    with pytest.raises(FileExistsError, match="already exists"):
+        export_saved_model(_tiny_model(), base, ["a", "b"], version=2)
+    assert sorted(os.listdir(base)) == ["1", "2", "3"]
+
+
+def test_a_version_taken_just_before_the_rename_is_not_replaced(tmp_path, monkeypatch):
+    base = str(tmp_path / "m")
+    taken = os.path.join(base, "1")
+    real_rename = os.rename
+
+    def competitor_first(src, dst):  # another export wins "1" in the last instant
+        if dst == taken and not os.path.exists(taken):
+            os.makedirs(os.path.join(taken, "variables"))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", competitor_first)
+    version_dir = export_saved_model(_tiny_model(), base, ["a", "b"])
+    assert version_dir == os.path.join(base, "2")
+    assert os.listdir(taken) == ["variables"]
+    assert sorted(os.listdir(base)) == ["1", "2"]

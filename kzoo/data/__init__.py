@@ -4,6 +4,7 @@
 validation, test and unlabelled `tf.data` datasets plus the class names.
 """
 
+from kzoo.data.images import MAX_IMAGE_PIXELS
 from kzoo.data.loader import DataSplits, load_data
 from kzoo.data.pipeline import (
     batched,
@@ -14,6 +15,7 @@ from kzoo.data.pipeline import (
 )
 
 __all__ = [
+    "MAX_IMAGE_PIXELS",
     "DataSplits",
     "batched",
     "load_data",

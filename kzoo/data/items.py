@@ -100,21 +100,57 @@ class TfdsItems(_EncodedItems):
         return ds.map(lambda i, example: example)
 
 
-def decodable(paths):
-    """Boolean mask of the files TensorFlow can decode as images.
+def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
+    """Why each file cannot be used as an image: a reason, or None if it can.
 
-    Runs one parallel `tf.data` pass (the same decoder the pipelines use), so
-    corrupt, truncated and non-image files are found before any batching.
+    Runs one parallel `tf.data` pass. Each file's header is read first
+    (`images.declared_size`); a file declaring more than `max_image_pixels`
+    is refused without being decoded, the others are decoded by the decoder
+    the pipelines use, so corrupt, truncated, non-image and oversized files
+    are all found before any batching.
+
+    Args:
+        paths: File paths (regular files: a named pipe would block the read).
+        max_image_pixels: The most pixels (height * width) an image may have.
+
+    Returns:
+        A list, one entry a path: None, `images.NOT_DECODABLE` or an
+        `images.OVER_PIXEL_LIMIT` line.
     """
     paths = list(paths)
+    reasons = [images.NOT_DECODABLE] * len(paths)
     if not paths:
-        return np.zeros(0, dtype=bool)
+        return reasons
     ds = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))
     ds = ds.map(
-        lambda i, p: (i, tf.shape(images.decode(tf.io.read_file(p)))),
+        lambda i, p: (i, *_checked_size(tf.io.read_file(p), max_image_pixels)),
         num_parallel_calls=AUTOTUNE,
-    ).ignore_errors()
-    mask = np.zeros(len(paths), dtype=bool)
-    for i, _ in ds.as_numpy_iterator():
-        mask[i] = True
-    return mask
+    ).ignore_errors()  # unreadable files and failed decodes drop out
+    for i, (height, width), ok in ds.as_numpy_iterator():
+        reasons[i] = None if ok else _refusal(height, width, max_image_pixels)
+    return reasons
+
+
+def decodable(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
+    """Boolean mask of the files `scan_images` accepts."""
+    return np.array([r is None for r in scan_images(paths, max_image_pixels)],
+                    dtype=bool)
+
+
+def _checked_size(encoded, max_pixels):
+    """`(size, ok)`: the decoded size if the header is within the limit, else
+    the declared size; fails (and drops out) if the decode fails."""
+    declared = images.declared_size(encoded)
+    ok = images.within_pixel_limit(declared, max_pixels)
+    size = tf.cond(
+        ok,
+        lambda: tf.shape(images.decode(encoded), out_type=tf.int64)[:2],
+        lambda: declared,
+    )
+    return size, ok
+
+
+def _refusal(height, width, max_pixels):
+    if height <= 0 or width <= 0:
+        return images.NOT_DECODABLE
+    return images.OVER_PIXEL_LIMIT.format(height, width, max_pixels)

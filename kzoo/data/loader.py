@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kzoo.data import sources, splits
+from kzoo.data import images, sources, splits
 from kzoo.errors import DataError
 
 # The test hold-out (for sources without a test split) always uses this seed,
@@ -22,7 +22,8 @@ class DataSplits:
     `unlabeled` dataset has label -1. Use `kzoo.data.batched` to batch.
     `unlabeled_labels` are the hidden true labels of the unlabelled pool, in
     its order (-1 where unknown, e.g. `unlabeled/` files): for measuring
-    pseudo-label accuracy, never for training.
+    pseudo-label accuracy, never for training. `skipped_reasons` maps each
+    of `skipped_files` to why it was skipped.
     """
 
     name: str
@@ -36,6 +37,7 @@ class DataSplits:
     skipped_files: list
     test_items: object = dataclasses.field(repr=False, default=None)
     unlabeled_labels: np.ndarray = dataclasses.field(repr=False, default=None)
+    skipped_reasons: dict = dataclasses.field(repr=False, default_factory=dict)
 
     @property
     def num_classes(self):
@@ -46,7 +48,8 @@ class DataSplits:
         return self.test_items.encoded()
 
 
-def resolve_source(spec, data_dir=None, download=False, class_names=None):
+def resolve_source(spec, data_dir=None, download=False, class_names=None,
+                   max_image_pixels=images.MAX_IMAGE_PIXELS):
     """Map a data spec to `SourceParts` (see `load_data` for the forms)."""
     if isinstance(spec, (tuple, dict)):
         return sources.array_source(spec, class_names)
@@ -57,7 +60,7 @@ def resolve_source(spec, data_dir=None, download=False, class_names=None):
     if spec.startswith("tfds:"):
         return sources.tfds_source(spec[5:], data_dir=data_dir, download=download)
     if os.path.isdir(spec):
-        return sources.folder_source(spec)
+        return sources.folder_source(spec, max_image_pixels)
     raise DataError(
         "Unknown data spec: expected 'digits', 'tfds:NAME' or an existing "
         f"folder. Received: {spec!r}"
@@ -77,6 +80,7 @@ def load_data(
     download=False,
     class_names=None,
     classes=None,
+    max_image_pixels=images.MAX_IMAGE_PIXELS,
 ):
     """Load a data spec into disjoint splits.
 
@@ -103,17 +107,22 @@ def load_data(
         class_names: Class names for array data.
         classes: Keep only these classes (names, e.g. `["5", "6"]`), relabelled
             0..k-1 in the given order; all when None.
+        max_image_pixels: Files of a folder whose header declares more pixels
+            (height * width) are skipped without being decoded.
 
     Returns:
         A `DataSplits`.
 
     Raises:
         DataError: Unknown spec, empty class folder, folder without images,
+            unreadable train/val/test folder, fewer than 2 classes,
             impossible label budget, ...
     """
-    parts = resolve_source(spec, data_dir, download, class_names)
+    images.check_max_pixels(max_image_pixels)
+    parts = resolve_source(spec, data_dir, download, class_names, max_image_pixels)
     if classes is not None:
         parts = sources.select_classes(parts, classes)
+    _check_two_classes(parts)
     channels = parts.channels if channels is None else channels
     if channels not in (1, 3):
         raise DataError(f"channels must be 1 or 3. Received: channels={channels}")
@@ -155,9 +164,22 @@ def load_data(
         unlabeled=unlabeled,
         counts=counts,
         skipped_files=parts.skipped_files,
+        skipped_reasons=parts.skipped_reasons,
         test_items=test,
         unlabeled_labels=np.concatenate(
             [np.asarray(p.labels, np.int32) for p in unlabeled_parts]
             or [np.zeros(0, np.int32)]
         ),
     )
+
+
+def _check_two_classes(parts):
+    """A one-class "classifier" would train and score 100%: refuse it."""
+    present = [parts.class_names[i] for i in np.unique(parts.train.labels)
+               if 0 <= i < len(parts.class_names)]
+    if len(parts.class_names) < 2 or len(present) < 2:
+        raise DataError(
+            f"Data '{parts.name}' needs at least 2 classes with training images "
+            "to train a classifier. Received: "
+            f"class_names={parts.class_names}, classes with training images={present}"
+        )

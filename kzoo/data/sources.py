@@ -6,10 +6,12 @@ count, and `Items` for whichever of train/val/test/unlabeled it provides.
 
 import dataclasses
 import os
+import stat
 
 import numpy as np
 
-from kzoo.data.items import ArrayItems, FileItems, TfdsItems, decodable
+from kzoo.data import images
+from kzoo.data.items import ArrayItems, FileItems, TfdsItems, scan_images
 from kzoo.errors import DataError
 
 SPLIT_DIRS = ("train", "val", "test")
@@ -26,6 +28,8 @@ class SourceParts:
     test: object = None
     unlabeled: object = None
     skipped_files: list = dataclasses.field(default_factory=list)
+    # {path: why it was skipped}, in the order of `skipped_files`.
+    skipped_reasons: dict = dataclasses.field(default_factory=dict)
 
 
 def digits_source():
@@ -71,11 +75,22 @@ def array_source(data, class_names=None):
     return SourceParts("arrays", list(class_names), channels, **items)
 
 
-def folder_source(root):
+def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
     """`root/train/<class>/*` (+ optional val/, test/, unlabeled/**).
 
-    A root without `train/` is read as `root/<class>/*`. Files that do not
-    decode are skipped and listed in `skipped_files`.
+    A root without `train/` is read as `root/<class>/*`. Only regular files
+    are read (a symbolic link to one is followed); named pipes, devices,
+    broken links, links to folders (never followed) and files too large for
+    any image within the limit are skipped, as are files that do not decode
+    and images declaring more than `max_image_pixels` (checked from the
+    header, before decoding). Skipped paths are listed in `skipped_files`,
+    with the reason of each in `skipped_reasons`. An unreadable folder of a
+    labelled split is an error (its images would silently go missing); an
+    unreadable folder under `unlabeled/` is skipped.
+
+    Raises:
+        DataError: No class folders, an empty training class, an unreadable
+            train/val/test folder, a split without a decodable image, ...
     """
     root = os.path.abspath(root)
     has_train = os.path.isdir(os.path.join(root, "train"))
@@ -84,29 +99,27 @@ def folder_source(root):
     class_names = _class_dirs(train_dir, () if has_train else reserved)
     if not class_names:
         raise DataError(f"No class folders found in {train_dir}.")
-    skipped = []
+    scan = _Scan(max_image_pixels)
     parts = {}
     for split in SPLIT_DIRS:
         split_dir = train_dir if split == "train" else os.path.join(root, split)
         if split != "train" and not (has_train and os.path.isdir(split_dir)):
             continue
-        paths, labels = _scan_classes(split_dir, class_names, split)
-        mask = decodable(paths)
-        skipped += [p for p, ok in zip(paths, mask) if not ok]
-        items = FileItems(np.asarray(paths)[mask], np.asarray(labels)[mask])
+        paths, labels = _scan_classes(split_dir, class_names, split, scan)
+        keep = scan.images(paths)
+        items = FileItems(np.asarray(paths)[keep], np.asarray(labels)[keep])
         _check_nonempty_classes(
             items.labels, class_names, split_dir, every_class=split == "train"
         )
         parts[split] = items
     unlabeled_dir = os.path.join(root, UNLABELED_DIR)
     if os.path.isdir(unlabeled_dir):
-        paths = _files_below(unlabeled_dir)
-        mask = decodable(paths)
-        skipped += [p for p, ok in zip(paths, mask) if not ok]
-        kept = np.asarray(paths, dtype=object)[mask]
+        paths = scan.files_below(unlabeled_dir, on_unreadable=scan.skip_folder)
+        kept = np.asarray(paths, dtype=object)[scan.images(paths)]
         parts["unlabeled"] = FileItems(kept, np.full(len(kept), -1))
     name = os.path.basename(root.rstrip(os.sep))
-    return SourceParts(name, class_names, 3, skipped_files=skipped, **parts)
+    return SourceParts(name, class_names, 3, skipped_files=list(scan.skipped),
+                       skipped_reasons=scan.skipped, **parts)
 
 
 def tfds_source(name, data_dir=None, download=False):
@@ -209,24 +222,102 @@ def _tfds_loader(name, split, data_dir, image_key, label_key):
 def _class_dirs(directory, exclude):
     return sorted(
         d
-        for d in os.listdir(directory)
+        for d in _list_dir(directory)
         if os.path.isdir(os.path.join(directory, d))
         and not d.startswith(".")
         and d not in exclude
     )
 
 
-def _files_below(directory):
-    found = []
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [
-            os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith(".")
-        ]
-    return found
+def _list_dir(directory):
+    try:
+        return os.listdir(directory)
+    except OSError as err:
+        _raise_unreadable(err)
 
 
-def _scan_classes(split_dir, class_names, split):
+def _raise_unreadable(err):
+    """`os.walk` error handler of the labelled splits: an unreadable folder is
+    an error, never a silently smaller split."""
+    raise DataError(
+        f"Folder {err.filename} of a labelled split must be readable: its images "
+        f"would silently go missing. Received: {err.strerror} (errno {err.errno})"
+    ) from err
+
+
+class _Scan:
+    """What one folder scan keeps, and `skipped`: {path: reason} of the rest."""
+
+    def __init__(self, max_image_pixels):
+        self.max_image_pixels = images.check_max_pixels(max_image_pixels)
+        self.max_bytes = images.max_encoded_bytes(self.max_image_pixels)
+        self.skipped = {}
+
+    def files_below(self, directory, on_unreadable=_raise_unreadable):
+        """Sorted regular files below `directory`, hidden names left out.
+
+        `os.walk` reports a folder it cannot list to `on_unreadable` (by
+        default it would silently leave it out) and never follows a link to
+        a folder, so link loops cannot trap the scan.
+        """
+        found = []
+        for dirpath, dirnames, filenames in os.walk(directory, onerror=on_unreadable):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                 and not self._linked_folder(dirpath, d))
+            for name in sorted(f for f in filenames if not f.startswith(".")):
+                path = os.path.join(dirpath, name)
+                reason = self._not_readable(path)
+                if reason:
+                    self.skipped[path] = reason
+                else:
+                    found.append(path)
+        return found
+
+    def skip_folder(self, err):
+        """`os.walk` error handler that skips an unreadable folder."""
+        self.skipped[err.filename] = f"unreadable folder ({err.strerror})"
+
+    def images(self, paths):
+        """Mask of `paths` that are images within the limit; records the rest."""
+        reasons = scan_images(paths, self.max_image_pixels)
+        for path, reason in zip(paths, reasons):
+            if reason:
+                self.skipped[path] = reason
+        return np.array([r is None for r in reasons], dtype=bool)
+
+    def _linked_folder(self, dirpath, name):
+        path = os.path.join(dirpath, name)
+        if not os.path.islink(path):
+            return False
+        self.skipped[path] = "a symbolic link to a folder (links are not followed)"
+        return True
+
+    def _not_readable(self, path):
+        """Why `path` must not be read as an image file, or None."""
+        try:
+            info = os.stat(path)  # follows a symbolic link
+        except OSError as err:
+            if os.path.islink(path):
+                return f"a broken symbolic link ({err.strerror})"
+            return f"cannot be read ({err.strerror})"
+        if not stat.S_ISREG(info.st_mode):
+            return f"not a regular file ({_file_kind(info.st_mode)})"
+        if info.st_size > self.max_bytes:
+            return (
+                f"{info.st_size} bytes, more than an image of at most "
+                f"{self.max_image_pixels} pixels takes ({self.max_bytes} bytes)"
+            )
+        return None
+
+
+def _file_kind(mode):
+    kinds = [(stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISDIR, "a folder")]
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
+
+
+def _scan_classes(split_dir, class_names, split, scan):
     present = _class_dirs(split_dir, set(SPLIT_DIRS) | {UNLABELED_DIR}
                           if split == "train" else ())
     unknown = sorted(set(present) - set(class_names))
@@ -238,7 +329,7 @@ def _scan_classes(split_dir, class_names, split):
     paths, labels = [], []
     for label, cls in enumerate(class_names):
         cls_dir = os.path.join(split_dir, cls)
-        files = _files_below(cls_dir) if os.path.isdir(cls_dir) else []
+        files = scan.files_below(cls_dir) if os.path.isdir(cls_dir) else []
         if split == "train" and not files:
             raise DataError(f"Class folder {cls_dir} has no files.")
         paths += files

@@ -172,9 +172,10 @@ def test_classes_keep_and_relabel_the_chosen_classes(tmp_path):
     train_labels = np.concatenate([y for _, y in data.train.batch(500).as_numpy_iterator()])
     assert np.bincount(train_labels).min() > 100  # both classes, relabelled 0 and 1
     root = make_image_folder(str(tmp_path / "f"), classes=("a", "b", "c"), per_class=6)
-    folder = load_data(root, classes=["c"], val_fraction=0, image_size=(16, 16))
+    folder = load_data(root, classes=["c", "a"], val_fraction=0, image_size=(16, 16))
     encoded = [y for _, y in folder.test_encoded().as_numpy_iterator()]
-    assert folder.class_names == ["c"] and set(encoded) == {0}
+    assert folder.class_names == ["c", "a"] and sorted(encoded) == [0, 1]
+    assert folder.counts["train"] + folder.counts["test"] == 12  # b left out
     with pytest.raises(DataError, match="distinct names"):
         load_data("digits", classes=["5", "x"])
 
