@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kzoo import cli  # noqa: E402
+from kzoo.analysis.plots import save_figure  # noqa: E402
 from kzoo.augment import DEFAULT_POLICY, AugmentPolicy  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
 
@@ -87,7 +88,7 @@ def main(argv=None):
     fig.suptitle(f"{data.name}: {spec}", fontsize=9)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    fig.savefig(args.out, dpi=100)
+    save_figure(fig, args.out)
     plt.close(fig)
     print(f"wrote {args.out}: {len(images)} images x {args.draws} draws of '{spec}'")
     return 0

@@ -56,8 +56,10 @@ def build_parser():
         help="registered model name (trained here) or .keras/SavedModel path",
     )
     p.set_defaults(label_smoothing=0.0, schedule="cosine", dropout=0.0)
-    p.add_argument("--teacher-width", type=float, default=0.25)
-    p.add_argument("--teacher-dropout", type=float, default=0.5,
+    cli.not_applicable(p, model="the student is --student, the teacher --teacher",
+                       width="use --student-width or --teacher-width")
+    p.add_argument("--teacher-width", type=cli.positive_float, default=0.25)
+    p.add_argument("--teacher-dropout", type=cli.rate, default=0.5,
                    help="dropout of a teacher trained here (--dropout is the "
                         "students')")
     p.add_argument(
@@ -67,11 +69,11 @@ def build_parser():
         help="default: --epochs",
     )
     p.add_argument("--student", default="lenet5")
-    p.add_argument("--student-width", type=float, default=1.0)
-    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--student-width", type=cli.positive_float, default=1.0)
+    p.add_argument("--temperature", type=cli.positive_float, default=4.0)
     p.add_argument(
         "--student-loss-weight",
-        type=float,
+        type=cli.unit_interval,
         default=0.1,
         help="weight a of the hard-label loss; 1 - a goes to distillation",
     )
@@ -125,6 +127,7 @@ def run_recipe(args, run):
         size = train_recipe.input_size(cli.copy_args(args, model=args.student))
         args = cli.copy_args(args, input_size=size)
         data = train_recipe.load_training_data(args, size)
+    check_models(args, data)
     out = run.output_dir(
         args.out or os.path.join("saved_models", f"distill-{data.name}"))
     train_recipe.describe_data(data)
@@ -164,6 +167,15 @@ def run_recipe(args, run):
     cli.write_json(os.path.join(out, "distill.json"), report)
     print_table(report)
     return 0
+
+
+def check_models(args, data):
+    """Build the student (and a teacher trained here) once, so that a size
+    they cannot take fails before anything is written."""
+    build_student(args, data)
+    if args.teacher in list_models():
+        train_recipe.build_model(cli.copy_args(args, model=args.teacher,
+                                               width=args.teacher_width), data)
 
 
 def build_student(args, data):

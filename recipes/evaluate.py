@@ -1,10 +1,12 @@
 """Score an exported SavedModel through its `serving_default` signature.
 
     python recipes/evaluate.py --model saved_models/lenet5-digits/1 --data digits
+    python recipes/evaluate.py --model saved_models/lenet5-digits   # latest version
 
 Test images are fed encoded (file bytes, or PNG for in-memory data), exactly
 as TF Serving would receive them; predicted class names are matched to the
-data's class names.
+data's class names. Test files that do not decode are not scored: they are
+counted, listed and recorded in the report (`skipped_files`).
 """
 
 import argparse
@@ -24,7 +26,9 @@ from kzoo.export import load_serving_signature  # noqa: E402
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="SavedModel version folder")
+    p.add_argument("--model", required=True,
+                   help="SavedModel version folder, or a base folder of "
+                        "numbered versions (the latest is scored)")
     cli.add_data_flags(p)
     p.add_argument("--task", default=None,
                    help="output of a multi-task export to score, e.g. 'new' or 'old' "
@@ -39,9 +43,7 @@ def evaluate_saved_model(model_dir, data, batch_size=64, task=None):
 
     `task` picks the `<task>_classes` output of a multi-task export.
     """
-    if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"No SavedModel folder at {model_dir}")
-    serve = load_serving_signature(model_dir)
+    serve = load_serving_signature(resolve_version(model_dir))
     key = f"{task}_classes" if task else "classes"
     if key not in serve.structured_outputs:
         tasks = sorted(k[:-len("_classes")] for k in serve.structured_outputs
@@ -67,14 +69,40 @@ def evaluate_saved_model(model_dir, data, batch_size=64, task=None):
     return classification_report(np.array(y_true), np.array(y_pred), data.class_names)
 
 
+def resolve_version(path):
+    """`path` if it is a SavedModel, else its highest numbered version
+    folder (TF Serving's choice).
+
+    Raises:
+        KzooError: Neither a SavedModel nor a folder of versions.
+    """
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = sorted(
+        (int(d) for d in (os.listdir(path) if os.path.isdir(path) else [])
+         if d.isdigit() and os.path.isfile(os.path.join(path, d, "saved_model.pb"))),
+    )
+    if not versions:
+        raise KzooError(
+            f"No SavedModel at {path}: expected a version folder (holding "
+            "saved_model.pb) or a base folder of numbered versions.")
+    latest = os.path.join(path, str(versions[-1]))
+    print(f"scoring the latest version: {latest}")
+    return latest
+
+
 def main(argv=None):
     args = cli.parse_args(build_parser(), argv)
     # The image size is irrelevant here: the signature decodes and resizes.
     data = load_data(args.data, data_dir=args.data_dir, download=args.download,
                      seed=args.seed, classes=args.classes)
     report = evaluate_saved_model(args.model, data, args.batch_size, args.task)
+    report["skipped_files"] = list(data.skipped_files)
     print(f"test accuracy {report['accuracy']:.4f} on {report['num_examples']} "
-          f"images of '{data.name}'")
+          f"images of '{data.name}'; skipped files (not scored): "
+          f"{len(data.skipped_files)}")
+    for path in data.skipped_files:
+        print(f"  skipped: {path}")
     for name, acc in report["per_class_accuracy"].items():
         print(f"  {name:>12}: {'n/a' if acc is None else f'{acc:.4f}'}")
     if args.out:

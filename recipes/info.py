@@ -21,7 +21,7 @@ def main(argv=None):
     p.add_argument("--input-size", type=cli.positive_int, default=None)
     p.add_argument("--channels", type=int, choices=(1, 3), default=None)
     p.add_argument("--num-classes", type=cli.positive_int, default=1000)
-    p.add_argument("--width", type=float, default=None)
+    p.add_argument("--width", type=cli.positive_float, default=None)
     args = cli.parse_args(p, argv)
     default = get_model_entry(args.model).default_input_shape
     size = args.input_size or default[0]

@@ -44,6 +44,7 @@ from kzoo import cli, runtime  # noqa: E402
 from kzoo.analysis import plot_lines  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
 from kzoo.errors import KzooError  # noqa: E402
+from kzoo.outputs import OutputLock  # noqa: E402
 
 ALL = "all"
 
@@ -89,9 +90,20 @@ def main(argv=None):
     # Validates the spec once, up front; its counts place 'all' on the plot.
     data = load_data(args.data, data_dir=args.data_dir, download=args.download,
                      classes=args.classes)
-    out = args.out or os.path.join("saved_models", f"label_budget-{data.name}")
+    out = train_recipe.run_dir(
+        args.out or os.path.join("saved_models", f"label_budget-{data.name}"),
+        args.smoke)
     runtime.check_output_dir(out)
-    cli.write_json(os.path.join(out, "config.json"), dict(vars(args), out=out))
+    lock = OutputLock(out)  # one report per folder at a time
+    try:
+        return run_report(args, data, budgets, seeds, techniques, out)
+    finally:
+        lock.release()
+
+
+def run_report(args, data, budgets, seeds, techniques, out):
+    cli.write_json(os.path.join(out, "config.json"),
+                   cli.record_config(dict(vars(args), out=out)))
     counts = (data.counts["train"], data.num_classes)
     report = {
         "data": data.name, "model": args.model, "seeds": seeds,
@@ -172,7 +184,8 @@ def run_technique(name, args, budget, seed, out, counts):
         if load_recipe(recipe).main(argv) != 0:
             raise KzooError(f"{recipe}.py failed: {' '.join(argv)}")
         cli.write_json(done, {"recipe": recipe, "argv": argv})
-    return read_json(os.path.join(out, metrics_file))["test_accuracy"]
+    run_out = train_recipe.run_dir(out, args.smoke)  # where --smoke runs write
+    return read_json(os.path.join(run_out, metrics_file))["test_accuracy"]
 
 
 def read_json(path):

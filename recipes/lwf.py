@@ -31,6 +31,7 @@ from kzoo import cli  # noqa: E402
 from kzoo.data import batched  # noqa: E402
 from kzoo.errors import KzooError  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
+from kzoo.outputs import save_keras  # noqa: E402
 from kzoo.training import LwFModel, load_model_source  # noqa: E402
 
 METHODS = ("feature", "finetune", "lwf")
@@ -52,8 +53,11 @@ def build_parser():
     )
     p.add_argument("--method", choices=METHODS + ("all",), default="all")
     p.add_argument("--warmup-epochs", type=cli.positive_int, default=30)
-    p.add_argument("--temperature", type=float, default=2.0)
-    p.add_argument("--old-loss-weight", type=float, default=1.0)
+    p.add_argument("--temperature", type=cli.positive_float, default=2.0)
+    p.add_argument("--old-loss-weight", type=cli.non_negative_float, default=1.0)
+    cli.not_applicable(p, model="the network is --old-model with a new head",
+                       width="the backbone is --old-model's",
+                       dropout="the new head has no dropout")
     return p
 
 
@@ -136,7 +140,7 @@ def finish(network, args, data, old_data, out):
     cli.write_json(
         os.path.join(out, "metrics.json"), {"new_task": new, "old_task": old}
     )
-    network.save(os.path.join(out, "model.keras"))
+    save_keras(network, os.path.join(out, "model.keras"))
     version_dir = export_saved_model(
         network, out, {"old": old_data.class_names, "new": data.class_names}
     )

@@ -3,6 +3,12 @@
     python recipes/noisy_student.py          # digits, 5 labels per class, 3 rounds
     python recipes/noisy_student.py --data DIR --labels-per-class 10 \\
         --models lenet5,lenet5,vgg11_bn --input-size 32 --rounds 2
+    python recipes/noisy_student.py --data DIR   # DIR/train labelled, DIR/unlabeled
+
+On the bundled digits the labelled set is 5 per class (a demo budget; the
+rest of the training split becomes the unlabelled pool). On any other data
+every labelled image is used unless --labels-per-class/--label-fraction
+says otherwise; the first line of the run says which.
 
 The loop of Xie et al. (2020):
 1. train a teacher on the labelled images (round 0: the supervised-only
@@ -43,6 +49,7 @@ from kzoo.analysis import plot_lines  # noqa: E402
 from kzoo.data import batched, with_pseudo_labels  # noqa: E402
 from kzoo.errors import KzooError  # noqa: E402
 from kzoo.models import get_model_entry  # noqa: E402
+from kzoo.outputs import save_keras  # noqa: E402
 from kzoo.semi_supervised import (  # noqa: E402
     PSEUDO_TARGETS,
     PseudoLabelModel,
@@ -78,7 +85,7 @@ def build_parser():
     p.add_argument("--student-epochs", type=cli.positive_int, default=100,
                    help="epochs of each student (one epoch = one pass over "
                         "the pseudo-labelled images at --ratio x --batch-size)")
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=cli.unit_interval, default=0.0,
                    help="teacher confidence a pseudo-label needs")
     p.add_argument("--soft", action="store_true",
                    help="the teacher's probabilities as targets instead of "
@@ -89,7 +96,7 @@ def build_parser():
                         "frequent to their most confident, repeat the rarest)")
     p.add_argument("--noise", default=NOISE_POLICY,
                    help=f"students' input noise policy (default {NOISE_POLICY!r})")
-    p.add_argument("--noise-dropout", type=float, default=0.5,
+    p.add_argument("--noise-dropout", type=cli.rate, default=0.5,
                    help="students' dropout (model noise)")
     p.add_argument("--ablate-noise", action=argparse.BooleanOptionalAction,
                    default=False,
@@ -107,12 +114,16 @@ def main(argv=None):
 def run_recipe(args, run):
     models = [parse_model(spec, args.width) for spec in args.models or [args.model]]
     size = args.input_size or get_model_entry(models[0][0]).default_input_shape[0]
-    args = cli.copy_args(args, input_size=size, models=models)
+    args = cli.copy_args(args, input_size=size,
+                         models=[f"{name}:{width:g}" for name, width in models])
     for spec in (args.augment, args.noise):  # fail before loading data
         train_recipe.make_policy(spec, (size, size), None, args.seed)
     keras.utils.set_random_seed(args.seed)
     data = train_recipe.load_training_data(args, size)
     pl_recipe.require_pool(data)
+    for k in range(min(args.rounds, len(models) - 1) + 1):  # sizes they take
+        name, width = round_model(args, k)
+        train_recipe.build_model(cli.copy_args(args, model=name, width=width), data)
     out = run.output_dir(
         args.out or os.path.join("saved_models", f"noisy_student-{data.name}"))
     train_recipe.describe_data(data)
@@ -150,8 +161,8 @@ def parse_model(spec, default_width):
 
 
 def round_model(args, k):
-    """`(name, width)` of round k's model."""
-    return args.models[min(k, len(args.models) - 1)]
+    """`(name, width)` of round k's model (`args.models` holds NAME:WIDTH)."""
+    return parse_model(args.models[min(k, len(args.models) - 1)], args.width)
 
 
 def train_teacher(args, data, out):
@@ -164,7 +175,7 @@ def train_teacher(args, data, out):
     print(f"\n== round 0: {name} on {data.counts['train']} labelled images")
     target = os.path.join(out, "round0")
     train_recipe.fit(teacher, args, data, target)
-    teacher.save(os.path.join(target, "model.keras"))
+    save_keras(teacher, os.path.join(target, "model.keras"))
     row = dict(round=0, model=name, **scores(teacher, args, data))
     print(f"round 0: val {row['val_accuracy']}, test {row['test_accuracy']:.4f}")
     return teacher, row
@@ -210,7 +221,7 @@ def one_round(teacher, teacher_val, args, data, out, k, noised):
     pl_recipe.fit_semi_supervised(student, student_args, data, pool,
                                   chosen.num_examples, target,
                                   targets_key=PSEUDO_TARGETS)
-    network.save(os.path.join(target, "model.keras"))
+    save_keras(network, os.path.join(target, "model.keras"))
     row = dict(
         round=k, model=student_args.model, noise=noised,
         teacher_val_accuracy=teacher_val,

@@ -4,6 +4,9 @@
     python recipes/pseudo_label.py --label-fraction 0.05
     python recipes/pseudo_label.py --data DIR --labels-per-class 10 --threshold 0.95
 
+The 5 labels per class are a demo budget of the bundled digits; any other
+data keeps every label unless --labels-per-class/--label-fraction says.
+
 Every update trains on a batch of labelled images and --ratio times as many
 unlabelled ones, whose targets are the network's own current predictions
 (--soft: probabilities; else argmax, only those >= --threshold). The
@@ -41,15 +44,15 @@ def build_parser():
     p.description = __doc__.splitlines()[0]
     p.set_defaults(augment="default", epochs=60)
     add_semi_supervised_flags(p)
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=cli.unit_interval, default=0.0,
                    help="confidence an online pseudo-label needs (Lee: 0)")
     p.add_argument("--soft", action="store_true",
                    help="probabilities as targets instead of one-hot argmax")
-    p.add_argument("--unlabeled-weight", type=float, default=3.0,
+    p.add_argument("--unlabeled-weight", type=cli.non_negative_float, default=3.0,
                    help="final unlabelled loss weight α_f (Lee: 3)")
-    p.add_argument("--t1", type=int, default=None,
+    p.add_argument("--t1", type=cli.non_negative_int, default=None,
                    help="epoch where α starts to rise (default: 10%% of --epochs)")
-    p.add_argument("--t2", type=int, default=None,
+    p.add_argument("--t2", type=cli.non_negative_int, default=None,
                    help="epoch where α reaches α_f (default: 60%% of --epochs)")
     return p
 
@@ -96,17 +99,18 @@ def run_recipe(args, run):
 
 
 def with_budget(args):
-    """5 labels per class unless --labels-per-class or --label-fraction says."""
-    if args.labels_per_class is None and args.label_fraction is None:
-        return cli.copy_args(args, labels_per_class=DEFAULT_LABELS_PER_CLASS)
-    return args
+    """On the bundled digits 5 labels per class unless --labels-per-class or
+    --label-fraction says; any other data keeps its labels (see
+    `train.demo_budget`)."""
+    return train_recipe.demo_budget(args, DEFAULT_LABELS_PER_CLASS)
 
 
 def require_pool(data):
     if not data.counts["unlabeled"]:
         raise KzooError(
-            "No unlabelled images: set a label budget (--labels-per-class or "
-            "--label-fraction) or add DIR/unlabeled/."
+            "No unlabelled images: add DIR/unlabeled/, or set a label budget "
+            "(--labels-per-class or --label-fraction) to hold labelled images "
+            "back as unlabelled."
         )
 
 

@@ -15,7 +15,9 @@ after every trial), heatmap.png, config.json and the SavedModel version.
 Running the same command again into the same --out keeps the trials
 search.json already holds and runs the rest (a trial is the unit of
 resumption: trials are short and keep no backup). Every other flag is
-`recipes/train.py`'s.
+`recipes/train.py`'s. On the bundled digits the budget is 10 labels per
+class unless --labels-per-class/--label-fraction says; other data keeps
+every label.
 """
 
 import itertools
@@ -47,7 +49,7 @@ def int_list(text):
 def build_parser():
     p = train_recipe.build_parser()
     p.description = __doc__.splitlines()[0]
-    p.set_defaults(augment=TEMPLATE, labels_per_class=10, epochs=100)
+    p.set_defaults(augment=TEMPLATE, epochs=100)
     p.add_argument(
         "--trials",
         type=cli.positive_int,
@@ -141,8 +143,13 @@ class SearchRecord(dict):
         cli.write_json(self.path, dict(self))
 
 
+# The search's budget on the bundled digits (see `train.demo_budget`).
+DEMO_LABELS_PER_CLASS = 10
+
+
 def main(argv=None):
-    args = cli.parse_args(build_parser(), argv)
+    args = train_recipe.demo_budget(cli.parse_args(build_parser(), argv),
+                                    DEMO_LABELS_PER_CLASS)
     with train_recipe.session(args) as run:
         return run_recipe(args, run)
 
@@ -162,16 +169,12 @@ def run_recipe(args, run):
     n, m = pairs[0]  # fail on a bad template before loading data
     train_recipe.make_policy(args.augment.format(n=n, m=m), (size, size), None, 0)
     data = train_recipe.load_training_data(args, size)
+    train_recipe.build_model(args, data)  # an unusable --input-size fails here
     out = run.output_dir(args.out or os.path.join(
         "saved_models", f"randaugment_search-{args.model}-{data.name}"
     ))
-    config = dict(
-        vars(args),
-        input_size=size,
-        out=out,
-        counts=data.counts,
-        class_names=data.class_names,
-    )
+    config = cli.record_config(dict(vars(args), input_size=size, out=out),
+                               counts=data.counts, class_names=data.class_names)
     cli.write_json(os.path.join(out, "config.json"), config)
     record = SearchRecord(os.path.join(out, "search.json"), config)
     print(

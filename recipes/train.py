@@ -32,6 +32,7 @@ from kzoo.data import batched, load_data, one_hot_labels, plan_steps  # noqa: E4
 from kzoo.errors import KzooError  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
 from kzoo.models import create_model, get_model_entry  # noqa: E402
+from kzoo.outputs import OutputLock, save_keras  # noqa: E402
 from kzoo.training.callbacks import BackupAndRestore  # noqa: E402
 from kzoo.training.wrapper import WrapperModel  # noqa: E402
 
@@ -40,19 +41,21 @@ def build_parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_data_flags(p)
     p.add_argument("--model", default="lenet5")
-    p.add_argument("--width", type=float, default=1.0, help="filter/unit multiplier")
+    p.add_argument("--width", type=cli.positive_float, default=1.0,
+                   help="filter/unit multiplier")
     p.add_argument("--epochs", type=cli.positive_int, default=30)
     p.add_argument("--batch-size", type=cli.positive_int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr", type=cli.positive_float, default=1e-3,
+                   help="Adam learning rate")
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                    help="learning-rate schedule over the whole run")
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--dropout", type=float, default=0.5,
+    p.add_argument("--label-smoothing", type=cli.rate, default=0.1)
+    p.add_argument("--dropout", type=cli.rate, default=0.5,
                    help="dropout after hidden FC layers, for models that have them")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--labels-per-class", type=cli.positive_int, default=None)
-    budget.add_argument("--label-fraction", type=float, default=None)
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    budget.add_argument("--label-fraction", type=cli.fraction, default=None)
+    p.add_argument("--val-fraction", type=cli.rate, default=0.1)
     p.add_argument("--augment", default="none",
                    help=f"augmentation policy, e.g. 'default' (= '{DEFAULT_POLICY}'), "
                         "'flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)' or 'none'")
@@ -70,7 +73,8 @@ def build_parser():
                         "every N steps)")
     p.add_argument("--out", default=None)
     p.add_argument("--smoke", action="store_true",
-                   help="wiring check: 1 epoch of 2 steps, small test")
+                   help="wiring check: 1 epoch of 2 steps, small test; writes "
+                        "to --out/smoke, never a version TF Serving would load")
     add_runtime_flags(p)
     return p
 
@@ -88,6 +92,9 @@ def add_runtime_flags(p):
     p.add_argument("--mixed-precision", action="store_true",
                    help="mixed_float16 on GPU, mixed_bfloat16 on CPU; logits "
                         "and exported outputs stay float32")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard kzoo's backups in --out (of an interrupted run, "
+                        "perhaps with other flags) and train from the start")
 
 
 def runtime_argv(args):
@@ -98,21 +105,41 @@ def runtime_argv(args):
                    if on]
 
 
+SMOKE_DIR = "smoke"
+
+
+def run_dir(out, smoke):
+    """Where a run given `--out out` writes: `out`, or `out/smoke` for a
+    `--smoke` run, so that a wiring check never overwrites a real run's
+    files nor adds a version folder that TF Serving, watching `out`, would
+    serve (it only loads numbered folders)."""
+    return os.path.join(out, SMOKE_DIR) if smoke else out
+
+
 class Session:
     """One recipe run under its strategy: where this process writes."""
 
-    def __init__(self, strategy):
+    def __init__(self, strategy, smoke=False):
         self.strategy = strategy
+        self.smoke = smoke
         self.scratch = []
+        self.locks = []
 
     def output_dir(self, out):
-        """`out` on the chief; a scratch folder (removed when the run
-        succeeds) on the other workers. Checked writable now."""
+        """`run_dir(out)` on the chief; a scratch folder of it (removed when
+        the run succeeds) on the other workers. Checked writable and locked
+        (one run at a time) now, before anything else is written."""
+        out = run_dir(out, self.smoke)
         path = runtime.worker_dir(out, self.strategy)
         runtime.check_output_dir(path)
+        self.locks.append(OutputLock(path))
         if path != out:
             self.scratch.append(path)
         return path
+
+    def close(self):
+        for lock in self.locks:
+            lock.release()
 
 
 @contextlib.contextmanager
@@ -127,8 +154,11 @@ def session(args):
                   f"({runtime.task_name(strategy)}); global batch "
                   f"{args.batch_size}, about {args.batch_size / replicas:g} "
                   "per replica")
-        run = Session(strategy)
-        yield run
+        run = Session(strategy, smoke=getattr(args, "smoke", False))
+        try:
+            yield run
+        finally:
+            run.close()
     for path in run.scratch:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -143,9 +173,9 @@ def train(args, run):
     size = input_size(args)
     make_policy(args.augment, (size, size), None, args.seed)  # fail before loading data
     data = load_training_data(args, size)
+    model = build_model(args, data)  # an unusable --input-size fails here
     out = run.output_dir(
         args.out or os.path.join("saved_models", f"{args.model}-{data.name}"))
-    model = build_model(args, data)
     describe_data(data)
     write_config(args, data, out, input_size=size)
     compile_model(model, args, data.counts["train"])
@@ -156,18 +186,56 @@ def train(args, run):
     return 0
 
 
+DEMO_DATA = "digits"
+
+
+def demo_budget(args, labels_per_class):
+    """The label budget of a semi-supervised recipe, said in its first line.
+
+    The bundled digits are fully labelled, so a demo there hides labels:
+    `labels_per_class` per class unless --labels-per-class/--label-fraction
+    says otherwise. Any other data (a folder, TFDS) keeps every label it
+    has unless a budget flag is given: a user's labels are never dropped
+    silently.
+    """
+    if args.labels_per_class is not None:
+        print(f"labels: {args.labels_per_class} per class (--labels-per-class); "
+              "the rest of the training split joins the unlabelled pool")
+    elif args.label_fraction is not None:
+        print(f"labels: {args.label_fraction:g} of each class (--label-fraction); "
+              "the rest of the training split joins the unlabelled pool")
+    elif args.data == DEMO_DATA:
+        print(f"labels: {labels_per_class} per class, the demo budget of the "
+              f"bundled {DEMO_DATA} (--labels-per-class or --label-fraction "
+              "sets another)")
+        return cli.copy_args(args, labels_per_class=labels_per_class)
+    else:
+        print("labels: every labelled training image (no --labels-per-class or "
+              "--label-fraction); the unlabelled pool is the data's own")
+    return args
+
+
 def describe_data(data):
     print(f"data '{data.name}': {data.counts} images, {data.num_classes} classes, "
           f"shape {data.image_shape}; skipped files: {len(data.skipped_files)}")
     for path in data.skipped_files:
-        print(f"  skipped (not a decodable image): {path}")
+        print(f"  skipped: {path}: {data.skipped_reasons.get(path, 'not an image')}")
 
 
 def write_config(args, data, out, **extra):
-    """The resolved flags and data facts as `out/config.json`."""
+    """The resolved flags and data facts as `out/config.json`.
+
+    `--config out/config.json` replays the run: the flags are recorded as
+    resolved (`channels`, `out`, and flags among `extra` such as
+    `input_size`) and the facts (`class_names`, `counts`, the rest of
+    `extra`) are listed as such (see `cli.record_config`).
+    """
     os.makedirs(out, exist_ok=True)
-    config = dict(vars(args), channels=data.image_shape[-1], out=out,
-                  class_names=data.class_names, counts=data.counts, **extra)
+    flags = dict(vars(args), channels=data.image_shape[-1], out=out)
+    flags.update((k, v) for k, v in extra.items() if k in flags)
+    facts = {k: v for k, v in extra.items() if k not in flags}
+    config = cli.record_config(flags, class_names=data.class_names,
+                               counts=data.counts, **facts)
     cli.write_json(os.path.join(out, "config.json"), config)
 
 
@@ -194,7 +262,10 @@ def fit(model, args, data, out, epochs=None, train=None, num_train=None,
     steps_per_epoch, _ = fit_plan(args, num_train)
     limits = dict(validation_steps=1) if args.smoke else {}
     epochs = 1 if args.smoke else (args.epochs if epochs is None else epochs)
-    guard = BackupAndRestore(os.path.join(out, backup))
+    guard = BackupAndRestore(
+        os.path.join(out, backup), fresh=args.fresh,
+        config=backup_config(args, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                             num_train=num_train))
     start = guard.resume_epoch()
     if start:
         print(f"resuming from {guard.backup_dir}: {start} of {epochs} epochs done")
@@ -208,6 +279,18 @@ def fit(model, args, data, out, epochs=None, train=None, num_train=None,
     if guard.diverged_at is not None:
         raise KzooError(guard.divergence_message())
     return history
+
+
+# Flags that do not change what a run computes, so a backup resumes across
+# them: how it was started (--fresh, a --config file or the same flags) and
+# where it writes (the backup lives there).
+NOT_IN_BACKUP_CONFIG = ("fresh", "config", "out")
+
+
+def backup_config(args, **plan):
+    """What a backup records of its run, and a resumed run must match."""
+    config = {k: v for k, v in vars(args).items() if k not in NOT_IN_BACKUP_CONFIG}
+    return dict(config, **plan)
 
 
 def finish(model, args, data, out):
@@ -225,7 +308,7 @@ def finish(model, args, data, out):
     cli.write_json(os.path.join(out, "metrics.json"), metrics)
     plot_confusion_matrix(metrics["confusion_matrix"], data.class_names,
                           os.path.join(out, "confusion_matrix.png"))
-    model.save(os.path.join(out, "model.keras"))
+    save_keras(model, os.path.join(out, "model.keras"))
     version_dir = export_saved_model(model, out, data.class_names)
     record_with_version(out, version_dir)
     return metrics, version_dir
@@ -336,12 +419,51 @@ def compile_model(model, args, num_train, optimizer=None):
 
 
 def build_model(args, data):
+    """`args.model` for `data`, built now so that an input size the model
+    cannot take (VGG's five poolings need 32 px) fails before any output
+    is written.
+
+    Raises:
+        KzooError: The model cannot be built at this input shape.
+    """
     kwargs = {"num_classes": data.num_classes, "input_shape": data.image_shape}
     params = inspect.signature(get_model_entry(args.model).builder).parameters
     for name in ("width", "dropout"):
         if name in params or "kwargs" in params:
             kwargs[name] = getattr(args, name)
-    return create_model(args.model, **kwargs)
+    try:
+        model = create_model(args.model, **kwargs)
+    except (ValueError, TypeError) as err:
+        if isinstance(err, KzooError):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        raise KzooError(
+            f"{args.model} cannot be built for images of shape "
+            f"{data.image_shape} (--input-size, --channels): {first}") from None
+    check_pooling_inputs(model, args.model)
+    return model
+
+
+def check_pooling_inputs(model, name):
+    """Refuse an input so small that a pooling stage gets less than its
+    window (VGG builds from 1 px, but a 1x1 map pooled five times is not
+    a classifier of images).
+
+    Raises:
+        KzooError: Naming the first such pooling layer.
+    """
+    pooling = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    for layer in model.layers:
+        if isinstance(layer, pooling):
+            height, width = layer.input.shape[1:3]
+            window = max(layer.pool_size)
+            if min(height, width) < window:
+                raise KzooError(
+                    f"Images of {model.input_shape[1]}x{model.input_shape[2]} px "
+                    f"are too small for {name}: its layer {layer.name} would pool "
+                    f"a {height}x{width} map with a {window}x{window} window. Use "
+                    "a larger --input-size (default: "
+                    f"{get_model_entry(name).default_input_shape[0]}).")
 
 
 def callbacks(out, append=False):

@@ -39,7 +39,7 @@ def build_parser():
     p.add_argument("--mode", choices=MODES + ("all",), default="head")
     p.add_argument(
         "--backbone-lr-multiplier",
-        type=float,
+        type=cli.non_negative_float,
         default=0.1,
         help="backbone learning rate / head learning rate (finetune)",
     )
@@ -48,7 +48,10 @@ def build_parser():
         default=None,
         help="last backbone layer (default: all but the classifier)",
     )
-    p.add_argument("--head-dropout", type=float, default=0.0)
+    p.add_argument("--head-dropout", type=cli.rate, default=0.0)
+    cli.not_applicable(p, model="the model is --source with a new head",
+                       width="the backbone is --source's",
+                       dropout="use --head-dropout")
     return p
 
 

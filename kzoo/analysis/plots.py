@@ -7,6 +7,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
+from kzoo.outputs import atomic_path  # noqa: E402
+
+
+def save_figure(fig, path):
+    """`fig.savefig(path)`, replacing `path` atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)  # the format from the extension, kept
+
 
 def plot_confusion_matrix(confusion, class_names, path, title="Confusion matrix"):
     """Write a confusion matrix (rows = true class) as a PNG."""
@@ -24,7 +32,7 @@ def plot_confusion_matrix(confusion, class_names, path, title="Confusion matrix"
         ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
                 color="white" if v > threshold else "black")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -67,7 +75,7 @@ def plot_weight_templates(model, path, class_names=None, layer_name="predictions
             ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
             ax.set_title(class_names[i] if class_names else str(i), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return templates
 
@@ -111,7 +119,7 @@ def plot_search_heatmap(trials, path, value_key="val_accuracy"):
         fig.colorbar(image, ax=ax, label=value_key)
     ax.set_title("RandAugment search")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return grid
 
@@ -149,6 +157,6 @@ def plot_lines(series, path, xlabel, ylabel, title, xscale="linear"):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return plotted

@@ -1,58 +1,145 @@
-"""`BackupAndRestore` that also stops on a non-finite loss and keeps the
-last good state."""
+"""`BackupAndRestore`: end-of-epoch backups that resume a killed run, stop on
+a non-finite loss, and never touch what kzoo did not write."""
 
+import contextlib
+import glob
 import json
 import math
 import os
 
 import keras
+import numpy as np
+
+from kzoo.errors import KzooError
+from kzoo.outputs import atomic_path, write_json
+
+METADATA_FILE = "training_metadata.json"
+MARKER = "kzoo_backup"  # key that proves a metadata file is kzoo's
 
 
-class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras's `BackupAndRestore` (end-of-epoch backups) + `TerminateOnNaN`.
+class BackupAndRestore(keras.callbacks.Callback):
+    """Keras's `BackupAndRestore` (end-of-epoch backups) + `TerminateOnNaN`,
+    made safe for a folder that belongs to a user.
 
-    Keras's callback backs up weights, optimizer state and the epoch count
-    at every epoch end, restores them when `fit` starts again, and deletes
-    the backup when `fit` ends. Combined with `TerminateOnNaN` that loses
-    the run: the epoch in which the loss turns NaN still ends with a backup
-    of the NaN weights, then `fit` ends normally and the backup is deleted.
-    This callback instead:
+    Like Keras's callback it backs up weights, optimizer state and the epoch
+    count at every epoch end, restores them when `fit` starts again (`fit`
+    then starts at the first unfinished epoch), and removes the backup when
+    `fit` ends. Unlike it:
 
-    - stops training at the first step whose `loss` is NaN or infinite
-      (checked every `steps_per_execution` steps, as Keras logs them) and
-      records where in `diverged_at` (`(epoch, step)`);
-    - never backs up a non-finite state, and keeps the backup (the end of
-      the last good epoch) when training diverged, so that running the same
-      command again resumes from it.
+    - **Atomic.** Each backup writes a new weights file, then replaces the
+      metadata file (`training_metadata.json`, which names the weights file)
+      atomically, then removes the previous weights file. The metadata is
+      the commit point: a kill at any moment leaves one complete backup.
+    - **Owned.** The metadata carries a kzoo marker and the run's `config`.
+      A `backup_dir` that exists without kzoo's metadata is refused
+      (`KzooError`), never written into, never deleted. At the end only the
+      files this callback wrote are removed, and the folder only if it is
+      then empty.
+    - **Bound to its run.** Resuming from a backup whose `config` differs
+      from this run's is an error that names the differences; `fresh=True`
+      discards kzoo's backup and starts over.
+    - **Finite.** Training stops at the first step whose `loss` is NaN or
+      infinite (checked every `steps_per_execution` steps, as Keras logs
+      them), recorded in `diverged_at` as `(epoch, step)`; and a state whose
+      weights or optimizer variables are not all finite is never backed up
+      (training stops there too). After a divergence the last good backup
+      is kept, so running the same command again resumes from it.
 
-    What the backup holds: model weights (with kzoo's `Dropout` random
-    state), optimizer variables (including the iteration count that drives
-    learning-rate schedules) and the number of finished epochs. What it
-    does not hold: the position of the data iterator and the random state
-    of augmentation layers running in `tf.data`. A kill in mid-epoch loses
-    that epoch's steps; the run resumes at the start of the epoch, and the
-    data must then start at the same point: skip `resume_epoch() *
-    steps_per_epoch` batches of a stream that is a function of its seed
-    (kzoo's recipes do; the skipped batches also advance the augmentation
-    random state exactly as the uninterrupted run did).
+    What a backup holds: model weights (with kzoo's `Dropout` random state),
+    optimizer variables (including the iteration count that drives
+    learning-rate schedules) and the number of finished epochs. Not the
+    position of the data iterator nor the random state of augmentation
+    layers running in `tf.data`: skip `resume_epoch() * steps_per_epoch`
+    batches of a stream that is a function of its seed (kzoo's recipes do).
 
     Args:
         backup_dir: Folder of this `fit` call's backup (one per call).
-        **kwargs: `keras.callbacks.BackupAndRestore` arguments.
+        config: JSON-compatible description of the run (flags, epochs, ...);
+            a backup resumes only a run with the same config.
+        fresh: Discard an existing kzoo backup instead of resuming it.
+
+    Raises:
+        KzooError: `backup_dir` holds files that are not a kzoo backup, or a
+            kzoo backup of a run with another config (and not `fresh`).
     """
 
-    def __init__(self, backup_dir, **kwargs):
-        super().__init__(backup_dir, **kwargs)
+    def __init__(self, backup_dir, config=None, fresh=False):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self.config = json.loads(json.dumps(config or {}, default=str))
         self.diverged_at = None
         self._epoch = 0
+        self._metadata_path = os.path.join(backup_dir, METADATA_FILE)
+        self._metadata = self._read_metadata()
+        if self._metadata is not None and fresh:
+            self._remove_backup()
+            self._metadata = None
+        self._check_config()
+
+    # --- what is on disk -------------------------------------------------
+
+    def _read_metadata(self):
+        if not os.path.exists(self.backup_dir):
+            return None
+        try:
+            with open(self._metadata_path) as f:
+                metadata = json.load(f)
+        except (OSError, ValueError):
+            metadata = None
+        if not isinstance(metadata, dict) or not metadata.get(MARKER):
+            if os.listdir(self.backup_dir):
+                raise KzooError(
+                    f"{self.backup_dir} exists and is not a kzoo backup; kzoo "
+                    "neither writes into nor deletes it. Move it, or choose "
+                    "another --out."
+                )
+            return None
+        return metadata
+
+    def _check_config(self):
+        if self._metadata is None:
+            return
+        recorded = self._metadata.get("config", {})
+        if recorded == self.config:
+            return
+        changed = sorted(set(recorded) | set(self.config))
+        diffs = [f"{key}: {recorded.get(key)!r} -> {self.config.get(key)!r}"
+                 for key in changed if recorded.get(key) != self.config.get(key)]
+        raise KzooError(
+            f"The backup in {self.backup_dir} belongs to a run with other "
+            f"settings ({'; '.join(diffs)}). Run the same command to resume it, "
+            "or add --fresh to discard the backup and start over."
+        )
 
     def resume_epoch(self):
         """The epoch `fit` will start from: the number of epochs the backup
         has finished (0 without a backup)."""
-        if not os.path.exists(self._training_metadata_path):
-            return 0
-        with open(self._training_metadata_path) as f:
-            return int(json.load(f)["epoch"])
+        return int(self._metadata["epoch"]) if self._metadata else 0
+
+    def _weights_path(self, metadata):
+        return os.path.join(self.backup_dir, metadata["weights"])
+
+    def _remove_backup(self):
+        """Remove the files this callback writes, and the folder if empty."""
+        if self._metadata is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._weights_path(self._metadata))
+        leftovers = glob.glob(os.path.join(self.backup_dir, ".epoch-*.tmp.weights.h5"))
+        for path in leftovers + [self._metadata_path]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        with contextlib.suppress(OSError):  # not empty: someone else's files
+            os.rmdir(self.backup_dir)
+
+    # --- Keras hooks -----------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        if self._metadata is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self._weights_path(self._metadata))
+        self.model._initial_epoch = self.resume_epoch()  # as Keras's callback
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -61,19 +148,43 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.diverged_at is None and not _finite_loss(logs):
             self.diverged_at = (self._epoch, batch)
             self.model.stop_training = True
-        if self.diverged_at is None:
-            super().on_train_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.diverged_at is None and not _finite_loss(logs):
+        if self.diverged_at is None and not (_finite_loss(logs)
+                                             and self._finite_state()):
             self.diverged_at = (epoch, None)
             self.model.stop_training = True
         if self.diverged_at is None:
-            super().on_epoch_end(epoch, logs)
+            self._save(epoch + 1)
 
     def on_train_end(self, logs=None):
         if self.diverged_at is None:
-            super().on_train_end(logs)
+            self._remove_backup()
+            self._metadata = None
+
+    def _finite_state(self):
+        variables = list(self.model.weights)
+        if self.model.optimizer is not None:
+            variables += list(self.model.optimizer.variables)
+        return all(
+            bool(keras.ops.all(keras.ops.isfinite(v)))
+            for v in variables
+            if np.issubdtype(np.dtype(keras.backend.standardize_dtype(v.dtype)),
+                             np.floating)
+        )
+
+    def _save(self, epochs_done):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch-{epochs_done:05d}.weights.h5"
+        with atomic_path(os.path.join(self.backup_dir, name)) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
+        previous = self._metadata
+        self._metadata = {MARKER: 1, "epoch": epochs_done, "weights": name,
+                          "config": self.config}
+        write_json(self._metadata_path, self._metadata)
+        if previous is not None and previous["weights"] != name:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._weights_path(previous))
 
     def divergence_message(self):
         """One line on where the loss diverged and what was kept."""
@@ -86,9 +197,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                      "resumes from it")
         else:
             state = "no epoch finished before it, so there is no checkpoint"
-        return (f"The training loss became NaN or infinite in {where}; training "
-                f"stopped and {state}. Lower the learning rate (--lr) or check "
-                "the data for NaN values.")
+        return (f"The training loss or weights became NaN or infinite in {where}; "
+                f"training stopped and {state}. Lower the learning rate (--lr) "
+                "or check the data for NaN values.")
 
 
 def _finite_loss(logs):

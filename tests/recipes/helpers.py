@@ -34,6 +34,11 @@ def start_recipe(name, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
 
+def smoke_dir(out):
+    """Where a `--smoke` run given `--out out` writes (never `out` itself)."""
+    return os.path.join(out, "smoke")
+
+
 def weights_of(out):
     """The weights of the `model.keras` a recipe wrote to `out`."""
     import keras

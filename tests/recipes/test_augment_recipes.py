@@ -6,7 +6,7 @@ from PIL import Image
 
 from kzoo.cli import run_main
 from kzoo.export import SERVING_TENSORS, load_serving_signature
-from tests.recipes.helpers import load_recipe
+from tests.recipes.helpers import load_recipe, smoke_dir
 
 preview = load_recipe("augment_preview")
 search = load_recipe("randaugment_search")
@@ -53,6 +53,7 @@ def test_search_records_a_failed_trial_and_goes_on(tmp_path, monkeypatch, capsys
     out = str(tmp_path / "search")
     code = run_main(search.main, ["--smoke", "--trials", "2", "--out", out, *FAST])
     assert code == 0
+    out = smoke_dir(out)
     record = json.load(open(os.path.join(out, "search.json")))
     first, second = record["trials"]
     assert "simulated trial crash" in first["error"] and "val_accuracy" not in first

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from kzoo.cli import run_main
+from kzoo.outputs import LOCK_FILE
 from tests.recipes.helpers import load_recipe, start_recipe, weights_of
 from tests.training.helpers import max_difference, replica_strategy
 
@@ -117,5 +118,5 @@ def test_two_workers_on_localhost_agree_and_only_the_chief_exports(tmp_path):
     # Only the chief's outputs remain: one SavedModel, no worker scratch.
     assert sorted(os.listdir(out)) == sorted([
         "1", "config.json", "confusion_matrix.png", "logs", "metrics.json",
-        "model.keras", "training_log.csv"])
+        "model.keras", "training_log.csv", LOCK_FILE])
     assert elapsed < 60, f"two workers took {elapsed:.0f} s"

@@ -101,14 +101,17 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_state(
         "--steps-per-execution", "1", "--out", out])
     err = capsys.readouterr().err
     assert code == 2
-    assert "error: The training loss became NaN or infinite in epoch" in err
+    assert "error: The training loss or weights became NaN or infinite in epoch" in (
+        err)
     assert not os.path.exists(os.path.join(out, "model.keras"))  # no export
     assert not os.path.exists(os.path.join(out, "1"))
     kept = backup_epoch(out)
     if kept:  # a finished epoch before the NaN: its state is kept, finite
         assert f"the last good state (end of epoch {kept})" in err
         values = []
-        with h5py.File(os.path.join(out, "backup", "latest.weights.h5")) as f:
+        with open(os.path.join(out, "backup", "training_metadata.json")) as f:
+            weights = json.load(f)["weights"]
+        with h5py.File(os.path.join(out, "backup", weights)) as f:
             f.visititems(lambda _, item: values.append(item[()])
                          if isinstance(item, h5py.Dataset) else None)
         assert values and all(np.all(np.isfinite(v)) for v in values
@@ -137,4 +140,4 @@ def test_bad_out_fails_before_any_training(kind, tmp_path, capsys, monkeypatch):
     code = run_main(load_recipe("train").main, ["--smoke", "--out", out])
     err = capsys.readouterr().err
     assert code == 2 and expected in err, err
-    assert not os.path.exists(os.path.join(out, "training_log.csv"))
+    assert not os.path.exists(os.path.join(out, "smoke", "training_log.csv"))

@@ -8,7 +8,7 @@ import pytest
 from kzoo.cli import run_main
 from kzoo.errors import KzooError
 from kzoo.testing.images import make_image_folder
-from tests.recipes.helpers import load_recipe, score_export
+from tests.recipes.helpers import load_recipe, score_export, smoke_dir
 
 pseudo_label = load_recipe("pseudo_label")
 noisy_student = load_recipe("noisy_student")
@@ -29,6 +29,7 @@ def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
     code = run_main(pseudo_label.main, ["--out", out, "--threshold", "0.9",
                                         "--soft", *FAST])
     assert code == 0
+    out = smoke_dir(out)
     config = json.load(open(os.path.join(out, "config.json")))
     assert (config["t1"], config["t2"]) == (6, 36)  # 10% / 60% of 60 epochs
     assert config["counts"]["train"] == 50
@@ -42,8 +43,10 @@ def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
 def test_pseudo_label_on_an_image_folder(folder, tmp_path, capsys):
     out = str(tmp_path / "pl")
     code = run_main(pseudo_label.main, ["--data", folder, "--input-size", "16",
+                                        "--labels-per-class", "5",
                                         "--out", out, *FAST])
     assert code == 0
+    out = smoke_dir(out)
     config = json.load(open(os.path.join(out, "config.json")))
     # of each class's 8: 1 validation, 5 labelled, 2 unlabelled (+ 30 files)
     counts = config["counts"]
@@ -64,8 +67,9 @@ def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):
     code = run_main(noisy_student.main, [
         "--data", folder, "--input-size", "16", "--rounds", "2", "--balance",
         "--ablate-noise", "--val-fraction", "0", "--threshold", "0",
-        "--out", out, *FAST])
+        "--labels-per-class", "5", "--out", out, *FAST])
     assert code == 0
+    out = smoke_dir(out)
     report = json.load(open(os.path.join(out, "noisy_student.json")))
     assert [r["round"] for r in report["noised"]] == [1, 2]
     assert [r["noise"] for r in report["no_noise"]] == [False, False]
@@ -85,7 +89,7 @@ def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):
 def test_noisy_student_stops_when_no_pseudo_label_passes(folder, tmp_path, capsys):
     code = run_main(noisy_student.main, [
         "--data", folder, "--input-size", "16", "--threshold", "1.0",
-        "--out", str(tmp_path), *FAST])
+        "--labels-per-class", "5", "--out", str(tmp_path), *FAST])
     assert code == 2
     assert "reached --threshold 1.0 on none of the 36" in capsys.readouterr().err
 
@@ -118,6 +122,7 @@ def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys):
             "--out", out, "--smoke"]
     code = run_main(label_budget.main, argv)
     assert code == 0
+    out = smoke_dir(out)  # and each run's own --smoke folder below it
     report = json.load(open(os.path.join(out, "report.json")))
     supervised = report["results"]["supervised"]
     assert set(supervised) == {"2", "all"} and len(supervised["2"]["runs"]) == 2
@@ -126,7 +131,8 @@ def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys):
     assert report["results"]["pseudo_label"]["all"] is None
     assert len(report["results"]["pseudo_label"]["2"]["runs"]) == 2
     assert os.path.exists(os.path.join(out, "report.png"))
-    assert os.path.exists(os.path.join(out, "2", "pseudo_label", "seed1", "1"))
+    assert os.path.exists(
+        os.path.join(out, "2", "pseudo_label", "seed1", "smoke", "1"))
     # the same command again reuses every finished run
     capsys.readouterr()
     assert run_main(label_budget.main, argv) == 0
@@ -145,10 +151,9 @@ def test_label_budget_rejects_unknown_techniques_and_budgets(tmp_path, capsys):
 def test_noisy_student_model_specs_take_a_width_and_the_last_repeats():
     models = [noisy_student.parse_model(s, 1.0) for s in ("lenet5", "vgg11_bn:0.25")]
     assert models == [("lenet5", 1.0), ("vgg11_bn", 0.25)]
-    args = noisy_student.build_parser().parse_args([])
-    args.models = models
-    assert [noisy_student.round_model(args, k)[0] for k in range(4)] == [
-        "lenet5", "vgg11_bn", "vgg11_bn", "vgg11_bn"]
+    args = noisy_student.build_parser().parse_args(["--models", "lenet5,vgg11_bn:0.25"])
+    assert [noisy_student.round_model(args, k) for k in range(4)] == [
+        models[0], models[1], models[1], models[1]]
     with pytest.raises(ValueError, match="Unknown model"):
         noisy_student.parse_model("resnet50", 1.0)
     with pytest.raises(KzooError, match="NAME:WIDTH"):

@@ -8,16 +8,17 @@ import tensorflow as tf
 from kzoo.cli import run_main
 from kzoo.testing import make_image_folder
 from tests.data.test_loader import make_bad_folder
-from tests.recipes.helpers import load_recipe, run_recipe
+from tests.recipes.helpers import load_recipe, run_recipe, smoke_dir
 
 train = load_recipe("train")
 evaluate = load_recipe("evaluate")
 
 
 def test_smoke_run_writes_everything_and_the_export_scores(tmp_path):
-    out = str(tmp_path / "run")
-    result = run_recipe("train", "--smoke", "--out", out)
+    given = str(tmp_path / "run")
+    result = run_recipe("train", "--smoke", "--out", given)
     assert result.returncode == 0, result.stderr[-3000:]
+    out = smoke_dir(given)
     files = set(os.listdir(out))
     assert {"config.json", "metrics.json", "confusion_matrix.png", "model.keras",
             "training_log.csv", "logs", "1"} <= files
@@ -38,7 +39,7 @@ def test_smoke_run_writes_everything_and_the_export_scores(tmp_path):
     report = json.load(open(tmp_path / "eval.json"))
     assert report["num_examples"] == 359
     # a second run into the same folder adds version 2
-    assert run_main(train.main, ["--smoke", "--out", out]) == 0
+    assert run_main(train.main, ["--smoke", "--out", given]) == 0
     assert {"1", "2"} <= set(os.listdir(out))
 
 
@@ -46,6 +47,7 @@ def test_augmented_smoke_run_records_its_policy(tmp_path):
     out = str(tmp_path / "run")
     policy = "flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)"
     assert run_main(train.main, ["--smoke", "--augment", policy, "--out", out]) == 0
+    out = smoke_dir(out)
     assert json.load(open(os.path.join(out, "config.json")))["augment"] == policy
     assert os.path.isdir(os.path.join(out, "1"))
 

@@ -8,7 +8,7 @@ import pytest
 
 from kzoo.cli import run_main
 from kzoo.models import create_model
-from tests.recipes.helpers import load_recipe, score_export
+from tests.recipes.helpers import load_recipe, score_export, smoke_dir
 
 transfer = load_recipe("transfer")
 distill = load_recipe("distill")
@@ -44,6 +44,7 @@ def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
         ],
     )
     assert code == 0
+    out = smoke_dir(out)
     table = json.load(open(os.path.join(out, "transfer.json")))
     assert set(table) == {"head", "finetune", "scratch"}
     config = json.load(open(os.path.join(out, "finetune", "config.json")))
@@ -70,6 +71,7 @@ def test_distill_reports_gap_closure_and_omitted_class(tmp_path, capsys):
         ],
     )
     assert code == 0
+    out = smoke_dir(out)
     report = json.load(open(os.path.join(out, "distill.json")))
     rows = report["rows"]
     assert set(rows) == {
@@ -111,6 +113,7 @@ def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
         ],
     )
     assert code == 0
+    out = smoke_dir(out)
     table = json.load(open(os.path.join(out, "lwf.json")))
     assert set(table["methods"]) == {"feature", "finetune", "lwf"}
     version = table["methods"]["lwf"]["saved_model"]
@@ -139,7 +142,7 @@ def test_distill_on_the_unlabelled_pool(tmp_path):
     flags = ["--teacher", teacher, "--no-compare", "--labels-per-class", "3",
              "--unlabeled", "--out", out, *FAST]
     assert run_main(distill.main, flags) == 0
-    config = json.load(open(os.path.join(out, "distilled", "config.json")))
+    config = json.load(open(os.path.join(smoke_dir(out), "distilled", "config.json")))
     # 30 labelled + the rest of the training split, unlabelled
     assert config["counts"]["train"] == 30 + config["counts"]["unlabeled"]
     assert config["unlabeled"] is True

@@ -3,8 +3,10 @@ import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from kzoo.errors import KzooError
 from kzoo.training.callbacks import BackupAndRestore
 from tests.training.helpers import max_difference
 
@@ -56,10 +58,11 @@ def test_nan_stops_training_and_keeps_the_last_good_backup(tmp_path):
     assert len(history.history["loss"]) == 3  # stopped in the third epoch
     assert backup.resume_epoch() == 2
     with open(tmp_path / "backup" / "training_metadata.json") as f:
-        assert json.load(f)["epoch"] == 2
+        metadata = json.load(f)
+    assert metadata["epoch"] == 2
     kept = model()
     kept.optimizer.build(kept.trainable_variables)
-    kept.load_weights(str(tmp_path / "backup" / "latest.weights.h5"))
+    kept.load_weights(str(tmp_path / "backup" / metadata["weights"]))
     assert max_difference(kept.get_weights(), recorder.weights[1]) == 0.0
     message = backup.divergence_message()
     assert "in epoch 3, step 3" in message
@@ -95,3 +98,78 @@ def test_restart_resumes_at_the_first_unfinished_epoch(tmp_path):
     whole = model()
     whole.fit(stream(), epochs=4, steps_per_epoch=STEPS, verbose=0)
     assert max_difference(whole.get_weights(), resumed.get_weights()) < 1e-7
+
+
+class PoisonAt(keras.callbacks.Callback):
+    """Sets the weights to NaN at the end of epoch `epoch`, before the
+    backup sees them: a state gone bad while the epoch's loss was finite."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.model.set_weights([np.full_like(w, np.nan)
+                                    for w in self.model.get_weights()])
+
+
+def test_a_non_finite_state_is_never_backed_up(tmp_path):
+    backup = BackupAndRestore(str(tmp_path / "backup"))
+    recorder = Recorder()
+    m = model()
+    m.fit(stream(), epochs=4, steps_per_epoch=STEPS, verbose=0,
+          callbacks=[recorder, PoisonAt(1), backup])
+    assert backup.diverged_at == (1, None)
+    assert backup.resume_epoch() == 1
+    with open(tmp_path / "backup" / "training_metadata.json") as f:
+        kept_path = str(tmp_path / "backup" / json.load(f)["weights"])
+    kept = model()
+    kept.optimizer.build(kept.trainable_variables)
+    kept.load_weights(kept_path)
+    assert all(np.isfinite(w).all() for w in kept.get_weights())
+    assert max_difference(kept.get_weights(), recorder.weights[0]) == 0.0
+
+
+def interrupted_backup(tmp_path, config, at=2):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == at:
+                raise RuntimeError("interrupted")
+
+    backup = BackupAndRestore(str(tmp_path / "backup"), config=config)
+    try:
+        model().fit(stream(), epochs=4, steps_per_epoch=STEPS, verbose=0,
+                    callbacks=[backup, Interrupt()])
+    except RuntimeError:
+        pass
+    return backup
+
+
+def test_a_backup_resumes_only_the_run_it_belongs_to(tmp_path):
+    interrupted_backup(tmp_path, {"epochs": 4, "lr": 0.1})
+    assert BackupAndRestore(str(tmp_path / "backup"),
+                            config={"epochs": 4, "lr": 0.1}).resume_epoch() == 2
+    with pytest.raises(KzooError, match=r"other settings \(lr: 0.1 -> 0.2\)"):
+        BackupAndRestore(str(tmp_path / "backup"), config={"epochs": 4, "lr": 0.2})
+    fresh = BackupAndRestore(str(tmp_path / "backup"),
+                             config={"epochs": 4, "lr": 0.2}, fresh=True)
+    assert fresh.resume_epoch() == 0 and not os.path.exists(tmp_path / "backup")
+
+
+def test_only_kzoos_own_files_are_removed(tmp_path):
+    interrupted_backup(tmp_path, {})
+    (tmp_path / "backup" / "mine.txt").write_text("keep me")
+    backup = BackupAndRestore(str(tmp_path / "backup"))
+    model().fit(stream(), epochs=4, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[backup])
+    assert os.listdir(tmp_path / "backup") == ["mine.txt"]
+
+
+def test_a_folder_that_is_not_a_kzoo_backup_is_refused(tmp_path):
+    os.makedirs(tmp_path / "backup")
+    (tmp_path / "backup" / "latest.weights.h5").write_text("someone else's")
+    with pytest.raises(KzooError, match="is not a kzoo backup"):
+        BackupAndRestore(str(tmp_path / "backup"))
+    assert (tmp_path / "backup" / "latest.weights.h5").read_text() == (
+        "someone else's")
