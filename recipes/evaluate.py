@@ -99,10 +99,10 @@ def main(argv=None):
     report = evaluate_saved_model(args.model, data, args.batch_size, args.task)
     report["skipped_files"] = list(data.skipped_files)
     print(f"test accuracy {report['accuracy']:.4f} on {report['num_examples']} "
-          f"images of '{data.name}'; skipped files (not scored): "
+          f"images of '{data.name}'; files the data scan skipped: "
           f"{len(data.skipped_files)}")
     for path in data.skipped_files:
-        print(f"  skipped: {path}")
+        print(f"  skipped: {path}: {data.skipped_reasons.get(path, 'not an image')}")
     for name, acc in report["per_class_accuracy"].items():
         print(f"  {name:>12}: {'n/a' if acc is None else f'{acc:.4f}'}")
     if args.out:

@@ -310,7 +310,8 @@ def test_evaluate_reports_skipped_files_and_finds_the_latest_version(
                                     "--out", str(report)]) == 0
     text = capsys.readouterr().out
     assert f"scoring the latest version: {out / '2'}" in text
-    assert "skipped files (not scored): 1" in text and "broken.png" in text
+    assert "files the data scan skipped: 1" in text
+    assert "broken.png: cannot be read or decoded" in text
     assert [os.path.basename(p) for p in json.load(open(report))["skipped_files"]
             ] == ["broken.png"]
     assert run_main(evaluate.main, ["--model", str(tmp_path), "--data", root]) == 2
