@@ -63,10 +63,15 @@ def _load_yaml(path, text):
         raise ValueError(" ".join(str(err).split())) from None
 
 
+# Flags that say how a run was started, not what it computes: never
+# recorded, so that replaying a config.json resumes rather than restarts.
+NOT_RECORDED = ("config", "fresh")
+
+
 def record_config(flags, **facts):
     """A run's config.json content: its flags (replayable with `--config`)
     and `facts` about the run, listed under `RECORDED_KEY`."""
-    config = {k: v for k, v in flags.items() if k != "config"}
+    config = {k: v for k, v in flags.items() if k not in NOT_RECORDED}
     config.update(facts)
     config[RECORDED_KEY] = sorted(facts)
     return config
@@ -85,7 +90,12 @@ def parse_args(parser, argv=None):
     """
     parser.add_argument("--config", help="JSON/YAML file of flag values")
     parser.error = _refuse_command_line
+    required = [a for a in parser._actions if a.required]
+    for action in required:  # until we know what the config file gives
+        action.required = False
     first, _ = parser.parse_known_args(argv)
+    for action in required:
+        action.required = True
     if first.config:
         config = read_config(first.config)
         actions = {a.dest: a for a in parser._actions
@@ -98,7 +108,15 @@ def parse_args(parser, argv=None):
             )
         parser.set_defaults(**{key: _config_value(actions[key], value, first.config)
                                for key, value in config.items()})
+        for key in config:  # a required flag the file gives is given
+            actions[key].required = False
     args = parser.parse_args(argv)
+    for group in parser._mutually_exclusive_groups:
+        given = ["--" + a.dest.replace("_", "-") for a in group._group_actions
+                 if getattr(args, a.dest, None) not in (None, False)]
+        if len(given) > 1:
+            raise KzooError(f"{' and '.join(given)} exclude each other (a --config "
+                            f"file may have set one). Received: {given}")
     for dest, reason in getattr(parser, "kzoo_not_applicable", {}).items():
         if getattr(args, dest, None) is not None:
             flag = "--" + dest.replace("_", "-")
@@ -119,7 +137,9 @@ def _config_value(action, value, path):
         raise KzooError(f"{path}: {action.dest}: {why}. Received: {value!r}")
 
     if value is None:
-        return None
+        if action.default is None:
+            return None  # the flag's own "not set"
+        refuse(f"expected a value for {flag}")
     if action.nargs == 0:  # store_true / BooleanOptionalAction
         if not isinstance(value, bool):
             refuse("expected true or false")

@@ -23,6 +23,15 @@ LOCK_FILE = ".kzoo.lock"
 
 
 def _umask():
+    """The process umask, read without changing it where the system says
+    (`os.umask` alone would set it to 0 for a moment, for every thread)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -31,11 +40,6 @@ def _umask():
 def file_mode():
     """The mode `open(path, "w")` gives a new file: 0o666 less the umask."""
     return 0o666 & ~_umask()
-
-
-def dir_mode():
-    """The mode `os.mkdir` gives a new folder: 0o777 less the umask."""
-    return 0o777 & ~_umask()
 
 
 @contextlib.contextmanager
@@ -91,7 +95,7 @@ class OutputLock:
             import fcntl
         except ImportError:  # not POSIX: no locking
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode())
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -5,8 +5,10 @@
 
 Test images are fed encoded (file bytes, or PNG for in-memory data), exactly
 as TF Serving would receive them; predicted class names are matched to the
-data's class names. Test files that do not decode are not scored: they are
-counted, listed and recorded in the report (`skipped_files`).
+data's class names. The files the data scan skipped (not decodable, over
+the pixel limit, not regular files: in any split, so in the test split
+too) are counted, listed with their reasons and recorded in the report
+(`skipped_files`), never scored.
 """
 
 import argparse

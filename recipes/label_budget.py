@@ -103,7 +103,7 @@ def main(argv=None):
 
 def run_report(args, data, budgets, seeds, techniques, out):
     cli.write_json(os.path.join(out, "config.json"),
-                   cli.record_config(dict(vars(args), out=out)))
+                   cli.record_config(vars(args), output_dir=out))
     counts = (data.counts["train"], data.num_classes)
     report = {
         "data": data.name, "model": args.model, "seeds": seeds,

@@ -115,7 +115,7 @@ def run_recipe(args, run):
     models = [parse_model(spec, args.width) for spec in args.models or [args.model]]
     size = args.input_size or get_model_entry(models[0][0]).default_input_shape[0]
     args = cli.copy_args(args, input_size=size,
-                         models=[f"{name}:{width:g}" for name, width in models])
+                         models=[f"{name}:{width!r}" for name, width in models])
     for spec in (args.augment, args.noise):  # fail before loading data
         train_recipe.make_policy(spec, (size, size), None, args.seed)
     keras.utils.set_random_seed(args.seed)

@@ -173,7 +173,7 @@ def run_recipe(args, run):
     out = run.output_dir(args.out or os.path.join(
         "saved_models", f"randaugment_search-{args.model}-{data.name}"
     ))
-    config = cli.record_config(dict(vars(args), input_size=size, out=out),
+    config = cli.record_config(dict(vars(args), input_size=size), output_dir=out,
                                counts=data.counts, class_names=data.class_names)
     cli.write_json(os.path.join(out, "config.json"), config)
     record = SearchRecord(os.path.join(out, "search.json"), config)

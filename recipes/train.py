@@ -16,6 +16,7 @@ backup kept when the loss turns NaN, and checks --out before training.
 import argparse
 import contextlib
 import inspect
+import json
 import os
 import shutil
 import sys
@@ -33,7 +34,7 @@ from kzoo.errors import KzooError  # noqa: E402
 from kzoo.export import export_saved_model  # noqa: E402
 from kzoo.models import create_model, get_model_entry  # noqa: E402
 from kzoo.outputs import OutputLock, save_keras  # noqa: E402
-from kzoo.training.callbacks import BackupAndRestore  # noqa: E402
+from kzoo.training.callbacks import BackupAndRestore, check_same_settings  # noqa: E402
 from kzoo.training.wrapper import WrapperModel  # noqa: E402
 
 
@@ -106,6 +107,10 @@ def runtime_argv(args):
 
 
 SMOKE_DIR = "smoke"
+# In --out while a run is in progress (kept if it is interrupted): the
+# settings of the run, so that a run with other flags is refused before it
+# writes or retrains anything.
+RUN_MARKER = ".kzoo-run.json"
 
 
 def run_dir(out, smoke):
@@ -119,25 +124,47 @@ def run_dir(out, smoke):
 class Session:
     """One recipe run under its strategy: where this process writes."""
 
-    def __init__(self, strategy, smoke=False):
+    def __init__(self, strategy, args):
         self.strategy = strategy
-        self.smoke = smoke
+        self.args = args
         self.scratch = []
         self.locks = []
+        self.markers = []
 
     def output_dir(self, out):
         """`run_dir(out)` on the chief; a scratch folder of it (removed when
-        the run succeeds) on the other workers. Checked writable and locked
-        (one run at a time) now, before anything else is written."""
-        out = run_dir(out, self.smoke)
+        the run succeeds) on the other workers. Checked writable, locked (one
+        run at a time) and claimed for this run's settings now, before
+        anything else is written.
+
+        Raises:
+            KzooError: Not writable, in use, or holding an interrupted run
+                with other settings (without --fresh).
+        """
+        out = run_dir(out, getattr(self.args, "smoke", False))
         path = runtime.worker_dir(out, self.strategy)
         runtime.check_output_dir(path)
         self.locks.append(OutputLock(path))
+        self._claim(path)
         if path != out:
             self.scratch.append(path)
         return path
 
-    def close(self):
+    def _claim(self, path):
+        marker = os.path.join(path, RUN_MARKER)
+        config = backup_config(self.args)
+        if os.path.exists(marker) and not self.args.fresh:
+            with open(marker) as f:
+                recorded = json.load(f)["config"]
+            check_same_settings(recorded, config, f"The interrupted run in {path}")
+        cli.write_json(marker, {"kzoo_run": 1, "config": config})
+        self.markers.append(marker)
+
+    def close(self, succeeded):
+        if succeeded:
+            for marker in self.markers:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(marker)
         for lock in self.locks:
             lock.release()
 
@@ -154,11 +181,13 @@ def session(args):
                   f"({runtime.task_name(strategy)}); global batch "
                   f"{args.batch_size}, about {args.batch_size / replicas:g} "
                   "per replica")
-        run = Session(strategy, smoke=getattr(args, "smoke", False))
+        run = Session(strategy, args)
+        succeeded = False
         try:
             yield run
+            succeeded = True
         finally:
-            run.close()
+            run.close(succeeded)
     for path in run.scratch:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -226,16 +255,17 @@ def write_config(args, data, out, **extra):
     """The resolved flags and data facts as `out/config.json`.
 
     `--config out/config.json` replays the run: the flags are recorded as
-    resolved (`channels`, `out`, and flags among `extra` such as
-    `input_size`) and the facts (`class_names`, `counts`, the rest of
-    `extra`) are listed as such (see `cli.record_config`).
+    given or resolved (`channels`, and flags among `extra` such as
+    `input_size`; `out` as the user gave it) and the facts (`class_names`,
+    `counts`, `output_dir`, the rest of `extra`) are listed as such (see
+    `cli.record_config`).
     """
     os.makedirs(out, exist_ok=True)
-    flags = dict(vars(args), channels=data.image_shape[-1], out=out)
+    flags = dict(vars(args), channels=data.image_shape[-1])
     flags.update((k, v) for k, v in extra.items() if k in flags)
     facts = {k: v for k, v in extra.items() if k not in flags}
     config = cli.record_config(flags, class_names=data.class_names,
-                               counts=data.counts, **facts)
+                               counts=data.counts, output_dir=out, **facts)
     cli.write_json(os.path.join(out, "config.json"), config)
 
 

@@ -63,7 +63,7 @@ def main(argv=None):
 
 def run_recipe(args, run):
     source = load_model_source(args.source)
-    args, data = train_recipe.load_data_for_model(args, source, model=source.name)
+    args, data = train_recipe.load_data_for_model(args, source)
     out = run.output_dir(
         args.out or os.path.join("saved_models", f"transfer-{data.name}"))
     train_recipe.describe_data(data)

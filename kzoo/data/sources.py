@@ -80,8 +80,9 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
 
     A root without `train/` is read as `root/<class>/*`. Only regular files
     are read (a symbolic link to one is followed); named pipes, devices,
-    broken links, links to folders (never followed) and files too large for
-    any image within the limit are skipped, as are files that do not decode
+    broken links, links to folders inside a class or unlabeled folder (not
+    followed; a class folder that is itself a link is read) and files too
+    large for any image within the limit are skipped, as are files that do not decode
     and images declaring more than `max_image_pixels` (checked from the
     header, before decoding). Skipped paths are listed in `skipped_files`,
     with the reason of each in `skipped_reasons`. An unreadable folder of a

@@ -2,10 +2,10 @@
 a non-finite loss, and never touch what kzoo did not write."""
 
 import contextlib
-import glob
 import json
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -15,6 +15,12 @@ from kzoo.outputs import atomic_path, write_json
 
 METADATA_FILE = "training_metadata.json"
 MARKER = "kzoo_backup"  # key that proves a metadata file is kzoo's
+# Every name this callback writes: weights files, the metadata, and the
+# temporary files `atomic_path` makes for them (left behind by a kill).
+KZOO_FILES = re.compile(
+    r"(epoch-\d{5}\.weights\.h5|training_metadata\.json"
+    r"|\.epoch-\d{5}\.weights\.h5\..+\.tmp\.weights\.h5"
+    r"|\.training_metadata\.json\..+\.tmp\.json)")
 
 
 class BackupAndRestore(keras.callbacks.Callback):
@@ -79,6 +85,13 @@ class BackupAndRestore(keras.callbacks.Callback):
     # --- what is on disk -------------------------------------------------
 
     def _read_metadata(self):
+        """kzoo's metadata in `backup_dir`, or None (no backup yet, or only
+        what a kill left of the first one: removed).
+
+        Raises:
+            KzooError: Files that kzoo does not write, without kzoo's
+                metadata (someone else's folder).
+        """
         if not os.path.exists(self.backup_dir):
             return None
         try:
@@ -86,30 +99,24 @@ class BackupAndRestore(keras.callbacks.Callback):
                 metadata = json.load(f)
         except (OSError, ValueError):
             metadata = None
-        if not isinstance(metadata, dict) or not metadata.get(MARKER):
-            if os.listdir(self.backup_dir):
-                raise KzooError(
-                    f"{self.backup_dir} exists and is not a kzoo backup; kzoo "
-                    "neither writes into nor deletes it. Move it, or choose "
-                    "another --out."
-                )
-            return None
-        return metadata
+        if isinstance(metadata, dict) and metadata.get(MARKER):
+            return metadata
+        foreign = [n for n in os.listdir(self.backup_dir)
+                   if not KZOO_FILES.fullmatch(n)]
+        if foreign or os.path.exists(self._metadata_path):
+            raise KzooError(
+                f"{self.backup_dir} exists and is not a kzoo backup; kzoo "
+                "neither writes into nor deletes it. Move it, or choose "
+                "another --out."
+            )
+        self._remove_backup()  # a first backup interrupted mid-write
+        return None
 
     def _check_config(self):
         if self._metadata is None:
             return
-        recorded = self._metadata.get("config", {})
-        if recorded == self.config:
-            return
-        changed = sorted(set(recorded) | set(self.config))
-        diffs = [f"{key}: {recorded.get(key)!r} -> {self.config.get(key)!r}"
-                 for key in changed if recorded.get(key) != self.config.get(key)]
-        raise KzooError(
-            f"The backup in {self.backup_dir} belongs to a run with other "
-            f"settings ({'; '.join(diffs)}). Run the same command to resume it, "
-            "or add --fresh to discard the backup and start over."
-        )
+        check_same_settings(self._metadata.get("config", {}), self.config,
+                            f"The backup in {self.backup_dir}")
 
     def resume_epoch(self):
         """The epoch `fit` will start from: the number of epochs the backup
@@ -120,14 +127,13 @@ class BackupAndRestore(keras.callbacks.Callback):
         return os.path.join(self.backup_dir, metadata["weights"])
 
     def _remove_backup(self):
-        """Remove the files this callback writes, and the folder if empty."""
-        if self._metadata is not None:
+        """Remove the files this callback writes (`KZOO_FILES`: weights,
+        metadata, and temporary files a kill left), the metadata last, then
+        the folder if it is empty."""
+        names = [n for n in os.listdir(self.backup_dir) if KZOO_FILES.fullmatch(n)]
+        for name in sorted(names, key=lambda n: n == METADATA_FILE):
             with contextlib.suppress(FileNotFoundError):
-                os.remove(self._weights_path(self._metadata))
-        leftovers = glob.glob(os.path.join(self.backup_dir, ".epoch-*.tmp.weights.h5"))
-        for path in leftovers + [self._metadata_path]:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
+                os.remove(os.path.join(self.backup_dir, name))
         with contextlib.suppress(OSError):  # not empty: someone else's files
             os.rmdir(self.backup_dir)
 
@@ -158,7 +164,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             self._save(epoch + 1)
 
     def on_train_end(self, logs=None):
-        if self.diverged_at is None:
+        if self.diverged_at is None and os.path.isdir(self.backup_dir):
             self._remove_backup()
             self._metadata = None
 
@@ -200,6 +206,25 @@ class BackupAndRestore(keras.callbacks.Callback):
         return (f"The training loss or weights became NaN or infinite in {where}; "
                 f"training stopped and {state}. Lower the learning rate (--lr) "
                 "or check the data for NaN values.")
+
+
+def check_same_settings(recorded, config, what):
+    """Refuse to resume `what` (recorded with `recorded`) under `config`.
+
+    Raises:
+        KzooError: Naming each setting that differs, `key: old -> new`.
+    """
+    config = json.loads(json.dumps(config, default=str))
+    if recorded == config:
+        return
+    diffs = [f"{key}: {recorded.get(key)!r} -> {config.get(key)!r}"
+             for key in sorted(set(recorded) | set(config))
+             if recorded.get(key) != config.get(key)]
+    raise KzooError(
+        f"{what} belongs to a run with other settings ({'; '.join(diffs)}). "
+        "Run the same command to resume it, or add --fresh to discard what it "
+        "left and start over."
+    )
 
 
 def _finite_loss(logs):

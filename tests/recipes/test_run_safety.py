@@ -103,7 +103,8 @@ def test_a_runs_config_json_replays_it(tmp_path):
     assert {"class_names", "counts"} <= set(original)  # facts are recorded too
     args = train.cli.parse_args(train.build_parser(), ["--config", recorded])
     assert (args.epochs, args.lr, args.smoke, args.model) == (3, 0.01, True, "lenet5")
-    replayed = {k: v for k, v in vars(args).items() if k != "config"}
+    replayed = {k: v for k, v in vars(args).items()
+                if k not in train.cli.NOT_RECORDED}
     flags = {k: original[k] for k in replayed}
     assert replayed == flags
 
@@ -178,6 +179,7 @@ def test_a_backup_resumes_only_its_own_run(tmp_path, capsys, monkeypatch):
     assert "--fresh" in line
     assert json.load(open(os.path.join(out, "backup", "training_metadata.json"))
                      )["epoch"] == 2
+    assert json.load(open(os.path.join(out, "config.json")))["epochs"] == 3
     # The same flags resume; --fresh would start over (tested below).
     assert run_main(train.main, first) == 0
     assert "resuming from" in capsys.readouterr().out
@@ -328,3 +330,35 @@ def test_how_a_run_was_started_does_not_bind_its_backup(tmp_path):
     assert train.backup_config(plain) == train.backup_config(other)
     changed = parse(train.build_parser(), ["--epochs", "4"])
     assert train.backup_config(plain) != train.backup_config(changed)
+
+
+def test_a_smoke_runs_config_replays_into_the_same_folder(tmp_path):
+    out = str(tmp_path / "run")
+    assert run_main(train.main, ["--smoke", "--out", out, *FAST]) == 0
+    recorded = json.load(open(os.path.join(out, "smoke", "config.json")))
+    assert recorded["out"] == out and "fresh" not in recorded
+    assert recorded["output_dir"] == os.path.join(out, "smoke")
+    args = train.cli.parse_args(train.build_parser(), [
+        "--config", os.path.join(out, "smoke", "config.json")])
+    assert train.run_dir(args.out, args.smoke) == os.path.join(out, "smoke")
+
+
+def test_a_config_file_cannot_unset_a_flag_or_combine_exclusive_ones(
+        tmp_path, capsys):
+    path = tmp_path / "cfg.json"
+    for config, match in (({"batch_size": None}, "expected a value for --batch-size"),
+                          ({"labels_per_class": 5, "label_fraction": 0.5},
+                           "--labels-per-class and --label-fraction exclude")):
+        path.write_text(json.dumps(config))
+        out = tmp_path / "run"
+        assert run_main(train.main, ["--config", str(path), "--out", str(out)]) == 2
+        assert match in one_error_line(capsys)
+        assert not out.exists()
+
+
+def test_a_required_flag_may_come_from_the_config_file(tmp_path):
+    transfer = load_recipe("transfer")
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"source": "a.keras", "mode": "head"}))
+    args = train.cli.parse_args(transfer.build_parser(), ["--config", str(path)])
+    assert (args.source, args.mode, args.model) == ("a.keras", "head", None)

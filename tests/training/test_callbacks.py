@@ -173,3 +173,14 @@ def test_a_folder_that_is_not_a_kzoo_backup_is_refused(tmp_path):
         BackupAndRestore(str(tmp_path / "backup"))
     assert (tmp_path / "backup" / "latest.weights.h5").read_text() == (
         "someone else's")
+
+
+def test_what_a_kill_leaves_of_a_first_backup_is_cleaned_not_refused(tmp_path):
+    folder = tmp_path / "backup"
+    folder.mkdir()
+    (folder / ".epoch-00001.weights.h5.k3j2.tmp.weights.h5").write_bytes(b"half")
+    backup = BackupAndRestore(str(folder))
+    assert backup.resume_epoch() == 0 and not folder.exists()
+    model().fit(stream(), epochs=2, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[backup])
+    assert not folder.exists()
