@@ -44,8 +44,8 @@ def read_config(path):
         else:
             config = json.loads(text)
     except ValueError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        raise KzooError(f"Config file {path} does not parse: {first}") from None
+        raise KzooError(f"Config file {path} does not parse: {first_line(err)}"
+                        ) from None
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise KzooError(f"Config {path} must hold a mapping of flag names to values.")
     facts = config.pop(RECORDED_KEY, None) or []
@@ -178,9 +178,20 @@ def run_main(main, argv=None):
     except USER_ERRORS as err:
         if os.environ.get("KZOO_TRACEBACK"):
             raise
-        message = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {first_line(err)}", file=sys.stderr)
         return 2
+
+
+def first_line(err):
+    """An exception's message as one line (its repr when it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else repr(err)
+
+
+def print_skipped(data):
+    """One line per file the data scan skipped, with its reason."""
+    for path in data.skipped_files:
+        print(f"  skipped: {path}: {data.skipped_reasons.get(path, 'not an image')}")
 
 
 def add_data_flags(parser):

@@ -45,12 +45,17 @@ KERAS_MODEL_FILE = os.path.join("assets.extra", "model.keras")
 _MAX_CLAIMS = 100
 
 
+def versions(base_dir):
+    """The numbered version folders' numbers under `base_dir`, sorted."""
+    if not os.path.isdir(base_dir):
+        return []
+    return sorted(int(d) for d in os.listdir(base_dir)
+                  if re.fullmatch(r"\d+", d))
+
+
 def next_version(base_dir):
     """The next TF Serving version number under `base_dir` (1 if none)."""
-    if not os.path.isdir(base_dir):
-        return 1
-    versions = [int(d) for d in os.listdir(base_dir) if re.fullmatch(r"\d+", d)]
-    return max(versions, default=0) + 1
+    return max(versions(base_dir), default=0) + 1
 
 
 def output_classes(model, class_names):

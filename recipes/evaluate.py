@@ -23,7 +23,7 @@ from kzoo import cli  # noqa: E402
 from kzoo.analysis import classification_report  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
 from kzoo.errors import KzooError  # noqa: E402
-from kzoo.export import load_serving_signature  # noqa: E402
+from kzoo.export import load_serving_signature, versions  # noqa: E402
 
 
 def build_parser():
@@ -80,15 +80,13 @@ def resolve_version(path):
     """
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
-    versions = sorted(
-        (int(d) for d in (os.listdir(path) if os.path.isdir(path) else [])
-         if d.isdigit() and os.path.isfile(os.path.join(path, d, "saved_model.pb"))),
-    )
-    if not versions:
+    numbered = [v for v in versions(path)
+                if os.path.isfile(os.path.join(path, str(v), "saved_model.pb"))]
+    if not numbered:
         raise KzooError(
             f"No SavedModel at {path}: expected a version folder (holding "
             "saved_model.pb) or a base folder of numbered versions.")
-    latest = os.path.join(path, str(versions[-1]))
+    latest = os.path.join(path, str(numbered[-1]))
     print(f"scoring the latest version: {latest}")
     return latest
 
@@ -103,8 +101,7 @@ def main(argv=None):
     print(f"test accuracy {report['accuracy']:.4f} on {report['num_examples']} "
           f"images of '{data.name}'; files the data scan skipped: "
           f"{len(data.skipped_files)}")
-    for path in data.skipped_files:
-        print(f"  skipped: {path}: {data.skipped_reasons.get(path, 'not an image')}")
+    cli.print_skipped(data)
     for name, acc in report["per_class_accuracy"].items():
         print(f"  {name:>12}: {'n/a' if acc is None else f'{acc:.4f}'}")
     if args.out:

@@ -247,8 +247,7 @@ def demo_budget(args, labels_per_class):
 def describe_data(data):
     print(f"data '{data.name}': {data.counts} images, {data.num_classes} classes, "
           f"shape {data.image_shape}; skipped files: {len(data.skipped_files)}")
-    for path in data.skipped_files:
-        print(f"  skipped: {path}: {data.skipped_reasons.get(path, 'not an image')}")
+    cli.print_skipped(data)
 
 
 def write_config(args, data, out, **extra):
@@ -466,10 +465,10 @@ def build_model(args, data):
     except (ValueError, TypeError) as err:
         if isinstance(err, KzooError):
             raise
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
         raise KzooError(
             f"{args.model} cannot be built for images of shape "
-            f"{data.image_shape} (--input-size, --channels): {first}") from None
+            f"{data.image_shape} (--input-size, --channels): "
+            f"{cli.first_line(err)}") from None
     check_pooling_inputs(model, args.model)
     return model
 
