@@ -2,7 +2,7 @@
 
     python benchmarks/bench_augment_fit.py [--epochs 3] [--rounds 5] [--augment default]
 
-Both contenders are `recipes/train.py`'s own path on the digits training
+Both contenders are `kzoo train`'s own path on the digits training
 split (1,293 images, 32x32x1, batch 16, XLA, 32 steps per call): the same
 model, optimizer and cached decoded tensors; one maps the `--augment` policy
 over each batch in tf.data, the other only one-hots the labels. After a
@@ -16,7 +16,7 @@ import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from common import RecipeContender, load_train_recipe  # noqa: E402
+from common import RecipeContender, train_config  # noqa: E402
 
 from kzoo.data import load_data  # noqa: E402
 
@@ -27,16 +27,15 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--augment", default="default")
     args = p.parse_args()
-    recipe = load_train_recipe()
-    defaults = recipe.build_parser().parse_args([])
+    defaults = train_config()
     data = load_data(
         "digits",
         image_size=(32, 32),
         val_fraction=defaults.val_fraction,
         seed=defaults.seed,
     )
-    augmented = RecipeContender(recipe, data, ["--augment", args.augment])
-    plain = RecipeContender(recipe, data, ["--augment", "none"])
+    augmented = RecipeContender(data, ["--augment", args.augment])
+    plain = RecipeContender(data, ["--augment", "none"])
     augmented.run(1)  # trace, compile, fill the cache
     plain.run(1)
     times = {"augmented": [], "plain": []}

@@ -1,4 +1,4 @@
-"""LeNet-5 training throughput: kzoo's recipe path vs a plain PyTorch loop.
+"""LeNet-5 training throughput: kzoo's `kzoo train` path vs a plain PyTorch loop.
 
     python benchmarks/bench_lenet_throughput.py [--epochs 3] [--rounds 5]
 
@@ -10,7 +10,7 @@ Rounds alternate between the contenders so machine noise hits all of them;
 the medians of the per-round ratios are printed.
 
 Contenders:
-- kzoo: `recipes/train.py`'s own data pipeline, model and `compile_model`
+- kzoo: `kzoo train`'s own data pipeline, model and `compile_model`
   (XLA on, 32 steps per graph call by default);
 - keras-plain: the same with `jit_compile=False, steps_per_execution=1`
   (what `model.fit` does with Keras's defaults on a CPU);
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from common import RecipeContender, load_train_recipe  # noqa: E402
+from common import RecipeContender, train_config  # noqa: E402
 from kzoo.data import load_data  # noqa: E402
 
 
@@ -75,8 +75,7 @@ def main():
     p.add_argument("--dropout", type=float, default=0.5,
                    help="dropout after fc1/fc2 in both models (recipe default 0.5)")
     args = p.parse_args()
-    recipe = load_train_recipe()
-    defaults = recipe.build_parser().parse_args([])
+    defaults = train_config()
     data = load_data(defaults.data, image_size=(32, 32),
                      val_fraction=defaults.val_fraction, seed=defaults.seed)
     x = np.stack([img.numpy() for img, _ in data.train])
@@ -88,9 +87,9 @@ def main():
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         flags = ["--batch-size", str(batch_size), "--dropout", str(args.dropout)]
         contenders = {
-            "kzoo": RecipeContender(recipe, data, flags),
+            "kzoo": RecipeContender(data, flags),
             "keras-plain": RecipeContender(
-                recipe, data,
+                data,
                 flags + ["--no-jit-compile", "--steps-per-execution", "1"]),
             "torch": TorchContender(x, y, batch_size, data.num_classes,
                                     args.dropout),

@@ -3,12 +3,12 @@
     python benchmarks/bench_wrappers.py [--rounds 5] [--epochs 2]
 
 On the digits training split (32x32x1, batch 16, XLA, 32 steps per call:
-`recipes/train.py`'s defaults), after a warm-up epoch each, rounds alternate
+`kzoo train`'s defaults), after a warm-up epoch each, rounds alternate
 the contenders and the median of per-round ratios is printed:
 - Distiller (teacher run every step) / (plain student fit + teacher.predict
   over the same images): what distillation costs beyond the two passes it
   needs. Teacher VGG-11-BN width 0.25, student LeNet-5 width 0.5 (the
-  `recipes/distill.py` demo pair).
+  `kzoo distill` demo pair).
 - Distiller on precomputed teacher logits / plain student fit.
 - LwFModel joint training / plain fit of the same network's new head (the
   old head's extra forward pass and distillation term are the overhead).
@@ -23,7 +23,7 @@ import statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-from common import RecipeContender, load_train_recipe  # noqa: E402
+from common import RecipeContender, train_config  # noqa: E402
 
 from kzoo.data import batched, load_data  # noqa: E402
 from kzoo.models import create_model  # noqa: E402
@@ -46,8 +46,7 @@ def main():
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
-    recipe = load_train_recipe()
-    flags = recipe.build_parser().parse_args([])
+    flags = train_config()
     data = load_data(
         "digits", image_size=(32, 32), val_fraction=flags.val_fraction, seed=flags.seed
     )
@@ -57,11 +56,9 @@ def main():
     teacher.compile(jit_compile=True, steps_per_execution=flags.steps_per_execution)
     images = batched(data.train, flags.batch_size).map(lambda x, y: x)
     contenders = {
-        "distiller": RecipeContender(recipe, data, model=Distiller(teacher, student)),
+        "distiller": RecipeContender(data, model=Distiller(teacher, student)),
         "student+teacher.predict": RecipeContender(
-            recipe,
-            data,
-            model=models(shape, n)[1],
+            data, model=models(shape, n)[1],
             extra=lambda: teacher.predict(images, verbose=0),
         ),
     }
@@ -69,19 +66,17 @@ def main():
         data, train=precompute_teacher_logits(teacher, data.train)
     )
     contenders["distiller_precomputed"] = RecipeContender(
-        recipe, cached, model=Distiller(teacher, models(shape, n)[1])
-    )
-    contenders["student"] = RecipeContender(recipe, data, model=models(shape, n)[1])
+        cached, model=Distiller(teacher, models(shape, n)[1]))
+    contenders["student"] = RecipeContender(data, model=models(shape, n)[1])
 
     old = create_model("lenet5", num_classes=n, input_shape=shape)
     lwf = LwFModel(old, n)
     lwf.freeze(backbone=False, old_head=False)
     recorded = dataclasses.replace(data, train=lwf.record_old_outputs(data.train))
-    contenders["lwf"] = RecipeContender(recipe, recorded, model=lwf)
+    contenders["lwf"] = RecipeContender(recorded, model=lwf)
     plain_net = LwFModel(old, n).network
     contenders["plain_new_head"] = RecipeContender(
-        recipe, data, model=keras.Model(plain_net.input, plain_net.output["new"])
-    )
+        data, model=keras.Model(plain_net.input, plain_net.output["new"]))
 
     for contender in contenders.values():
         contender.run(1)  # trace, compile, fill caches

@@ -1,40 +1,39 @@
 """Helpers shared by the benchmark scripts."""
 
-import importlib.util
 import os
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def load_train_recipe():
-    """`recipes/train.py` as a module, so benchmarks time the recipe's own path."""
-    spec = importlib.util.spec_from_file_location(
-        "train_recipe", os.path.join(ROOT, "recipes", "train.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def train_config(flags=()):
+    """The `RunConfig` `kzoo train` would run with `flags`."""
+    from kzoo.run import COMMANDS
+    from kzoo.run.config import parse_argv
+
+    return parse_argv(COMMANDS["train"], list(flags))[0]
 
 
 class RecipeContender:
-    """A model trained exactly as `recipes/train.py` would, given its flags.
+    """A model trained exactly as `kzoo train` would, given its flags: the
+    engine's own model, `compile_model` and training dataset.
 
     Args:
-        recipe: `load_train_recipe()`.
         data: `DataSplits` to train on.
-        flags: `train.py` flags.
+        flags: `kzoo train` flags.
         model: The model to train (default: the one the flags build).
         extra: Optional callable timed after each epoch (a peer's extra work).
     """
 
-    def __init__(self, recipe, data, flags=(), model=None, extra=None):
-        args = recipe.build_parser().parse_args(list(flags))
-        self.model = model if model is not None else recipe.build_model(args, data)
+    def __init__(self, data, flags=(), model=None, extra=None):
+        from kzoo.run import fitting, inputs
+
+        config = train_config(flags)
+        self.model = model if model is not None else inputs.build_model(config, data)
         self.extra = extra
-        recipe.compile_model(self.model, args, data.counts["train"])
-        self.train = recipe.train_dataset(data, args)
-        self.steps_per_epoch, _ = recipe.fit_plan(args, data.counts["train"])
+        fitting.compile_model(self.model, config, data.counts["train"])
+        self.train = inputs.train_dataset(data, config)
+        self.steps_per_epoch, _ = fitting.fit_plan(config, data.counts["train"])
 
     def run(self, epochs):
         """Train `epochs` epochs; return seconds per epoch."""

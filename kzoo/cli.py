@@ -1,180 +1,72 @@
-"""Helpers shared by the scripts in `recipes/`: config files, errors, output.
+"""The `kzoo` command: one subcommand per technique, generated from the
+run options (`kzoo.run.options`).
 
-A recipe builds an `argparse` parser, then calls `parse_args(parser, argv)`,
-which also reads `--config FILE` (JSON, or YAML when PyYAML is installed):
-values from the file replace the parser defaults and explicit command-line
-flags override both.
+    kzoo --help
+    kzoo train --data DIR --epochs 30
+    kzoo noisy-student --config saved_models/noisy_student-digits/config.json
+
+`kzoo <command> --help` lists every option with its default and needs no
+TensorFlow import. A user error (bad flag, unusable data, a folder that is
+not kzoo's) is one `error: ...` line and exit status 2; set
+`KZOO_TRACEBACK=1` for the traceback. The scripts in `recipes/` call
+`run_recipe`, so `python recipes/train.py ...` is `kzoo train ...`.
 """
 
-import argparse
-import json
 import os
 import sys
 
 from kzoo.errors import KzooError
-from kzoo.outputs import write_json  # noqa: F401  (recipes write through cli)
+from kzoo.run.config import first_line, parse_argv
+from kzoo.run.options import COMMANDS
 
 USER_ERRORS = (KzooError, ValueError, FileNotFoundError, NotADirectoryError)
+VERSION = "0.1.0"  # kzoo.__version__, without importing it (and TensorFlow)
 
 
-# The key under which `record_config` lists the keys of a run's config.json
-# that are facts about the run (class names, counts, ...), not flags.
-RECORDED_KEY = "kzoo_recorded"
+def usage():
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: kzoo <command> [options]   (kzoo <command> --help: every option "
+        "and default)",
+        "",
+        "kzoo: label-efficient image classification with Keras 3 / TensorFlow.",
+        "",
+        "commands:",
+        *(f"  {name:<{width}}  {c.summary}" for name, c in COMMANDS.items()),
+        "",
+        "Every training command takes --smoke (a 2-step wiring check into "
+        "--out/smoke),",
+        "--config FILE (JSON/YAML; a run's config.json replays it) and resumes "
+        "an",
+        "interrupted run when the same command runs again.",
+    ]
+    return "\n".join(lines)
 
 
-def read_config(path):
-    """Read a JSON or YAML config file into a dict with underscore keys.
+def main(argv=None):
+    """`kzoo ...`: returns the exit status (0 ok, 2 user error)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] == "--version":
+        print(f"kzoo {VERSION}")
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown command {argv[0]!r}; expected one of "
+              f"{', '.join(COMMANDS)} (kzoo --help)", file=sys.stderr)
+        return 2
+    return run_command(argv[0], argv[1:])
 
-    A run's own `config.json` replays it: the facts it records beside the
-    flags (listed under `RECORDED_KEY`) are dropped.
 
-    Raises:
-        KzooError: The file cannot be read, does not parse, or does not hold
-            a mapping.
-    """
+def run_command(name, argv, prog=None):
+    """Parse `argv` for command `name` and run it; 0, or 2 on a user error."""
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as err:
-        raise KzooError(f"Cannot read config file {path}: "
-                        f"{err.strerror or err}.") from None
-    try:
-        if path.endswith((".yaml", ".yml")):
-            config = _load_yaml(path, text)
-        else:
-            config = json.loads(text)
-    except ValueError as err:
-        raise KzooError(f"Config file {path} does not parse: {first_line(err)}"
-                        ) from None
-    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
-        raise KzooError(f"Config {path} must hold a mapping of flag names to values.")
-    facts = config.pop(RECORDED_KEY, None) or []
-    return {k.replace("-", "_"): v for k, v in config.items() if k not in facts}
+        config, _ = parse_argv(COMMANDS[name], argv, prog)
+        from kzoo import run
 
-
-def _load_yaml(path, text):
-    try:
-        import yaml
-    except ImportError:
-        raise KzooError(f"Reading {path} needs PyYAML (pip install pyyaml).")
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(" ".join(str(err).split())) from None
-
-
-# Flags that say how a run was started, not what it computes: never
-# recorded, so that replaying a config.json resumes rather than restarts.
-NOT_RECORDED = ("config", "fresh")
-
-
-def record_config(flags, **facts):
-    """A run's config.json content: its flags (replayable with `--config`)
-    and `facts` about the run, listed under `RECORDED_KEY`."""
-    config = {k: v for k, v in flags.items() if k not in NOT_RECORDED}
-    config.update(facts)
-    config[RECORDED_KEY] = sorted(facts)
-    return config
-
-
-def parse_args(parser, argv=None):
-    """Parse flags, applying `--config FILE` underneath the explicit flags.
-
-    Config values pass the same checks as flags (each flag's type and
-    choices), so a file cannot set what the command line would refuse. Flags
-    a recipe marked with `not_applicable` are refused when set either way.
-
-    Raises:
-        KzooError: Unknown key, or a value the flag would not accept; a bad
-            command line too (argparse's message, as one line).
-    """
-    parser.add_argument("--config", help="JSON/YAML file of flag values")
-    parser.error = _refuse_command_line
-    required = [a for a in parser._actions if a.required]
-    for action in required:  # until we know what the config file gives
-        action.required = False
-    first, _ = parser.parse_known_args(argv)
-    for action in required:
-        action.required = True
-    if first.config:
-        config = read_config(first.config)
-        actions = {a.dest: a for a in parser._actions
-                   if a.dest not in ("help", "config")}
-        unknown = sorted(set(config) - set(actions))
-        if unknown:
-            raise KzooError(
-                f"Unknown keys {unknown} in {first.config}. Valid keys: "
-                f"{sorted(actions)}"
-            )
-        parser.set_defaults(**{key: _config_value(actions[key], value, first.config)
-                               for key, value in config.items()})
-        for key in config:  # a required flag the file gives is given
-            actions[key].required = False
-    args = parser.parse_args(argv)
-    for group in parser._mutually_exclusive_groups:
-        given = ["--" + a.dest.replace("_", "-") for a in group._group_actions
-                 if getattr(args, a.dest, None) not in (None, False)]
-        if len(given) > 1:
-            raise KzooError(f"{' and '.join(given)} exclude each other (a --config "
-                            f"file may have set one). Received: {given}")
-    for dest, reason in getattr(parser, "kzoo_not_applicable", {}).items():
-        if getattr(args, dest, None) is not None:
-            flag = "--" + dest.replace("_", "-")
-            raise KzooError(f"{flag} does not apply to {parser.prog}: {reason}. "
-                            f"Received: {flag} {getattr(args, dest)}")
-    return args
-
-
-def _refuse_command_line(message):
-    raise KzooError(f"{message} (--help lists the flags)")
-
-
-def _config_value(action, value, path):
-    """`value` from a config file, checked and converted as the flag would be."""
-    flag = action.option_strings[-1] if action.option_strings else action.dest
-
-    def refuse(why):
-        raise KzooError(f"{path}: {action.dest}: {why}. Received: {value!r}")
-
-    if value is None:
-        if action.default is None:
-            return None  # the flag's own "not set"
-        refuse(f"expected a value for {flag}")
-    if action.nargs == 0:  # store_true / BooleanOptionalAction
-        if not isinstance(value, bool):
-            refuse("expected true or false")
-        return value
-    if isinstance(value, (list, tuple)):
-        value = ",".join(str(v) for v in value)
-    if isinstance(value, (dict, bool)):
-        refuse(f"expected a value for {flag}")
-    try:
-        converted = action.type(str(value)) if action.type else str(value)
-    except (argparse.ArgumentTypeError, TypeError, ValueError) as err:
-        refuse(str(err) or "invalid value")
-    if action.choices is not None and converted not in action.choices:
-        refuse(f"expected one of {list(action.choices)}")
-    return converted
-
-
-def not_applicable(parser, **reasons):
-    """Mark flags a recipe inherits but does not use: `parse_args` refuses
-    them (`dest=reason`), so a flag is honoured or rejected, never ignored."""
-    for action in parser._actions:
-        if action.dest in reasons:
-            action.default = None
-            action.help = f"not used here: {reasons[action.dest]}"
-    parser.kzoo_not_applicable = dict(
-        getattr(parser, "kzoo_not_applicable", {}), **reasons)
-
-
-def run_main(main, argv=None):
-    """Run `main(argv)`; a user error becomes one `error: ...` line, exit 2.
-
-    Set `KZOO_TRACEBACK=1` to get the full traceback instead.
-    """
-    try:
-        return main(argv)
+        run.run(config)
+        return 0
     except USER_ERRORS as err:
         if os.environ.get("KZOO_TRACEBACK"):
             raise
@@ -182,77 +74,21 @@ def run_main(main, argv=None):
         return 2
 
 
-def first_line(err):
-    """An exception's message as one line (its repr when it has none)."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else repr(err)
+def entry():
+    """The console script: TensorFlow's native start-up noise filtered."""
+    sys.exit(_filtered(main))
 
 
-def print_skipped(data):
-    """One line per file the data scan skipped, with its reason."""
-    for path in data.skipped_files:
-        print(f"  skipped: {path}: {data.skipped_reasons.get(path, 'not an image')}")
+def run_recipe(name):
+    """`python recipes/<x>.py ...` = `kzoo <name> ...`."""
+    prog = f"{os.path.basename(sys.argv[0])}"
+    sys.exit(_filtered(lambda: run_command(name, sys.argv[1:], prog=prog)))
 
 
-def add_data_flags(parser):
-    """Flags every recipe that reads a data spec takes."""
-    parser.add_argument("--data", default="digits",
-                        help="'digits', a folder, or 'tfds:NAME' (default: digits)")
-    parser.add_argument("--data-dir", default=None, help="TFDS data directory")
-    parser.add_argument("--download", action="store_true",
-                        help="let TFDS download the dataset (off: never fetches)")
-    parser.add_argument("--classes", type=name_list, default=None,
-                        help="keep only these classes, e.g. '5,6,7,8,9' (default: all)")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+def _filtered(call):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kzoo.run import native_logs
 
-
-def _parsed(convert, kind):
-    def parse(text):
-        try:
-            return convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected {kind}, got {text!r}") from None
-
-    return parse
-
-
-_integer = _parsed(int, "an integer")
-_number = _parsed(float, "a number")
-
-
-def _checked(parse, within, what, doc):
-    """A flag type: `parse`, then refuse values outside `within` (NaN too)."""
-
-    def check(text):
-        value = parse(text)
-        if not within(value):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
-
-    check.__doc__ = doc
-    return check
-
-
-_INF = float("inf")
-positive_int = _checked(_integer, lambda v: v >= 1, ">= 1", "An integer >= 1.")
-non_negative_int = _checked(_integer, lambda v: v >= 0, ">= 0", "An integer >= 0.")
-positive_float = _checked(_number, lambda v: 0 < v < _INF, "a finite number > 0",
-                          "Learning rates, widths, temperatures.")
-non_negative_float = _checked(_number, lambda v: 0 <= v < _INF,
-                              "a finite number >= 0", "Loss weights, multipliers.")
-unit_interval = _checked(_number, lambda v: 0 <= v <= 1, "in [0, 1]",
-                         "Confidence thresholds, loss weights.")
-rate = _checked(_number, lambda v: 0 <= v < 1, "in [0, 1)",
-                "Dropout, label smoothing, held-out fractions.")
-fraction = _checked(_number, lambda v: 0 < v <= 1, "in (0, 1]", "A label fraction.")
-
-
-def name_list(text):
-    """'a,b,c' -> ['a', 'b', 'c'] (blank items dropped)."""
-    return [item.strip() for item in str(text).split(",") if item.strip()]
-
-
-def copy_args(args, **overrides):
-    """A copy of an argparse namespace with some values replaced."""
-    return argparse.Namespace(**dict(vars(args), **overrides))
+    with native_logs.filtered_stderr():
+        native_logs.drop_retracing_warnings()
+        return call()

@@ -1,4 +1,4 @@
-"""Exceptions that recipes turn into one clear error line."""
+"""Exceptions that the `kzoo` command turns into one clear error line."""
 
 
 class KzooError(ValueError):

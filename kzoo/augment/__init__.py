@@ -1,9 +1,15 @@
 """Augmentation layers: Keras preprocessing layers that run inside `tf.data`.
 
-Per-image layers take `(H, W, C)` or `(B, H, W, C)` float images in
-[0, 255] (see each layer's `value_range`) and are identity at
-`training=False`; label-mixing layers take and return `(images, labels)`
-batches. `AugmentPolicy` builds a pipeline from a policy string.
+One data contract, Keras's own (`keras.layers.RandomFlip`,
+`keras.layers.CutMix`): every layer takes a batch of float images
+`(B, H, W, C)` in [0, 255] (see each layer's `value_range`; per-image
+layers also take one image `(H, W, C)`) or a dict
+`{"images": ..., "labels": ...}`, and returns the same structure. Per-image
+layers pass labels through; label-mixing layers (CutMix, MixUp) mix images
+and one-hot labels. At `training=False` images pass unchanged (size-changing
+layers take their central crop; mixing layers still one-hot integer
+labels). `AugmentPolicy`, itself a layer, chains the entries of a policy
+string.
 """
 
 from kzoo.augment.geometric import (

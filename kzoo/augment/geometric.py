@@ -34,8 +34,8 @@ class _CropAugmentation(ImageAugmentation):
             )
         self.height, self.width = height, width
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
+    def compute_image_shape(self, images_shape):
+        return tuple(images_shape[:-3]) + (self.height, self.width, images_shape[-1])
 
     def get_config(self):
         config = super().get_config()

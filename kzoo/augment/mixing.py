@@ -3,24 +3,34 @@
 import keras
 from keras import ops
 
-from kzoo.augment.base import check_probability
+from kzoo.augment.base import check_probability, output_shape, repack, unpack
 
 
 class LabelMixing(keras.layers.Layer):
     """Base for batch augmentations that mix images and their labels.
 
-    Call with `(images, labels)`; returns `(images, labels)` with one-hot
-    (mixed) float labels. Integer labels `(B,)` are converted to one-hot with
-    `num_classes`. Each image is mixed, with probability `probability`, with
-    a partner from a random permutation of the batch; `lam`, the weight of
-    its own label, is drawn per image from Beta(alpha, alpha). Identity
-    (apart from the one-hot conversion) at `training=False`.
+    Takes what `keras.layers.CutMix` takes: a batch of images `(B, H, W, C)`
+    or a dict `{"images": ..., "labels": ...}`, and returns the same
+    structure. Images come back float32; labels one-hot (mixed) float32:
+    one-hot or soft labels `(B, num_classes)` are mixed as they are, integer
+    labels `(B,)` are converted to one-hot with `num_classes` first. Images
+    without labels are mixed all the same (as Keras's CutMix does).
+
+    Each image is mixed, with probability `probability`, with a partner from
+    a random permutation of the batch; `lam`, the weight of its own label,
+    is drawn per image from Beta(alpha, alpha). Identity (apart from the
+    one-hot conversion) at `training=False`.
 
     Args:
         alpha: Beta distribution parameter, > 0.
         probability: Chance that an image is mixed, in [0, 1].
         num_classes: Needed when labels are integers.
         seed: Integer seed.
+
+    Example:
+        >>> mix = CutMix(num_classes=10, seed=0)
+        >>> out = mix({"images": images, "labels": int_labels})
+        >>> out["labels"].shape   # (B, 10), rows sum to 1
     """
 
     def __init__(
@@ -63,32 +73,39 @@ class LabelMixing(keras.layers.Layer):
         apply = keras.random.uniform((batch,), seed=self.generator) < self.probability
         return partner, lam, apply
 
-    def call(self, images, labels, training=True):
-        labels = ops.cast(self.one_hot(labels), "float32")
+    def call(self, data, training=True):
+        images, labels = unpack(data)
         images = ops.cast(ops.convert_to_tensor(images), "float32")
+        if labels is not None:
+            labels = ops.cast(self.one_hot(labels), "float32")
         if not training:
-            return images, labels
+            return repack(data, images, labels)
         if len(images.shape) != 4:
             raise ValueError(
                 f"{type(self).__name__} works on batches (B, H, W, C). "
                 f"Received: images.shape={images.shape}"
             )
         partner, lam, apply = self.draw(ops.shape(images)[0])
-        mixed, own_weight = self.mix(
+        images, own_weight = self.mix(
             images, ops.take(images, partner, axis=0), lam, apply
         )
-        own_weight = own_weight[:, None]
-        return mixed, own_weight * labels + (1.0 - own_weight) * ops.take(
-            labels, partner, axis=0
-        )
+        if labels is not None:
+            own_weight = own_weight[:, None]
+            labels = own_weight * labels + (1.0 - own_weight) * ops.take(
+                labels, partner, axis=0
+            )
+        return repack(data, images, labels)
 
     def mix(self, images, partners, lam, apply):
         """Return mixed images and each image's own-label weight `(B,)`."""
         raise NotImplementedError
 
-    def compute_output_shape(self, images_shape, labels_shape):
-        num_classes = self.num_classes if len(labels_shape) == 1 else labels_shape[-1]
-        return images_shape, (labels_shape[0], num_classes)
+    def compute_output_shape(self, input_shape):
+        def labels_shape(shape):
+            classes = self.num_classes if len(shape) == 1 else shape[-1]
+            return (shape[0], classes)
+
+        return output_shape(input_shape, lambda shape: shape, labels_shape)
 
     def get_config(self):
         config = super().get_config()

@@ -1,23 +1,27 @@
-"""Augmentation policy strings: `"crop,randaugment(n=2,m=9),cutmix(alpha=1.0)"`.
+"""Augmentation policies: `"crop,randaugment(n=2,m=9),cutmix(alpha=1.0)"`.
 
 A policy is a comma-separated list of table entries, each optionally called
-with keyword arguments (Python literals). Entries apply in the order given,
-to batches `(B, H, W, C)` with pixel values in [0, 255]; label-mixing
-entries (cutmix, mixup) also mix the one-hot labels.
+with keyword arguments (Python literals). `AugmentPolicy` is a Keras layer
+that chains the entries in the order given. Like each entry it takes a
+batch of images `(B, H, W, C)` with pixel values in [0, 255], or a dict
+`{"images": ..., "labels": ...}`, and returns the same structure;
+label-mixing entries (cutmix, mixup) also mix the one-hot labels.
 """
 
 import ast
 import inspect
+import numbers
 
 import keras
 
+from kzoo.augment.base import IMAGES, LABELS, repack, unpack
 from kzoo.augment.geometric import (
     RandomAffine,
     RandomCrop,
     RandomResizedCrop,
     RandomRotate90,
 )
-from kzoo.augment.mixing import CutMix, LabelMixing, MixUp
+from kzoo.augment.mixing import CutMix, MixUp
 from kzoo.augment.randaugment import RandAugment
 from kzoo.errors import KzooError
 
@@ -153,53 +157,148 @@ def build_layer(name, kwargs, image_size, num_classes=None, seed=None):
         raise KzooError(f"augmentation {name!r}: {err}") from None
 
 
-class AugmentPolicy:
-    """A parsed policy: layers applied in order to `(images, labels)` batches.
+def build_layers(spec, image_size, num_classes=None, seed=None):
+    """The layers of policy `spec`, in order; `[]` for `""` or `"none"`.
+
+    Entry i is seeded `seed + i` and named after its table entry (`crop`,
+    `randaugment`, a repeat `crop_2`) unless its arguments name it.
+    """
+    spec = spec or "none"
+    entries = [] if spec.strip() == "none" else split_policy(spec)
+    layers, seen = [], {}
+    for i, text in enumerate(entries):
+        name, kwargs = parse_entry(text)
+        seen[name] = seen.get(name, 0) + 1
+        kwargs.setdefault("name", name if seen[name] == 1 else f"{name}_{seen[name]}")
+        layer_seed = None if seed is None else seed + i
+        layers.append(build_layer(name, kwargs, image_size, num_classes, layer_seed))
+    return layers
+
+
+def _check_image_size(image_size):
+    size = tuple(image_size) if isinstance(image_size, (tuple, list)) else ()
+    if len(size) != 2 or not all(
+        isinstance(s, numbers.Integral) and s > 0 for s in size
+    ):
+        raise ValueError(
+            "`image_size` must be (height, width), two positive integers. "
+            f"Received: image_size={image_size}"
+        )
+    return tuple(int(s) for s in size)
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class AugmentPolicy(keras.layers.Layer):
+    """A policy string as one Keras layer: its entries chained in order.
+
+    Takes what every entry takes (the contract of Keras's image
+    preprocessing layers, see `kzoo.augment.base`): a batch of images
+    `(B, H, W, C)` or a dict `{"images": ..., "labels": ...}`, and returns
+    the same structure. Per-image entries pass labels through; label-mixing
+    entries (cutmix, mixup) mix them, so labels must be one-hot or, with
+    `num_classes`, integers. Three ways to call it:
+
+    - `policy.map_fn(x, y)`, a `tf.data` batch map: `(x, y) -> (x', y')`
+      with `y'` one-hot float32 (integer `y` converted first, one-hot or
+      soft `y` kept) and mixed by the mixing entries;
+    - `policy({"images": x, "labels": y})`: the same, labels as given;
+    - `policy(x)`, images only (an unlabelled pool: keep its labels aside,
+      `policy(x), y`). Mixing entries still mix the images, as
+      `keras.layers.CutMix` does without labels; there is no label to
+      follow the pasted area, so use this only where the targets come from
+      the augmented images themselves.
+
+    At `training=False` every entry runs in inference mode, which is the
+    identity for every entry that keeps the image size (all table
+    defaults); an entry that changes it (`center_crop(height=24, width=24)`)
+    gives its inference output, so shapes match training. Saved in a model,
+    the config (spec, image size, classes, seed) rebuilds the same entries;
+    their random streams start again from the seed (Keras saves no
+    seed-generator state, for any layer).
 
     Args:
         spec: Policy string; `""` or `"none"` is the empty policy.
         image_size: `(height, width)` of the images it will see.
-        num_classes: Number of classes (for one-hot labels).
+        num_classes: Number of classes, for integer labels (None: one-hot
+            labels only).
         seed: Base seed; entry i gets `seed + i`.
+        **kwargs: Base layer arguments (`name`, ...).
+
+    Raises:
+        KzooError: The spec does not parse or names an unknown entry or
+            argument.
 
     Example:
         >>> policy = AugmentPolicy("crop,randaugment(n=2,m=9)", (32, 32), 10, seed=0)
         >>> train = train.map(policy.map_fn)   # (x, int y) -> (x', one-hot y)
+        >>> pool = pool.map(lambda x, y: (policy(x), y))   # y untouched
     """
 
-    def __init__(self, spec, image_size, num_classes, seed=None):
+    def __init__(self, spec, image_size, num_classes, seed=None, **kwargs):
+        super().__init__(**kwargs)
         self.spec = spec or "none"
+        self.image_size = _check_image_size(image_size)
         self.num_classes = num_classes
-        entries = [] if self.spec.strip() == "none" else split_policy(self.spec)
-        self.layers = []
-        for i, text in enumerate(entries):
-            name, kwargs = parse_entry(text)
-            layer_seed = None if seed is None else seed + i
-            self.layers.append(
-                build_layer(name, kwargs, tuple(image_size), num_classes, layer_seed)
-            )
+        self.seed = seed
+        self.layers = build_layers(self.spec, self.image_size, num_classes, seed)
 
-    @property
-    def mixes_labels(self):
-        return any(isinstance(layer, LabelMixing) for layer in self.layers)
-
-    def __call__(self, images, labels, training=True):
-        """Augment a batch; labels come back one-hot float32."""
-        labels = (
-            keras.ops.one_hot(keras.ops.cast(labels, "int32"), self.num_classes)
-            if len(labels.shape) == 1
-            else labels
-        )
+    def build(self, input_shape):
+        images_shape, _ = unpack(input_shape)
         for layer in self.layers:
-            if isinstance(layer, LabelMixing):
-                images, labels = layer(images, labels, training=training)
-            else:
-                images = layer(images, training=training)
-        return images, labels
+            if not layer.built:
+                layer.build(images_shape)
+            images_shape = unpack(layer.compute_output_shape(images_shape))[0]
+        self.built = True
+
+    def __call__(self, data, *args, **kwargs):
+        if args:  # the pre-layer `policy(images, labels)`
+            raise TypeError(
+                "AugmentPolicy takes one input: images, or a dict "
+                '{"images": ..., "labels": ...}; for (images, labels) pairs '
+                "use `policy.map_fn(images, labels)`. Received "
+                f"{1 + len(args)} positional arguments."
+            )
+        return super().__call__(data, **kwargs)
+
+    def call(self, data, training=True):
+        for layer in self.layers:
+            data = layer(data, training=training)
+        return data
 
     def map_fn(self, images, labels):
-        """For `tf.data.Dataset.map` on batches."""
-        return self(images, labels)
+        """For `tf.data.Dataset.map` on batches: `(x, y) -> (x', one-hot y')`."""
+        out = self({IMAGES: images, LABELS: self.one_hot(labels)}, training=True)
+        return out[IMAGES], out[LABELS]
+
+    def one_hot(self, labels):
+        """Integer labels `(B,)` as one-hot float32; `(B, C)` labels as float32."""
+        labels = keras.ops.convert_to_tensor(labels)
+        if len(labels.shape) == 2:
+            return keras.ops.cast(labels, "float32")
+        if self.num_classes is None:
+            raise ValueError(
+                f"{self!r} got integer labels of shape {labels.shape}; pass "
+                "`num_classes` to convert them to one-hot, or pass one-hot labels."
+            )
+        return keras.ops.one_hot(keras.ops.cast(labels, "int32"), self.num_classes)
+
+    def compute_output_shape(self, input_shape):
+        images_shape, _ = unpack(input_shape)
+        for layer in self.layers:
+            images_shape = unpack(layer.compute_output_shape(images_shape))[0]
+        return repack(input_shape, images_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "spec": self.spec,
+                "image_size": list(self.image_size),
+                "num_classes": self.num_classes,
+                "seed": self.seed,
+            }
+        )
+        return config
 
     def __repr__(self):
         return f"AugmentPolicy({self.spec!r})"

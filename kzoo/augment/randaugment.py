@@ -114,7 +114,8 @@ class RandAugment(ImageAugmentation):
     Geometric operations fill with grey (128) as the reference code does;
     `fill_value=0` suits dark-background images such as digits.
     Identity at `training=False`. Works on `(H, W, C)` or `(B, H, W, C)`
-    images, inside `tf.data` (graph mode) or as a model layer. As a model
+    images or a `{"images", "labels"}` dict (labels pass through),
+    inside `tf.data` (graph mode) or as a model layer. As a model
     layer, compile without XLA (`jit_compile=False`): TensorFlow's image
     warp op (`ImageProjectiveTransformV3`, also behind Keras's own geometric
     layers) has no XLA kernel. In `tf.data` this does not matter.
@@ -132,6 +133,7 @@ class RandAugment(ImageAugmentation):
     Example:
         >>> layer = RandAugment(num_ops=2, magnitude=9, seed=0)
         >>> dataset = dataset.map(lambda x, y: (layer(x), y))
+        >>> dataset = dataset.map(layer)   # {"images", "labels"} batches
 
     Reference:
         Cubuk et al., "RandAugment: Practical automated data augmentation with

@@ -2,15 +2,22 @@
 
 Importing this package registers every builder:
 `create_model("vgg11_bn", num_classes=10, input_shape=(32, 32, 3), width=0.25)`.
+What each model takes is in its entry: `get_model_entry("lenet5").options`.
 """
 
 from kzoo.models.alexnet import alexnet
 from kzoo.models.baselines import KNNClassifier, perceptron
 from kzoo.models.lenet import lenet5
 from kzoo.models.registry import (
+    NO_MODEL_NOISE,
+    ModelEntry,
+    ModelNoise,
     create_model,
+    family_noise,
     get_model_entry,
+    list_families,
     list_models,
+    model_entry_of,
     register_model,
 )
 from kzoo.models.vgg import (
@@ -27,12 +34,18 @@ from kzoo.models.weights import load_keras_applications_weights
 
 __all__ = [
     "KNNClassifier",
+    "ModelEntry",
+    "ModelNoise",
+    "NO_MODEL_NOISE",
     "alexnet",
     "create_model",
+    "family_noise",
     "get_model_entry",
     "lenet5",
+    "list_families",
     "list_models",
     "load_keras_applications_weights",
+    "model_entry_of",
     "perceptron",
     "register_model",
     "vgg11",

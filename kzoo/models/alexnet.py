@@ -4,7 +4,7 @@ import keras
 
 from kzoo.layers import LocalResponseNormalization
 from kzoo.models import heads
-from kzoo.models.registry import register_model
+from kzoo.models.registry import ModelNoise, register_model
 
 NORMALIZATIONS = ("lrn", "batchnorm", None)
 
@@ -20,8 +20,31 @@ _CONVS = (
 # (227 -> 55 -> 27 -> 13 -> 6 in the paper).
 MIN_INPUT_SIZE = 67
 
+# The options of `alexnet` beyond num_classes/input_shape, with its defaults
+# (tests/models/test_registry.py checks them against the signature).
+ALEXNET_OPTIONS = dict(
+    include_top=True,
+    pooling=None,
+    width=1.0,
+    normalization="lrn",
+    groups=1,
+    dropout=0.5,
+    include_preprocessing=True,
+    classifier_activation=None,
+    name="alexnet",
+)
+ALEXNET_NOISE = ModelNoise("dropout after fc1 and fc2", option="dropout")
 
-@register_model(default_input_shape=(227, 227, 3), family="alexnet")
+
+# Features end at the input of fc1: pool5 flattened (or pooled by `pooling`).
+@register_model(
+    default_input_shape=(227, 227, 3),
+    family="alexnet",
+    options=ALEXNET_OPTIONS,
+    noise=ALEXNET_NOISE,
+    feature_layers=heads.FEATURE_LAYERS,
+    tunable=("width", "dropout"),
+)
 def alexnet(
     num_classes=1000,
     input_shape=(227, 227, 3),

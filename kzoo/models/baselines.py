@@ -5,10 +5,20 @@ import numpy as np
 from keras import ops
 
 from kzoo.models import heads
-from kzoo.models.registry import register_model
+from kzoo.models.registry import ModelNoise, register_model
 
 
-@register_model(default_input_shape=(32, 32, 1), family="baseline")
+@register_model(
+    default_input_shape=(32, 32, 1),
+    family="baseline",
+    options=dict(
+        include_preprocessing=True, classifier_activation=None, name="perceptron"
+    ),
+    noise=ModelNoise(
+        "none (the perceptron has no hidden layer): input noise only", option=None
+    ),
+    feature_layers={None: "flatten"},  # the pixels themselves
+)
 def perceptron(
     num_classes=10,
     input_shape=(32, 32, 1),

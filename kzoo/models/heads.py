@@ -6,6 +6,15 @@ from kzoo.layers import Dropout
 
 POOLING_MODES = (None, "flatten", "avg", "max")
 
+# The layer `classifier_head` pools with, for each `pooling` (None: the
+# papers' flatten under the FC classifier): where the features end.
+FEATURE_LAYERS = {
+    None: "flatten",
+    "flatten": "flatten",
+    "avg": "avg_pool",
+    "max": "max_pool",
+}
+
 # ImageNet mean RGB in [0, 255] (the VGG paper's "mean RGB value" subtraction).
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 
@@ -90,17 +99,18 @@ def classifier_head(
     With `include_top=True`, `pooling=None` means the papers' flatten. With
     `include_top=False`, `pooling=None` returns the feature map.
 
-    Layers are named `flatten`/`avg_pool`/`max_pool`, `fc1`, `fc2`, ...,
-    `predictions`.
+    Layers are named `flatten`/`avg_pool`/`max_pool` (`FEATURE_LAYERS`),
+    `fc1`, `fc2`, ..., `predictions`.
     """
     if pooling is None and include_top:
         pooling = "flatten"
+    name = FEATURE_LAYERS[pooling]
     if pooling == "flatten":
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Flatten(name=name)(x)
     elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.GlobalAveragePooling2D(name=name)(x)
     elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = keras.layers.GlobalMaxPooling2D(name=name)(x)
     if not include_top:
         return x
     for i, units in enumerate(hidden_units, start=1):

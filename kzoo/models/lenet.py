@@ -3,10 +3,33 @@
 import keras
 
 from kzoo.models import heads
-from kzoo.models.registry import register_model
+from kzoo.models.registry import ModelNoise, register_model
+
+# The options of `lenet5` beyond num_classes/input_shape, with its defaults
+# (tests/models/test_registry.py checks them against the signature).
+LENET_OPTIONS = dict(
+    include_top=True,
+    pooling=None,
+    width=1.0,
+    activation="relu",
+    dropout=0.0,
+    include_preprocessing=True,
+    classifier_activation=None,
+    name="lenet5",
+)
+LENET_NOISE = ModelNoise(
+    "dropout after the hidden FC layers (fc1, fc2)", option="dropout"
+)
 
 
-@register_model(default_input_shape=(32, 32, 1), family="lenet")
+@register_model(
+    default_input_shape=(32, 32, 1),
+    family="lenet",
+    options=LENET_OPTIONS,
+    noise=LENET_NOISE,
+    feature_layers=heads.FEATURE_LAYERS,
+    tunable=("width", "dropout"),
+)
 def lenet5(
     num_classes=10,
     input_shape=(32, 32, 1),

@@ -7,7 +7,7 @@ Layer names follow `keras.applications.VGG16` (`block1_conv1`, ...,
 import keras
 
 from kzoo.models import heads
-from kzoo.models.registry import register_model
+from kzoo.models.registry import ModelNoise, register_model
 
 # Convolutions per block; block b has 64 * 2**(b-1) filters, capped at 512.
 VGG_CFGS = {
@@ -17,6 +17,33 @@ VGG_CFGS = {
     "vgg19": (2, 2, 4, 4, 4),  # config E
 }
 _BLOCK_FILTERS = (64, 128, 256, 512, 512)
+
+# The options of every VGG beyond num_classes/input_shape, with the defaults
+# of `_vgg` (tests/models/test_registry.py checks them against its signature).
+# `name=None` names the model after its variant.
+VGG_OPTIONS = dict(
+    include_top=True,
+    pooling=None,
+    width=1.0,
+    dropout=0.5,
+    include_preprocessing=True,
+    classifier_activation=None,
+    name=None,
+)
+VGG_NOISE = ModelNoise("dropout after fc1 and fc2", option="dropout")
+
+
+def _register_vgg(builder):
+    """Register a VGG variant. Its features end at the input of fc1:
+    block5_pool flattened (or pooled by `pooling`)."""
+    return register_model(
+        default_input_shape=(224, 224, 3),
+        family="vgg",
+        options=VGG_OPTIONS,
+        noise=VGG_NOISE,
+        feature_layers=heads.FEATURE_LAYERS,
+        tunable=("width", "dropout"),
+    )(builder)
 
 
 def _vgg(
@@ -82,7 +109,7 @@ def _register(cfg_name, batch_norm):
         f"VGG config {'ABDE'['vgg11 vgg13 vgg16 vgg19'.split().index(cfg_name)]}"
         f"{' with batch norm' if batch_norm else ''}. See `vgg16`."
     )
-    return register_model((224, 224, 3), family="vgg")(builder)
+    return _register_vgg(builder)
 
 
 vgg11 = _register("vgg11", False)
@@ -94,7 +121,7 @@ vgg16_bn = _register("vgg16", True)
 vgg19_bn = _register("vgg19", True)
 
 
-@register_model(default_input_shape=(224, 224, 3), family="vgg")
+@_register_vgg
 def vgg16(num_classes=1000, input_shape=(224, 224, 3), **kwargs):
     """VGG-16 (config D): 13 3x3 convolutions in 5 blocks, 3 FC layers.
 

@@ -6,8 +6,8 @@
 - `select_pseudo_labels`: threshold, soft/hard targets and class balancing
   of a teacher's predictions (Noisy Student, Xie et al. 2020);
   `predict_probabilities` streams a pool through the un-noised teacher.
-- `recipes/pseudo_label.py`, `recipes/noisy_student.py` and
-  `recipes/label_budget.py` run them end to end.
+- `kzoo.run.pseudo_label`, `kzoo.run.noisy_student` and
+  `kzoo.run.label_budget` (`kzoo pseudo-label`, ...) run them end to end.
 """
 
 from kzoo.semi_supervised.noisy_student import (

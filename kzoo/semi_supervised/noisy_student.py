@@ -1,26 +1,48 @@
 """Noisy Student pieces: streamed pseudo-labelling and the noise each model gets.
 
 The loop itself (teacher -> pseudo-labels -> noised student -> repeat) is
-`recipes/noisy_student.py`; this module holds what it is built from.
+`kzoo.run.noisy_student` (`kzoo noisy-student`); this module holds what it
+is built from. The model noise of each model is in its registry entry
+(`get_model_entry(name).noise`, a `kzoo.models.ModelNoise`).
 """
+
+import collections.abc
 
 import numpy as np
 
-# Model noise of Noisy Student (Xie et al. 2020): dropout and stochastic
-# depth. Stochastic depth drops residual branches, and the classic zoo has
-# no residual blocks, so no registered model gets it. Input noise
-# (RandAugment through the augmentation policy) applies to every model.
-MODEL_NOISE = {
-    "lenet": "dropout after the hidden FC layers (fc1, fc2)",
-    "alexnet": "dropout after fc1 and fc2",
-    "vgg": "dropout after fc1 and fc2",
-    "baseline": "none (the perceptron has no hidden layer): input noise only",
-}
+from kzoo.models import family_noise, list_families
+
+
+class _FamilyNoise(collections.abc.Mapping):
+    """Read-only view `{family: description}` of the registry's model noise."""
+
+    def __getitem__(self, family):
+        if family not in list_families():
+            raise KeyError(family)
+        return family_noise(family).description
+
+    def __iter__(self):
+        return iter(list_families())
+
+    def __len__(self):
+        return len(list_families())
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+# Model noise of Noisy Student (Xie et al. 2020) per registered family, read
+# from the registry (see `kzoo.models.ModelNoise`).
+MODEL_NOISE = _FamilyNoise()
 
 
 def model_noise(family):
-    """What model noise a registered family gets (see `MODEL_NOISE`)."""
-    return MODEL_NOISE.get(family, "none known: input noise only")
+    """What model noise a registered family gets, in words.
+
+    Same as `kzoo.models.family_noise(family).description`; an unknown
+    family gets input noise only.
+    """
+    return family_noise(family).description
 
 
 def predict_probabilities(model, dataset, batch_size=256, verbose=0):

@@ -1,10 +1,10 @@
-"""`PseudoLabelModel`: labelled + unlabelled batches in one `train_step`."""
+"""`PseudoLabelModel`: labelled + unlabelled batches in one training step."""
 
 import keras
 import tensorflow as tf
 
-from kzoo.training import losses, steps
-from kzoo.training.wrapper import WrapperModel, images_of
+from kzoo.training import losses
+from kzoo.training.wrapper import LossTerms, WrapperModel, images_of
 
 UNLABELED = "unlabeled"
 PSEUDO_TARGETS = "pseudo_targets"
@@ -36,7 +36,7 @@ class PseudoLabelModel(WrapperModel):
     batch (correct under `tf.distribute`, see `kzoo.training.steps`).
 
     Batches of plain images (no dict) train on the labelled loss alone, and
-    evaluation (`test_step`) is the network's labelled loss and metrics.
+    evaluation is the network's labelled loss and metrics.
 
     Logged: `loss`, `labeled_loss`, `unlabeled_loss` (mean over all
     unlabelled images), `mask_rate` (fraction of unlabelled images above
@@ -63,13 +63,10 @@ class PseudoLabelModel(WrapperModel):
         Representation Learning.
     """
 
-    # "loss" is computed from the others (see `get_metrics_result`); its
-    # tracker is never updated and only shadows Keras's own loss tracker.
-    LOSS_KEYS = ("loss", "labeled_loss", "unlabeled_loss", "mask_rate")
+    LOSS_KEYS = ("labeled_loss", "unlabeled_loss", "mask_rate")
 
     def __init__(self, network, unlabeled_weight=1.0, threshold=0.0, soft=False,
                  label_smoothing=0.0, name="pseudo_label", **kwargs):
-        super().__init__(1.0, label_smoothing=label_smoothing, name=name, **kwargs)
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(
                 f"`threshold` must be in [0, 1]. Received: threshold={threshold}"
@@ -78,16 +75,38 @@ class PseudoLabelModel(WrapperModel):
             raise ValueError(
                 f"`unlabeled_weight` must be >= 0. Received: {unlabeled_weight}"
             )
-        self.network = network
+        super().__init__(network, label_smoothing=label_smoothing, name=name,
+                         **kwargs)
         self.threshold = float(threshold)
         self.soft = bool(soft)
         self.unlabeled_weight = keras.Variable(
             float(unlabeled_weight), trainable=False, name="unlabeled_weight"
         )
-        self.built = True
 
-    def call(self, inputs, training=None):
-        return self.network(images_of(inputs), training=training)
+    def forward(self, x, y, sample_weight=None, training=False):
+        """Training: labelled and unlabelled images in one pass; evaluation:
+        the labelled loss alone."""
+        images = images_of(x)
+        values = {}
+        if training and isinstance(x, dict) and UNLABELED in x:
+            n = tf.shape(images)[0]
+            both = self.network(
+                tf.concat([images, x[UNLABELED]], axis=0), training=True
+            )
+            logits, unlabeled_logits = both[:n], both[n:]
+            unlabeled, mask = self.unlabeled_terms(unlabeled_logits, x)
+            values = {"unlabeled_loss": unlabeled, "mask_rate": mask}
+        else:
+            logits = self.network(images, training=training)
+            if training:  # plain images: no unlabelled term
+                empty = tf.zeros([0], tf.float32)
+                values = {"unlabeled_loss": empty, "mask_rate": empty}
+        labeled = self.weighted(self.hard_label_loss(y, logits), sample_weight)
+        return LossTerms({"labeled_loss": labeled, **values}, logits)
+
+    def objective_weights(self):
+        """`labeled_loss + α · unlabeled_loss` (each a global mean)."""
+        return {"labeled_loss": 1.0, "unlabeled_loss": self.alpha()}
 
     def unlabeled_terms(self, logits, x):
         """Per-example unlabelled cross-entropy and 0/1 mask."""
@@ -102,54 +121,6 @@ class PseudoLabelModel(WrapperModel):
             )
         return losses.crossentropy(targets, logits) * mask, mask
 
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        images = images_of(x)
-        variables = self.network.trainable_variables
-        with tf.GradientTape() as tape:
-            if isinstance(x, dict) and UNLABELED in x:
-                n = tf.shape(images)[0]
-                both = self.network(
-                    tf.concat([images, x[UNLABELED]], axis=0), training=True
-                )
-                logits, unlabeled_logits = both[:n], both[n:]
-                unlabeled, mask = self.unlabeled_terms(unlabeled_logits, x)
-            else:
-                logits = self.network(images, training=True)
-                unlabeled = mask = tf.zeros([0], tf.float32)
-            labeled = self.weighted(self.hard_label_loss(y, logits), sample_weight)
-            loss = steps.loss_for_gradients(labeled) + self.alpha() * (
-                steps.loss_for_gradients(unlabeled)
-            )
-            self.apply_loss(tape, loss, variables)
-        self.track({"labeled_loss": labeled, "unlabeled_loss": unlabeled,
-                    "mask_rate": mask})
-        return self.results(images, y, logits, sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        images = images_of(x)
-        logits = self.network(images, training=False)
-        labeled = self.weighted(self.hard_label_loss(y, logits), sample_weight)
-        self.track({"labeled_loss": labeled})
-        results = self.results(images, y, logits, sample_weight)
-        results = {k: v for k, v in results.items()
-                   if k not in ("unlabeled_loss", "mask_rate")}
-        results["loss"] = results["labeled_loss"]
-        return results
-
     def alpha(self):
+        """The current unlabelled-loss weight α, as a float32 tensor."""
         return tf.cast(keras.ops.convert_to_tensor(self.unlabeled_weight), tf.float32)
-
-    def get_metrics_result(self):
-        """`loss` = mean labelled loss + α · mean unlabelled loss of the epoch
-        so far (α is constant within an epoch)."""
-        results = super().get_metrics_result()
-        total = results["labeled_loss"] + self.alpha() * results["unlabeled_loss"]
-        return dict(loss=total, **{k: v for k, v in results.items() if k != "loss"})
-
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.network(images_of(x), training=False)
-
-

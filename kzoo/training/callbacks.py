@@ -56,7 +56,7 @@ class BackupAndRestore(keras.callbacks.Callback):
     learning-rate schedules) and the number of finished epochs. Not the
     position of the data iterator nor the random state of augmentation
     layers running in `tf.data`: skip `resume_epoch() * steps_per_epoch`
-    batches of a stream that is a function of its seed (kzoo's recipes do).
+    batches of a stream that is a function of its seed (`kzoo.run.fitting.fit` does).
 
     Args:
         backup_dir: Folder of this `fit` call's backup (one per call).

@@ -1,11 +1,10 @@
 """`Distiller`: knowledge distillation as a `keras.Model` (Hinton et al. 2015)."""
 
-import keras
 import tensorflow as tf
 
-from kzoo.training import losses, steps
+from kzoo.training import losses
 from kzoo.training.sources import load_model_source
-from kzoo.training.wrapper import WrapperModel, images_of, record_outputs
+from kzoo.training.wrapper import LossTerms, WrapperModel, images_of, record_outputs
 
 TEACHER_LOGITS = "teacher_logits"
 
@@ -27,6 +26,10 @@ class Distiller(WrapperModel):
     Inputs are images, or `{"images": ..., "teacher_logits": ...}` from
     `precompute_teacher_logits`, which skips the teacher.
 
+    The student is the wrapper's `network` (what is trained, served and
+    exported, as for every `WrapperModel`); `student` is the same model
+    under the name `keras.distillation.Distiller` gives it.
+
     Args:
         teacher: A `keras.Model` returning logits, or a path to a `.keras`
             file or an exported SavedModel (see `load_model_source`). Frozen.
@@ -36,12 +39,16 @@ class Distiller(WrapperModel):
         label_smoothing: Label smoothing of the hard-label cross-entropy.
         name: Model name.
 
+    Raises:
+        ValueError: If `temperature <= 0`, `student_loss_weight` is not in
+            [0, 1] or the models predict different numbers of classes.
+
     Example:
         >>> distiller = Distiller(teacher=teacher, student=student,
         ...                       temperature=4.0, student_loss_weight=0.1)
         >>> distiller.compile(keras.optimizers.Adam(1e-3), metrics=["accuracy"])
         >>> distiller.fit(train_ds, epochs=10)
-        >>> export_saved_model(distiller.student, "saved_models/s", class_names)
+        >>> export_saved_model(distiller.network, "saved_models/s", class_names)
 
     Reference:
         Hinton, Vinyals, Dean. "Distilling the Knowledge in a Neural
@@ -60,9 +67,7 @@ class Distiller(WrapperModel):
         name="distiller",
         **kwargs,
     ):
-        super().__init__(
-            temperature, label_smoothing=label_smoothing, name=name, **kwargs
-        )
+        temperature = losses.check_temperature(temperature)
         if not 0.0 <= student_loss_weight <= 1.0:
             raise ValueError(
                 "`student_loss_weight` must be in [0, 1]. "
@@ -75,14 +80,24 @@ class Distiller(WrapperModel):
                 f"teacher outputs {teacher.output_shape[-1]}, student outputs "
                 f"{student.output_shape[-1]}"
             )
+        super().__init__(
+            student, label_smoothing=label_smoothing, name=name, **kwargs
+        )
         teacher.trainable = False
         self.teacher = teacher
-        self.student = student
+        self.temperature = temperature
         self.student_loss_weight = float(student_loss_weight)
-        self.built = True  # teacher and student are built; nothing of its own
 
-    def call(self, inputs, training=None):
-        return self.student(images_of(inputs), training=training)
+    @property
+    def student(self):
+        """The network being trained: `network`, under Keras's name."""
+        return self.network
+
+    def forward(self, x, y, sample_weight=None, training=False):
+        teacher_logits = tf.stop_gradient(self.teacher_logits(x))
+        logits = self.network(images_of(x), training=training)
+        terms, labelled = self.loss_terms(y, logits, teacher_logits, sample_weight)
+        return LossTerms(terms, logits, {"student_loss": labelled})
 
     def loss_terms(self, y, student_logits, teacher_logits, sample_weight=None):
         """Per-example `loss`, `student_loss`, `distillation_loss` and the
@@ -106,30 +121,6 @@ class Distiller(WrapperModel):
         if isinstance(x, dict) and TEACHER_LOGITS in x:
             return x[TEACHER_LOGITS]
         return self.teacher(images_of(x), training=False)
-
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher_logits = tf.stop_gradient(self.teacher_logits(x))
-        variables = self.student.trainable_variables
-        with tf.GradientTape() as tape:
-            logits = self.student(images_of(x), training=True)
-            terms, labelled = self.loss_terms(y, logits, teacher_logits, sample_weight)
-            self.apply_loss(tape, steps.loss_for_gradients(terms["loss"]), variables)
-        self.track(terms, {"student_loss": labelled})
-        return self.results(x, y, logits, sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        logits = self.student(images_of(x), training=False)
-        terms, labelled = self.loss_terms(
-            y, logits, self.teacher_logits(x), sample_weight
-        )
-        self.track(terms, {"student_loss": labelled})
-        return self.results(x, y, logits, sample_weight)
-
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.student(images_of(x), training=False)
 
 
 def precompute_teacher_logits(teacher, dataset, batch_size=256):

@@ -34,6 +34,19 @@ def distillation_loss(teacher_logits, student_logits, temperature):
     return kl * (temperature**2)
 
 
+def check_temperature(temperature):
+    """`temperature` as a float, validated (> 0).
+
+    Raises:
+        ValueError: If `temperature` is not > 0.
+    """
+    if not temperature > 0:
+        raise ValueError(
+            f"`temperature` must be > 0. Received: temperature={temperature}"
+        )
+    return float(temperature)
+
+
 def crossentropy(labels, logits, label_smoothing=0.0):
     """Cross-entropy per example from logits; integer or one-hot/soft labels.
 

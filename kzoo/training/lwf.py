@@ -5,10 +5,10 @@ import tensorflow as tf
 
 from kzoo.errors import KzooError
 from kzoo.models.heads import logits_layer
-from kzoo.training import losses, steps
+from kzoo.training import losses
 from kzoo.training.sources import is_layered, load_model_source
 from kzoo.training.transfer import copy_model, features_of
-from kzoo.training.wrapper import IMAGES, WrapperModel, images_of, record_outputs
+from kzoo.training.wrapper import LossTerms, WrapperModel, images_of, record_outputs
 
 OLD_LOGITS = "old_logits"
 NEW_HEAD = "new_predictions"
@@ -25,7 +25,7 @@ class LwFModel(WrapperModel):
     recorded once before training (`record_old_outputs`), so no old-task
     data is needed.
 
-    The paper's procedure, which the recipe `recipes/lwf.py` runs:
+    The paper's procedure, which `kzoo lwf` (`kzoo.run.lwf`) runs:
     1. `record_old_outputs(train_data)`;
     2. warm-up: `freeze(backbone=True, old_head=True)`, compile, fit (the new
        head alone learns);
@@ -62,6 +62,7 @@ class LwFModel(WrapperModel):
     """
 
     LOSS_KEYS = ("loss", "new_loss", "old_loss")
+    METRICS_OUTPUT = "new"  # the compiled metrics measure the new task
 
     def __init__(
         self,
@@ -74,9 +75,7 @@ class LwFModel(WrapperModel):
         name="lwf",
         **kwargs,
     ):
-        super().__init__(
-            temperature, label_smoothing=label_smoothing, name=name, **kwargs
-        )
+        temperature = losses.check_temperature(temperature)
         if not old_loss_weight >= 0:
             raise ValueError(
                 f"`old_loss_weight` must be >= 0. Received: {old_loss_weight}"
@@ -87,8 +86,11 @@ class LwFModel(WrapperModel):
         old = copy_model(old)
         features = features_of(old, feature_layer, cut="last")
         new = logits_layer(num_classes, name=NEW_HEAD)(features)
-        self.network = keras.Model(
+        network = keras.Model(
             old.input, {"old": old.output, "new": new}, name=f"{old.name}_lwf"
+        )
+        super().__init__(
+            network, label_smoothing=label_smoothing, name=name, **kwargs
         )
         shared = keras.Model(old.input, features)
         shared_names = {layer.name for layer in shared.layers}
@@ -99,12 +101,12 @@ class LwFModel(WrapperModel):
             if layer.name not in shared_names and layer.weights
         ]
         self.new_head = self.network.get_layer(NEW_HEAD)
+        self.temperature = temperature
         self.old_loss_weight = float(old_loss_weight)
         self.stochastic = any(
             isinstance(layer, (keras.layers.Dropout, keras.layers.BatchNormalization))
             for layer in self.network.layers
         )
-        self.built = True  # the network is built; nothing of its own
 
     def freeze(self, backbone, old_head):
         """Set which shared parts train (the new head always does); compile
@@ -113,9 +115,6 @@ class LwFModel(WrapperModel):
             layer.trainable = not backbone
         for layer in self.old_head_layers:
             layer.trainable = not old_head
-
-    def call(self, inputs, training=None):
-        return self.network(images_of(inputs), training=training)
 
     def record_old_outputs(self, dataset, batch_size=256):
         """The old head's logits on `dataset`'s images, before any training.
@@ -136,6 +135,23 @@ class LwFModel(WrapperModel):
             batch_size,
         )
 
+    def forward(self, x, y, sample_weight=None, training=False):
+        recorded = x.get(OLD_LOGITS) if isinstance(x, dict) else None
+        if training and recorded is None:
+            raise KzooError(
+                "LwFModel trains on data from `record_old_outputs` (images with "
+                "the original model's old-head logits)."
+            )
+        images = images_of(x)
+        outputs = self.network(images, training=training)
+        if training and self.stochastic:
+            # The recording ran in inference mode: compare like with like,
+            # or dropout / batch-statistics noise reads as forgetting.
+            old = self.network(images, training=False)["old"]
+            outputs = {"old": old, "new": outputs["new"]}
+        terms, has_old = self.loss_terms(y, outputs, recorded, sample_weight)
+        return LossTerms(terms, outputs["new"], {"old_loss": has_old})
+
     def loss_terms(self, y, outputs, recorded, sample_weight=None):
         """Per-example `loss`, `new_loss`, `old_loss` and the old-loss weights."""
         new_loss = self.hard_label_loss(y, outputs["new"])
@@ -153,42 +169,3 @@ class LwFModel(WrapperModel):
             "old_loss": old_loss,
         }
         return {k: self.weighted(v, sample_weight) for k, v in terms.items()}, has_old
-
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if not (isinstance(x, dict) and OLD_LOGITS in x):
-            raise KzooError(
-                "LwFModel trains on data from `record_old_outputs` (images with "
-                "the original model's old-head logits)."
-            )
-        variables = self.network.trainable_variables
-        with tf.GradientTape() as tape:
-            outputs = self.network(x[IMAGES], training=True)
-            if self.stochastic:
-                # The recording ran in inference mode: compare like with like,
-                # or dropout / batch-statistics noise reads as forgetting.
-                old = self.network(x[IMAGES], training=False)["old"]
-                outputs = {"old": old, "new": outputs["new"]}
-            terms, has_old = self.loss_terms(y, outputs, x[OLD_LOGITS], sample_weight)
-            self.apply_loss(tape, steps.loss_for_gradients(terms["loss"]), variables)
-        self.track(terms, {"old_loss": has_old})
-        return self.results(x, y, outputs["new"], sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        outputs = self.network(images_of(x), training=False)
-        recorded = x.get(OLD_LOGITS) if isinstance(x, dict) else None
-        terms, has_old = self.loss_terms(y, outputs, recorded, sample_weight)
-        self.track(terms, {"old_loss": has_old})
-        return self.results(x, y, outputs["new"], sample_weight)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        # The compiled metrics measure the new task (Keras passes the whole
-        # output dict when it builds them).
-        if isinstance(y_pred, dict):
-            y_pred = y_pred["new"]
-        return super().compute_metrics(x, y, y_pred, sample_weight)
-
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.network(images_of(x), training=False)

@@ -15,13 +15,12 @@ import keras
 from kzoo.errors import KzooError
 from kzoo.layers import Dropout
 from kzoo.models.heads import logits_layer
+from kzoo.models import model_entry_of
 from kzoo.training.optimizers import LRMultiplierOptimizer
 from kzoo.training.sources import is_layered, load_model_source
 
 MODES = ("head", "finetune", "scratch")
 BACKBONE = "backbone"
-# Where kzoo's classifier heads start (see `kzoo.models.heads.classifier_head`).
-POOLING_LAYERS = ("flatten", "avg_pool", "max_pool")
 
 
 def copy_model(model, weights=True):
@@ -39,16 +38,20 @@ def features_of(model, feature_layer=None, cut="classifier"):
         model: A functional model.
         feature_layer: Name of the last layer to keep; overrides `cut`.
         cut: Without `feature_layer`: `"classifier"` keeps everything before
-            the FC classifier (the output of kzoo's `flatten`/`avg_pool`/
-            `max_pool` layer, or the last layer's input when there is none);
+            the FC classifier: for a registered kzoo model (found by its
+            name, see `kzoo.models.model_entry_of`), the layer its registry
+            entry says its features end at (`ModelEntry.feature_layer_of`,
+            e.g. `flatten`); for any other model, the last layer's input.
             `"last"` keeps all but the last layer.
+
+    Raises:
+        KzooError: `feature_layer` names no layer of the model.
     """
     if feature_layer is None:
-        names = [layer.name for layer in model.layers]
-        pooled = [n for n in POOLING_LAYERS if n in names]
-        if cut == "last" or not pooled:
+        entry = model_entry_of(model)
+        if cut == "last" or entry is None:
             return model.layers[-1].input
-        feature_layer = pooled[0]
+        feature_layer = entry.feature_layer_of(model)
     try:
         return model.get_layer(feature_layer).output
     except ValueError:
@@ -61,10 +64,11 @@ def features_of(model, feature_layer=None, cut="classifier"):
 def transfer_model(source, num_classes, mode="head", feature_layer=None, dropout=0.0):
     """The source's backbone with a new classifier for `num_classes`.
 
-    The backbone is everything before the source's FC classifier (its
-    pooled/flattened features; measured on digits 0-4 -> 5-9 with 5 labels
-    per class, a linear probe scored 93% on LeNet-5's flatten features,
-    83% on fc1 and 75% on fc2), or up to `feature_layer`. It is a nested
+    The backbone is everything before the source's FC classifier: its
+    pooled/flattened features, at the layer its registry entry names (see
+    `features_of`; measured on digits 0-4 -> 5-9 with 5 labels per class, a
+    linear probe scored 93% on LeNet-5's flatten features, 83% on fc1 and
+    75% on fc2), or up to `feature_layer`. It is a nested
     model named `backbone`; in `"head"` mode it is called with
     `training=False`, so its Dropout and BatchNormalization layers run in
     inference mode while the head trains. The source is copied, never

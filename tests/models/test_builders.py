@@ -7,23 +7,7 @@ import tensorflow as tf
 
 from kzoo.models import create_model, list_models
 from kzoo.testing import assert_keras_round_trip, assert_saved_model_parity
-
-# Small but complete configurations, so the whole zoo runs in seconds.
-SMALL = {
-    "lenet5": dict(input_shape=(16, 16, 1)),
-    "perceptron": dict(input_shape=(8, 8, 1)),
-    "alexnet": dict(input_shape=(67, 67, 3), width=1 / 16),
-}
-VGG_SMALL = dict(input_shape=(32, 32, 3), width=1 / 16)
-
-
-def small_model(name, num_classes=3):
-    return create_model(name, num_classes=num_classes, **SMALL.get(name, VGG_SMALL))
-
-
-def images_for(model, n=4, seed=0):
-    shape = (n,) + tuple(model.input_shape[1:])
-    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+from tests.models.helpers import images_for, small_model
 
 
 @pytest.mark.parametrize("name", list_models())

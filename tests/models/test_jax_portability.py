@@ -9,10 +9,9 @@ import textwrap
 
 import pytest
 
-from tests.recipes.helpers import ROOT
+from tests.run.helpers import ROOT
 
 SCRIPT = textwrap.dedent("""
-    import inspect
     import sys
 
     import keras
@@ -23,9 +22,8 @@ SCRIPT = textwrap.dedent("""
     assert keras.backend.backend() == "jax", keras.backend.backend()
     rng = np.random.default_rng(0)
     for name in list_models():
-        params = inspect.signature(get_model_entry(name).builder).parameters
         kwargs = {"num_classes": 3}
-        if "width" in params or "kwargs" in params:
+        if get_model_entry(name).accepts("width"):
             kwargs["width"] = 0.125  # the graph, not the size, is under test
         model = create_model(name, **kwargs)
         x = rng.uniform(0, 255, (4,) + model.input_shape[1:]).astype("float32")

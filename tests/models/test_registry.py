@@ -1,7 +1,21 @@
+import inspect
+import re
+
+import keras
 import pytest
 
 import kzoo
-from kzoo.models import create_model, get_model_entry, list_models
+from kzoo.models import (
+    NO_MODEL_NOISE,
+    ModelNoise,
+    create_model,
+    family_noise,
+    get_model_entry,
+    list_families,
+    list_models,
+    register_model,
+    vgg,
+)
 
 EXPECTED = {
     "alexnet", "lenet5", "perceptron", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
@@ -47,3 +61,130 @@ def test_invalid_arguments_have_clear_errors(kwargs, match):
     kwargs = {"num_classes": 10, "input_shape": (32, 32, 3), **kwargs}
     with pytest.raises(ValueError, match=f"{match}.*Received"):
         create_model("vgg11", **kwargs)
+
+
+# A valid value other than the default for every option a builder may take.
+NON_DEFAULT = {
+    "include_top": False,
+    "pooling": "avg",
+    "width": 0.25,
+    "dropout": 0.25,
+    "activation": "tanh",
+    "normalization": "batchnorm",
+    "groups": 2,
+    "include_preprocessing": False,
+    "classifier_activation": "softmax",
+    "name": "custom",
+}
+TINY = {"lenet5": (16, 16, 1), "perceptron": (8, 8, 1), "alexnet": (67, 67, 3)}
+
+
+def _signature_options(name):
+    """The builder's own keyword parameters (VGG variants pass theirs on to
+    `_vgg`, which takes the variant first)."""
+    builder = get_model_entry(name).builder
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        params = inspect.signature(vgg._vgg).parameters
+    skip = {"num_classes", "input_shape", "cfg_name", "batch_norm"}
+    return {k: p.default for k, p in params.items() if k not in skip}
+
+
+def _tiny(name, /, **options):
+    entry = get_model_entry(name)
+    base = {"width": 0.125} if entry.accepts("width") else {}
+    return create_model(
+        name, num_classes=3, input_shape=TINY.get(name, (32, 32, 3)),
+        **{**base, **options},
+    )
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_declared_options_are_exactly_what_the_builder_takes(name):
+    entry = get_model_entry(name)
+    assert dict(entry.options) == _signature_options(name)
+    assert list(entry.options) == list(_signature_options(name))  # same order
+    with pytest.raises(TypeError):
+        entry.options["width"] = 2.0  # read-only
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_declared_option_builds_and_changes_the_model(name):
+    entry = get_model_entry(name)
+    base = _tiny(name).to_json()
+    for option, default in entry.options.items():
+        value = NON_DEFAULT[option]
+        assert value != default, option
+        model = _tiny(name, **{option: value})
+        assert model.to_json() != base, f"{name}: {option}={value!r} had no effect"
+
+
+def test_unknown_option_is_rejected_listing_the_valid_ones():
+    valid = list(get_model_entry("lenet5").options)
+    assert valid[:3] == ["include_top", "pooling", "width"]
+    with pytest.raises(
+        ValueError, match=re.escape(f"Expected one of {valid}. Received: foo=1")
+    ):
+        create_model("lenet5", foo=1)
+    with pytest.raises(ValueError, match=r"'perceptron'.*Received: width=0\.5"):
+        create_model("perceptron", width=0.5)
+    with pytest.raises(ValueError, match="Received: foo=1, bar='x'"):
+        get_model_entry("vgg11").check_options({"width": 1.0, "foo": 1, "bar": "x"})
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_tunable_noise_and_feature_layer_are_among_the_options(name):
+    entry = get_model_entry(name)
+    assert set(entry.tunable) <= set(entry.options)
+    assert all(entry.accepts(option) for option in entry.tunable)
+    assert entry.noise.option is None or entry.accepts(entry.noise.option)
+    assert entry.noise == family_noise(entry.family)
+    assert entry.noise.description
+    assert entry.feature_layer in entry.feature_layers.values()
+    if entry.accepts("pooling"):
+        assert set(entry.feature_layers) == {None, "flatten", "avg", "max"}
+
+
+def test_what_a_run_may_tune():
+    assert get_model_entry("vgg16_bn").tunable == ("width", "dropout")
+    assert get_model_entry("lenet5").accepts("dropout")
+    assert get_model_entry("perceptron").tunable == ()
+    assert not get_model_entry("perceptron").accepts("width")
+
+
+def test_noise_option_carries_the_noise():
+    for name in ("lenet5", "alexnet", "vgg11"):
+        option = get_model_entry(name).noise.option
+        model = _tiny(name, **{option: 0.3})
+        rates = [
+            layer.rate
+            for layer in model.layers
+            if isinstance(layer, keras.layers.Dropout)
+        ]
+        assert rates == [0.3, 0.3], name
+    assert get_model_entry("perceptron").noise.option is None
+    assert family_noise("unknown") == NO_MODEL_NOISE
+    assert set(list_families()) == {"alexnet", "baseline", "lenet", "vgg"}
+
+
+def test_registration_checks_its_declarations():
+    with pytest.raises(ValueError, match="tunable.*Received: \\['depth'\\]"):
+        register_model(
+            (8, 8, 1), "lenet", {"width": 1.0}, ModelNoise("none"),
+            {None: "flatten"}, tunable=("depth",),
+        )
+    with pytest.raises(ValueError, match="feature_layers"):
+        register_model(
+            (8, 8, 1), "lenet", {"pooling": "avg"}, ModelNoise("none"),
+            {None: "flatten"},
+        )
+
+    def lenet_other_noise(num_classes=1, input_shape=(8, 8, 1)):
+        raise AssertionError("never built")
+
+    decorator = register_model(
+        (8, 8, 1), "lenet", {}, ModelNoise("other"), {None: "flatten"}
+    )
+    with pytest.raises(ValueError, match="Family 'lenet' is registered with"):
+        decorator(lenet_other_noise)
+    assert "lenet_other_noise" not in list_models()

@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from kzoo.models import get_model_entry, list_models
+from kzoo.models import family_noise, get_model_entry, list_families, list_models
 from kzoo.semi_supervised import MODEL_NOISE, model_noise, predict_probabilities
 from tests.training.helpers import images_and_labels, student_model
 
@@ -21,3 +22,17 @@ def test_every_registered_family_has_a_documented_noise():
     families = {get_model_entry(name).family for name in list_models()}
     assert families <= set(MODEL_NOISE)
     assert "dropout" in model_noise("vgg") and "input noise only" in model_noise("x")
+
+
+def test_model_noise_is_read_from_the_registry():
+    assert set(MODEL_NOISE) == set(list_families()) and len(MODEL_NOISE) == 4
+    for name in list_models():
+        entry = get_model_entry(name)
+        assert entry.noise == family_noise(entry.family)
+        assert model_noise(entry.family) == entry.noise.description
+        assert MODEL_NOISE[entry.family] == entry.noise.description
+    assert get_model_entry("vgg16").noise.option == "dropout"
+    assert get_model_entry("perceptron").noise.option is None
+    assert "input noise only" in MODEL_NOISE["baseline"]
+    with pytest.raises(KeyError):
+        MODEL_NOISE["x"]

@@ -37,18 +37,18 @@ def test_teacher_frozen_student_trained_losses_finite():
     x, y = images_and_labels()
     distiller = _distiller()
     teacher_before = [w.copy() for w in distiller.teacher.get_weights()]
-    student_before = [w.copy() for w in distiller.student.get_weights()]
+    student_before = [w.copy() for w in distiller.network.get_weights()]
     history = distiller.fit(dataset(x, y), epochs=2, verbose=0).history
     for before, after in zip(teacher_before, distiller.teacher.get_weights()):
         np.testing.assert_array_equal(before, after)
-    assert max_difference(student_before, distiller.student.get_weights()) > 1e-3
+    assert max_difference(student_before, distiller.network.get_weights()) > 1e-3
     for key in KEYS + ("accuracy",):
         assert np.all(np.isfinite(history[key])), key
     logs = distiller.evaluate(dataset(x, y), return_dict=True, verbose=0)
     assert set(KEYS) <= set(logs) and all(np.isfinite(logs[k]) for k in KEYS)
-    # call() is the student
+    # call() is the network (the student)
     np.testing.assert_allclose(
-        distiller.predict(x[:5], verbose=0), distiller.student(x[:5]), atol=1e-6
+        distiller.predict(x[:5], verbose=0), distiller.network(x[:5]), atol=1e-6
     )
 
 
@@ -56,7 +56,7 @@ def test_logged_losses_follow_the_formula():
     x, y = images_and_labels(n=12)
     distiller = _distiller(a=0.3, temperature=4.0)
     teacher = distiller.teacher(x)
-    student = distiller.student(x)
+    student = distiller.network(x)
     logs = distiller.evaluate(dataset(x, y), return_dict=True, verbose=0)
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, student)
     t, s = keras.ops.softmax(teacher / 4.0), keras.ops.softmax(student / 4.0)
@@ -69,7 +69,7 @@ def test_logged_losses_follow_the_formula():
 def test_label_free_batches_keep_the_t_squared_factor():
     x, _ = images_and_labels(n=12)
     distiller = _distiller(a=0.3, temperature=4.0)
-    teacher, student = distiller.teacher(x), distiller.student(x)
+    teacher, student = distiller.teacher(x), distiller.network(x)
     expected = float(keras.ops.mean(distillation_loss(teacher, student, 4.0)))
     logs = distiller.evaluate(
         tf.data.Dataset.from_tensor_slices(x).batch(12), return_dict=True, verbose=0
@@ -79,9 +79,9 @@ def test_label_free_batches_keep_the_t_squared_factor():
     # the T² factor: at T=4 the loss is 16x the plain KL
     plain = float(keras.ops.mean(distillation_loss(teacher / 4.0, student / 4.0, 1.0)))
     assert expected == pytest.approx(16.0 * plain, rel=1e-5)
-    before = [w.copy() for w in distiller.student.get_weights()]
+    before = [w.copy() for w in distiller.network.get_weights()]
     distiller.fit(tf.data.Dataset.from_tensor_slices(x).batch(6), epochs=1, verbose=0)
-    assert max_difference(before, distiller.student.get_weights()) > 1e-4
+    assert max_difference(before, distiller.network.get_weights()) > 1e-4
 
 
 def test_unlabelled_examples_in_a_batch_get_the_distillation_term_alone():
@@ -90,9 +90,9 @@ def test_unlabelled_examples_in_a_batch_get_the_distillation_term_alone():
     y_masked[4:] = -1
     distiller = _distiller(a=0.3, temperature=2.0)
     terms, labelled = distiller.loss_terms(
-        y_masked, distiller.student(x), distiller.teacher(x)
+        y_masked, distiller.network(x), distiller.teacher(x)
     )
-    full, _ = distiller.loss_terms(y, distiller.student(x), distiller.teacher(x))
+    full, _ = distiller.loss_terms(y, distiller.network(x), distiller.teacher(x))
     np.testing.assert_array_equal(labelled, [1, 1, 1, 1, 0, 0, 0, 0])
     np.testing.assert_allclose(terms["loss"][:4], full["loss"][:4], rtol=1e-6)
     np.testing.assert_allclose(
@@ -101,7 +101,7 @@ def test_unlabelled_examples_in_a_batch_get_the_distillation_term_alone():
     # one-hot labels: one_hot(-1) is an all-zero row, also unlabelled
     one_hot = keras.ops.one_hot(y_masked, 4)
     hot_terms, hot_labelled = distiller.loss_terms(
-        one_hot, distiller.student(x), distiller.teacher(x)
+        one_hot, distiller.network(x), distiller.teacher(x)
     )
     np.testing.assert_array_equal(hot_labelled, labelled)
     np.testing.assert_allclose(hot_terms["loss"], terms["loss"], rtol=1e-6)
@@ -118,7 +118,7 @@ def test_student_loss_weight_one_equals_plain_training():
     )
     plain.fit(dataset(x, y), epochs=2, verbose=0, shuffle=False)
     # Same arithmetic up to float32 rounding of the summed loss.
-    assert max_difference(plain.get_weights(), distiller.student.get_weights()) < 1e-6
+    assert max_difference(plain.get_weights(), distiller.network.get_weights()) < 1e-6
 
 
 def test_parity_with_keras_distiller_on_one_device():
@@ -159,7 +159,7 @@ def test_parity_with_keras_distiller_on_one_device():
             ours_history[ours_key], theirs_history[theirs_key], rtol=1e-5, atol=1e-6
         )
     assert (
-        max_difference(ours.student.get_weights(), theirs.student.get_weights()) < 1e-5
+        max_difference(ours.network.get_weights(), theirs.student.get_weights()) < 1e-5
     )
 
 
@@ -170,7 +170,7 @@ def test_two_replicas_equal_one_device():
         with strategy.scope():
             distiller = _distiller(a=0.3)
         history = distiller.fit(dataset(x, y), epochs=2, verbose=0).history
-        return history, distiller.student.get_weights()
+        return history, distiller.network.get_weights()
 
     assert_two_replicas_equal_one_device(run, KEYS)
 
@@ -187,7 +187,7 @@ def test_precomputed_teacher_logits_equal_on_the_fly():
     history = cached.fit(data.batch(12), epochs=2, verbose=0).history
     assert np.all(np.isfinite(history["loss"]))
     assert (
-        max_difference(on_the_fly.student.get_weights(), cached.student.get_weights())
+        max_difference(on_the_fly.network.get_weights(), cached.network.get_weights())
         < 1e-6
     )
 
@@ -215,10 +215,10 @@ def test_student_exports_alone(tmp_path):
     x, y = images_and_labels(n=8)
     distiller = _distiller()
     distiller.fit(dataset(x, y), epochs=1, verbose=0)
-    version = export_saved_model(distiller.student, str(tmp_path / "s"), list("abcd"))
+    version = export_saved_model(distiller.network, str(tmp_path / "s"), list("abcd"))
     serve = tf.saved_model.load(version).signatures["serving_tensors"]
     got = serve(images=tf.constant(x))["logits"].numpy()
-    np.testing.assert_allclose(got, np.asarray(distiller.student(x)), atol=1e-4)
+    np.testing.assert_allclose(got, np.asarray(distiller.network(x)), atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.cli import run_main
+from kzoo import run
 from kzoo.export import SERVING_TENSORS, load_serving_signature
 from kzoo.models import create_model
 from kzoo.semi_supervised import PseudoLabelModel
 from kzoo.training import Distiller
-from tests.recipes.helpers import load_recipe
 from tests.training.helpers import SHAPE, dataset, images_and_labels
 
 
@@ -34,7 +33,7 @@ def one_step(wrapper_of, dtype_policy, set_policy):
     set_policy(dtype_policy)
     wrapper = wrapper_of()
     wrapper.compile(keras.optimizers.SGD(0.1))
-    network = getattr(wrapper, "student", None) or wrapper.network
+    network = wrapper.network
     before = [w.copy() for w in network.get_weights()]
     x, y = images_and_labels(n=12)
     wrapper.fit(dataset(x, y), epochs=1, verbose=0)
@@ -69,12 +68,11 @@ def test_mixed_models_return_float32_logits(policy):
     assert logits.dtype == "float32"
 
 
-def test_mixed_precision_recipe_exports_float32_outputs(tmp_path, capsys):
+def test_mixed_precision_train_exports_float32_outputs(tmp_path):
     out = str(tmp_path / "run")
-    code = run_main(load_recipe("train").main, [
-        "--mixed-precision", "--epochs", "1", "--labels-per-class", "5",
-        "--out", out])
-    assert code == 0, capsys.readouterr().err[-3000:]
+    result = run.run("train", mixed_precision=True, epochs=1, labels_per_class=5,
+                     out=out)
+    assert result.saved_model == os.path.join(out, "1")
     assert keras.config.dtype_policy().name == "float32"  # restored after the run
     model = keras.models.load_model(os.path.join(out, "model.keras"))
     assert model.get_layer("conv1").dtype_policy.name == "mixed_bfloat16"
@@ -84,3 +82,21 @@ def test_mixed_precision_recipe_exports_float32_outputs(tmp_path, capsys):
     assert result["probabilities"].dtype == tf.float32
     np.testing.assert_allclose(result["probabilities"].numpy().sum(-1), 1.0,
                                rtol=1e-5)
+
+
+def test_mixed_wrappers_predict_what_their_network_predicts(policy):
+    # The wrapper has no layers of its own: it passes the images on uncast,
+    # so a float32 first layer sees float32 pixels (cast to float16 first,
+    # the logits here would move by ~0.08).
+    policy("mixed_float16")
+    keras.utils.set_random_seed(2)
+    network = keras.Sequential([
+        keras.Input(SHAPE),
+        keras.layers.Flatten(dtype="float32"),
+        keras.layers.Dense(4, dtype="float32"),
+    ])
+    wrapper = PseudoLabelModel(network)
+    x, _ = images_and_labels(n=6)
+    np.testing.assert_array_equal(
+        wrapper.predict(x, verbose=0), network.predict(x, verbose=0)
+    )

@@ -4,9 +4,10 @@ import pytest
 
 from kzoo.errors import KzooError
 from kzoo.export import export_saved_model
-from kzoo.models import create_model
+from kzoo.models import create_model, get_model_entry, list_models
 from kzoo.training import finetune_optimizer, transfer_model
-from kzoo.training.transfer import backbone_layers
+from kzoo.training.transfer import backbone_layers, features_of
+from tests.models.helpers import images_for, small_model
 from tests.training.helpers import dataset, images_and_labels, max_difference
 
 
@@ -114,3 +115,30 @@ def test_clear_errors(tmp_path):
         transfer_model(bare, 2)
     with pytest.raises(KzooError, match="SavedModel folder"):
         transfer_model(str(tmp_path / "missing"), 2)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_features_end_where_the_registry_entry_says(name):
+    entry = get_model_entry(name)
+    model = small_model(name)
+    layer = model.get_layer(entry.feature_layer)
+    assert len(layer.output.shape) == 2  # a feature vector per image
+    assert features_of(model) is layer.output
+    transfer = transfer_model(model, num_classes=2, mode="head")
+    assert backbone_layers(transfer)[-1].name == entry.feature_layer
+    x = images_for(model)
+    cut = keras.Model(transfer.input, transfer.get_layer("predictions").input)
+    expected = keras.Model(model.input, layer.output)(x)
+    np.testing.assert_allclose(np.asarray(cut(x)), np.asarray(expected), atol=1e-5)
+
+
+def test_features_follow_the_pooling_option_and_unregistered_models():
+    pooled = small_model("vgg11", pooling="max")
+    assert features_of(pooled) is pooled.get_layer("max_pool").output
+    trunk = small_model("lenet5", include_top=False)  # the model is all features
+    assert features_of(trunk) is trunk.output
+    renamed = small_model("lenet5", name="mine")  # not an entry: before the last
+    assert features_of(renamed) is renamed.get_layer("predictions").input
+    assert features_of(renamed, "flatten") is renamed.get_layer("flatten").output
+    lenet = small_model("lenet5")
+    assert features_of(lenet, cut="last") is lenet.get_layer("predictions").input

@@ -1,5 +1,10 @@
-"""The recipes under tf.distribute: 2 replicas equal 1 device; 2 workers
-agree and only the chief exports."""
+"""Runs under tf.distribute: 2 replicas equal 1 device; 2 workers agree and
+only the chief exports.
+
+Two replicas run in-process on the two logical CPUs of tests/conftest.py;
+two workers are two `python -m kzoo` processes (a cluster of processes is
+the point).
+"""
 
 import csv
 import json
@@ -10,9 +15,9 @@ import time
 
 import numpy as np
 
-from kzoo.cli import run_main
+from kzoo import run
 from kzoo.outputs import LOCK_FILE
-from tests.recipes.helpers import load_recipe, start_recipe, weights_of
+from tests.run.helpers import start_kzoo, weights_of
 from tests.training.helpers import max_difference, replica_strategy
 
 # No dropout and no random augmentation. Each replica draws its own dropout
@@ -20,42 +25,44 @@ from tests.training.helpers import max_difference, replica_strategy
 # augmentation layers before training under a strategy, which moves their
 # random stream on; the data order itself is the same (see
 # kzoo.data.pipeline.endless_per_iterator).
-SMALL = ["--labels-per-class", "5", "--dropout", "0", "--no-jit-compile"]
+SMALL = dict(labels_per_class=5, dropout=0.0, jit_compile=False)
 TOLERANCE = 1e-5
 
 
-def run_both(recipe, flags, tmp_path, capsys):
-    """Run `recipe` with the default strategy and with 2 mirrored replicas;
+def run_both(command, values, tmp_path, capsys):
+    """Run `command` with the default strategy and with 2 mirrored replicas;
     returns the two --out folders."""
     replica_strategy()  # the 2-CPU strategy --strategy mirrored picks up
     outs = []
     for strategy in ("default", "mirrored"):
         out = str(tmp_path / strategy)
-        code = run_main(load_recipe(recipe).main,
-                        flags + ["--strategy", strategy, "--out", out])
-        captured = capsys.readouterr()
-        assert code == 0, captured.err[-3000:]
+        capsys.readouterr()
+        result = run.run(command, **values, strategy=strategy, out=out)
+        printed = capsys.readouterr().out
+        assert result.out == out
         if strategy == "mirrored":
-            assert "strategy mirrored: 2 replicas" in captured.out
+            assert "strategy mirrored: 2 replicas" in printed
+        else:
+            assert "replicas" not in printed
         outs.append(out)
     return outs
 
 
 def test_plain_training_on_two_replicas_equals_one_device(tmp_path, capsys):
-    one, two = run_both("train", SMALL + ["--epochs", "3"], tmp_path, capsys)
+    one, two = run_both("train", dict(SMALL, epochs=3), tmp_path, capsys)
     assert max_difference(weights_of(one), weights_of(two)) < TOLERANCE
     logs = []
     for out in (one, two):
         with open(os.path.join(out, "training_log.csv")) as f:
             logs.append(np.loadtxt(f, delimiter=",", skiprows=1))
+    assert logs[0].shape[0] == 3  # one row per epoch
     np.testing.assert_allclose(logs[0], logs[1], rtol=TOLERANCE)
 
 
 def test_noisy_student_round_on_two_replicas_equals_one_device(tmp_path, capsys):
-    flags = SMALL + ["--rounds", "1", "--epochs", "3", "--student-epochs", "1",
-                     "--augment", "none", "--noise", "none", "--noise-dropout", "0",
-                     "--no-balance"]
-    one, two = run_both("noisy_student", flags, tmp_path, capsys)
+    values = dict(SMALL, rounds=1, epochs=3, student_epochs=1, augment="none",
+                  noise="none", noise_dropout=0.0, balance=False)
+    one, two = run_both("noisy-student", values, tmp_path, capsys)
     # The teacher (round 0) agrees like plain training does.
     teachers = [weights_of(os.path.join(out, "round0")) for out in (one, two)]
     assert max_difference(*teachers) < TOLERANCE
@@ -98,7 +105,7 @@ def test_two_workers_on_localhost_agree_and_only_the_chief_exports(tmp_path):
             config = {"cluster": {"worker": workers},
                       "task": {"type": "worker", "index": index}}
             processes.append(
-                start_recipe("train", *flags, TF_CONFIG=json.dumps(config)))
+                start_kzoo("train", *flags, TF_CONFIG=json.dumps(config)))
         outputs = [p.communicate(timeout=90) for p in processes]
     finally:
         for p in processes:

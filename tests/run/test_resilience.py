@@ -1,8 +1,13 @@
-"""Surviving long runs: resume after SIGKILL, determinism, NaN, bad --out."""
+"""Surviving long runs: resume after SIGKILL, determinism, NaN, bad --out.
+
+The kill and the two deterministic runs are separate `python -m kzoo`
+processes: what survives a process is the point. The rest runs in-process.
+"""
 
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -11,8 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from kzoo.cli import run_main
-from tests.recipes.helpers import load_recipe, run_recipe, start_recipe, weights_of
+from tests.run.helpers import kzoo, run_kzoo, start_kzoo, weights_of
 from tests.training.helpers import max_difference
 
 # Full digits train split (1,295 images, 81 steps per epoch), with
@@ -53,15 +57,15 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
     # The uninterrupted run goes alongside the one that gets killed (2 cores).
     whole = str(tmp_path / "whole")
     with open(tmp_path / "whole.log", "w") as log:
-        uninterrupted = start_recipe("train", *RESUME_FLAGS, "--out", whole,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        uninterrupted = start_kzoo("train", *RESUME_FLAGS, "--out", whole,
+                                   stdout=log, stderr=subprocess.STDOUT)
         out = str(tmp_path / "killed")
-        run = start_recipe("train", *RESUME_FLAGS, "--out", out,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killed_at = kill_mid_epoch(run, out)
+        killed = start_kzoo("train", *RESUME_FLAGS, "--out", out,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed_at = kill_mid_epoch(killed, out)
         assert 2 <= killed_at < 5
         assert not os.path.exists(os.path.join(out, "model.keras"))
-        resumed = run_recipe("train", *RESUME_FLAGS, "--out", out)
+        resumed = run_kzoo("train", *RESUME_FLAGS, "--out", out)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert f"resuming from {os.path.join(out, 'backup')}: {killed_at} of 5" in (
             resumed.stdout)
@@ -78,11 +82,11 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
 def test_deterministic_runs_are_bit_identical(tmp_path):
     flags = ["--deterministic", "--epochs", "2", "--labels-per-class", "20",
              "--augment", "default"]
-    runs = [start_recipe("train", *flags, "--out", str(tmp_path / name),
-                         stdout=subprocess.DEVNULL) for name in ("a", "b")]
-    for run in runs:
-        _, err = run.communicate(timeout=600)
-        assert run.returncode == 0, err[-3000:]
+    runs = [start_kzoo("train", *flags, "--out", tmp_path / name,
+                       stdout=subprocess.DEVNULL) for name in ("a", "b")]
+    for process in runs:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
     a, b = weights_of(str(tmp_path / "a")), weights_of(str(tmp_path / "b"))
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
     digests = []
@@ -96,10 +100,9 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_state(
         tmp_path, capsys):
     out = str(tmp_path / "run")
     # An Adam step of 1e6 drives the logits to infinity within two epochs.
-    code = run_main(load_recipe("train").main, [
-        "--epochs", "8", "--labels-per-class", "20", "--lr", "1e6",
-        "--steps-per-execution", "1", "--out", out])
-    err = capsys.readouterr().err
+    code, _, err = kzoo(capsys, "train", "--epochs", "8", "--labels-per-class",
+                        "20", "--lr", "1e6", "--steps-per-execution", "1",
+                        "--out", out)
     assert code == 2
     assert "error: The training loss or weights became NaN or infinite in epoch" in (
         err)
@@ -128,7 +131,6 @@ def test_bad_out_fails_before_any_training(kind, tmp_path, capsys, monkeypatch):
         out = str(blocker / "run")
         expected = "is not writable"
     else:
-        import shutil
         real = shutil.disk_usage
 
         def tiny(path):
@@ -137,7 +139,6 @@ def test_bad_out_fails_before_any_training(kind, tmp_path, capsys, monkeypatch):
         monkeypatch.setattr(shutil, "disk_usage", tiny)
         out = str(tmp_path / "run")
         expected = "MiB free; this run writes about"
-    code = run_main(load_recipe("train").main, ["--smoke", "--out", out])
-    err = capsys.readouterr().err
+    code, _, err = kzoo(capsys, "train", "--smoke", "--out", out)
     assert code == 2 and expected in err, err
     assert not os.path.exists(os.path.join(out, "smoke", "training_log.csv"))

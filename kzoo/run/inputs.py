@@ -1,0 +1,171 @@
+"""What a run trains on: its data (budget, splits, datasets), its model and
+its augmentation policy, each checked before anything is written."""
+
+import keras
+
+from kzoo.augment import DEFAULT_POLICY, AugmentPolicy
+from kzoo.data import batched, load_data, one_hot_labels
+from kzoo.errors import KzooError
+from kzoo.models import create_model, get_model_entry
+from kzoo.run import progress
+from kzoo.run.config import first_line
+
+DEMO_DATA = "digits"
+
+
+def demo_budget(config, labels_per_class):
+    """The label budget of a semi-supervised run, said in its first line.
+
+    The bundled digits are fully labelled, so a demo there hides labels:
+    `labels_per_class` per class unless --labels-per-class/--label-fraction
+    says otherwise. Any other data (a folder, TFDS) keeps every label it
+    has unless a budget option is given: a user's labels are never dropped
+    silently.
+
+    Returns:
+        `config`, with the demo budget set where it applies.
+    """
+    if config.labels_per_class is not None:
+        progress.say(f"labels: {config.labels_per_class} per class "
+                     "(--labels-per-class); the rest of the training split "
+                     "joins the unlabelled pool")
+    elif config.label_fraction is not None:
+        progress.say(f"labels: {config.label_fraction:g} of each class "
+                     "(--label-fraction); the rest of the training split joins "
+                     "the unlabelled pool")
+    elif config.data == DEMO_DATA:
+        progress.say(f"labels: {labels_per_class} per class, the demo budget of "
+                     f"the bundled {DEMO_DATA} (--labels-per-class or "
+                     "--label-fraction sets another)")
+        return config.replace(labels_per_class=labels_per_class)
+    else:
+        progress.say("labels: every labelled training image (no "
+                     "--labels-per-class or --label-fraction); the unlabelled "
+                     "pool is the data's own")
+    return config
+
+
+def input_size(config, model=None):
+    """--input-size, or the default square size of `model` (--model)."""
+    name = model or config.model
+    return config.input_size or get_model_entry(name).default_input_shape[0]
+
+
+def load_training_data(config, size):
+    """The data spec with this run's budget, splits and seed."""
+    return load_data(
+        config.data, image_size=(size, size), channels=config.channels,
+        labels_per_class=config.labels_per_class,
+        label_fraction=config.label_fraction, val_fraction=config.val_fraction,
+        seed=config.seed, data_dir=config.data_dir, download=config.download,
+        classes=config.classes,
+    )
+
+
+def load_data_for_model(config, trained, **overrides):
+    """The data at a trained model's input size and channels.
+
+    Returns:
+        `(config, data)`: the config with `input_size`/`channels` (and
+        `overrides`) set as used, and the loaded `DataSplits`.
+    """
+    height, _, channels = trained.input_shape[1:]
+    config = config.replace(input_size=height, channels=channels, **overrides)
+    return config, load_training_data(config, height)
+
+
+def describe_data(data):
+    progress.say(f"data '{data.name}': {progress.counts(data.counts)}; "
+                 f"{data.num_classes} classes, shape {data.image_shape}; "
+                 f"skipped files: {len(data.skipped_files)}")
+    print_skipped(data)
+
+
+def print_skipped(data):
+    """One line per file the data scan skipped, with its reason."""
+    for path in data.skipped_files:
+        progress.say(f"  skipped: {path}: "
+                     f"{data.skipped_reasons.get(path, 'not an image')}")
+
+
+def build_model(config, data, model=None, width=None, dropout=None):
+    """A registered model (`model`, else --model) for `data`, built now so
+    that an input size it cannot take (VGG's five poolings need 32 px)
+    fails before any output is written. `width` and `dropout` (else
+    --width, --dropout) are passed to models whose registry entry takes
+    them.
+
+    Raises:
+        KzooError: The model cannot be built at this input shape.
+    """
+    name = model or config.model
+    entry = get_model_entry(name)
+    kwargs = {"num_classes": data.num_classes, "input_shape": data.image_shape}
+    for option, value in (("width", width), ("dropout", dropout)):
+        if option in entry.tunable:
+            kwargs[option] = config.get(option) if value is None else value
+    try:
+        network = create_model(name, **kwargs)
+    except (ValueError, TypeError) as err:
+        if isinstance(err, KzooError):
+            raise
+        raise KzooError(
+            f"{name} cannot be built for images of shape {data.image_shape} "
+            f"(--input-size, --channels): {first_line(err)}") from None
+    check_pooling_inputs(network, name)
+    return network
+
+
+def check_pooling_inputs(model, name):
+    """Refuse an input so small that a pooling stage gets less than its
+    window (VGG builds from 1 px, but a 1x1 map pooled five times is not
+    a classifier of images).
+
+    Raises:
+        KzooError: Naming the first such pooling layer.
+    """
+    pooling = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    for layer in model.layers:
+        if isinstance(layer, pooling):
+            height, width = layer.input.shape[1:3]
+            window = max(layer.pool_size)
+            if min(height, width) < window:
+                raise KzooError(
+                    f"Images of {model.input_shape[1]}x{model.input_shape[2]} px "
+                    f"are too small for {name}: its layer {layer.name} would pool "
+                    f"a {height}x{width} map with a {window}x{window} window. Use "
+                    "a larger --input-size (default: "
+                    f"{get_model_entry(name).default_input_shape[0]}).")
+
+
+def make_policy(spec, image_size, num_classes, seed):
+    """The `--augment` policy ('default' names DEFAULT_POLICY)."""
+    spec = DEFAULT_POLICY if spec == "default" else spec
+    return AugmentPolicy(spec, image_size, num_classes, seed=seed)
+
+
+def train_dataset(data, config):
+    """The labelled training split: endless, shuffled, `train_map`-ped."""
+    return batched(data.train, config.batch_size, training=True, seed=config.seed,
+                   map_fn=train_map(data, config), repeat=True)
+
+
+def train_map(data, config):
+    """The batch map of labelled training data: --augment, or one-hot."""
+    policy = make_policy(config.augment, data.image_shape[:2], data.num_classes,
+                         config.seed)
+    return policy.map_fn if policy.layers else one_hot_labels(data.num_classes)
+
+
+def val_dataset(data, config):
+    """The validation split, batched with one-hot labels (None without one)."""
+    if data.val is None:
+        return None
+    return batched(data.val, config.batch_size,
+                   map_fn=one_hot_labels(data.num_classes))
+
+
+def test_dataset(data, config):
+    """The test split, batched with integer labels (2 batches with --smoke)."""
+    test = batched(data.test, config.batch_size)
+    return test.take(2) if config.smoke else test

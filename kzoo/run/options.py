@@ -1,0 +1,451 @@
+"""Every option of every `kzoo` command, defined once (see `config`).
+
+Options come in groups that techniques share (data, training, runtime,
+semi-supervised); a command is its groups plus its own options, with the
+defaults its technique needs. `COMMANDS` is the table the command line, the
+config files and `kzoo.run.configure` are built from.
+
+TensorFlow-free on purpose: `kzoo --help` imports this module only.
+"""
+
+from kzoo.run import types as t
+from kzoo.run.config import Command, Option
+
+# The same strings as kzoo.augment.DEFAULT_POLICY and
+# kzoo.runtime.STRATEGIES (tests/run/test_options.py checks), kept here
+# so that help needs no TensorFlow import.
+DEFAULT_POLICY = "crop"
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+NOISE_POLICY = "crop,randaugment(n=2,m=9)"
+SEARCH_TEMPLATE = "crop,randaugment(n={n},m={m})"
+LWF_METHODS = ("feature", "finetune", "lwf")
+TRANSFER_MODES = ("head", "finetune", "scratch")
+
+Opt = Option
+
+DATA = (
+    Opt("data", "digits", help="'digits' (bundled), a folder, or 'tfds:NAME'"),
+    Opt("data_dir", help="TFDS data directory"),
+    Opt("download", False, kind="switch",
+      help="let TFDS download the dataset (off: never fetches)"),
+    Opt("classes", type=t.name_list,
+      help="keep only these classes, e.g. '5,6,7,8,9' (default: all)"),
+    Opt("seed", 0, t.non_negative_int),
+)
+
+MODEL = (
+    Opt("model", "lenet5", help="registered model name (kzoo info --list)"),
+    Opt("width", 1.0, t.positive_float, "filter/unit multiplier"),
+    Opt("input_size", type=t.positive_int,
+      help="square image size (default: the model's)"),
+    Opt("channels", type=int, choices=(1, 3), help="default: the data's own"),
+)
+
+BUDGET = (
+    Opt("labels_per_class", type=t.positive_int, exclusive="budget",
+      help="labelled images kept per class (the rest join the unlabelled pool)"),
+    Opt("label_fraction", type=t.fraction, exclusive="budget",
+      help="fraction of each class kept labelled"),
+    Opt("val_fraction", 0.1, t.rate, "share of the training split held out"),
+)
+
+TRAINING = (
+    Opt("epochs", 30, t.positive_int),
+    Opt("batch_size", 16, t.positive_int, "global batch (all replicas)"),
+    Opt("lr", 1e-3, t.positive_float, "Adam learning rate"),
+    Opt("schedule", "constant", choices=("constant", "cosine"),
+      help="learning-rate schedule over the whole run"),
+    Opt("label_smoothing", 0.1, t.rate),
+    Opt("dropout", 0.5, t.rate,
+      "dropout after hidden FC layers, for models that have them"),
+    Opt("augment", "none",
+      help=f"augmentation policy: 'default' (= '{DEFAULT_POLICY}'), "
+           "'flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)' or 'none'"),
+    Opt("jit_compile", True, kind="bool",
+      help="XLA-compile the train step (with --steps-per-execution LeNet-5 "
+           "trains 1.9-2.2x faster on CPU, see benchmarks/)"),
+    Opt("steps_per_execution", 32, t.positive_int,
+      "train steps per graph call"),
+)
+
+OUTPUT = (
+    Opt("out", help="output folder (default: saved_models/<model>-<data>)"),
+    Opt("smoke", False, kind="switch",
+      help="wiring check: 1 epoch of 2 steps, small test; writes to "
+           "--out/smoke, never a version TF Serving would load"),
+)
+
+RUNTIME = (
+    Opt("strategy", "default", choices=STRATEGIES,
+      help="tf.distribute strategy: one device; 'mirrored' (all GPUs of this "
+           "machine); 'multiworker' (the cluster in TF_CONFIG; the same command "
+           "on every worker); 'tpu'. --batch-size stays the global batch"),
+    Opt("deterministic", False, kind="switch",
+      help="seed everything and enable TensorFlow op determinism "
+           "(bit-identical reruns on CPU; slower on GPU)"),
+    Opt("mixed_precision", False, kind="switch",
+      help="mixed_float16 on GPU, mixed_bfloat16 on CPU; logits and exported "
+           "outputs stay float32"),
+    Opt("fresh", False, kind="switch",
+      help="discard kzoo's backups in --out (of an interrupted run, perhaps "
+           "with other flags) and train from the start"),
+)
+
+SEMI = (
+    Opt("ratio", 3, t.positive_int, "unlabelled images per labelled image in a batch"),
+    Opt("cache_pool", None, kind="bool",
+      help="keep the decoded unlabelled pool in memory (default: when it "
+           "takes under 2 GiB; else streamed every epoch)"),
+)
+
+TRAIN_OPTIONS = DATA + MODEL + BUDGET + TRAINING + OUTPUT + RUNTIME
+
+
+def _with(options, **defaults):
+    """`options` with some defaults changed (`name=value`) or refused
+    (`name=Refuse(reason)`)."""
+    out = []
+    for option in options:
+        change = defaults.get(option.name, option.default)
+        if isinstance(change, Refuse):
+            option = option.refused(change.reason)
+        else:
+            option = option.replace(default=change)
+        out.append(option)
+    return tuple(out)
+
+
+class Refuse:
+    def __init__(self, reason):
+        self.reason = reason
+
+
+def _command(name, summary, description, target, *options):
+    return Command(name, summary, description, target, tuple(options))
+
+
+TRAIN = _command(
+    "train", "train a registered model and export it for TF Serving",
+    """Train a registered model with model.fit and export it for TF Serving.
+
+  kzoo train                                   # LeNet-5 on bundled digits
+  kzoo train --model vgg11_bn --width 0.25 --data DIR --epochs 30
+
+Writes to --out: config.json, metrics.json, confusion_matrix.png,
+model.keras, training_log.csv, logs/ (TensorBoard) and the SavedModel in the
+next version folder (1/, 2/...). Runs under --strategy (--batch-size is the
+global batch), backs up each epoch to --out/backup and resumes from it when
+the same command runs again, stops with the last good backup kept when the
+loss turns NaN, and checks --out before training.""",
+    "kzoo.run.train:train", *TRAIN_OPTIONS)
+
+PSEUDO_LABEL = _command(
+    "pseudo-label", "labelled + unlabelled images with online pseudo-labels",
+    """Train on labelled and unlabelled images with online pseudo-labels (Lee 2013).
+
+  kzoo pseudo-label                           # digits, 5 labels per class
+  kzoo pseudo-label --data DIR --labels-per-class 10 --threshold 0.95
+
+The 5 labels per class are a demo budget of the bundled digits; any other
+data keeps every label unless --labels-per-class/--label-fraction says.
+Every update trains on a batch of labelled images and --ratio times as many
+unlabelled ones, whose targets are the network's own current predictions
+(--soft: probabilities; else argmax, only those >= --threshold). The
+unlabelled loss weight ramps from 0 to --unlabeled-weight between epochs
+--t1 and --t2 (the paper's alpha(t)). An epoch is one pass over the
+unlabelled pool. Writes train's outputs to --out.""",
+    "kzoo.run.pseudo_label:pseudo_label",
+    *_with(TRAIN_OPTIONS, augment="default", epochs=60), *SEMI,
+    Opt("threshold", 0.0, t.unit_interval,
+      "confidence an online pseudo-label needs (Lee: 0)"),
+    Opt("soft", False, kind="switch",
+      help="probabilities as targets instead of one-hot argmax"),
+    Opt("unlabeled_weight", 3.0, t.non_negative_float,
+      "final unlabelled loss weight alpha_f (Lee: 3)"),
+    Opt("t1", type=t.non_negative_int,
+      help="epoch where alpha starts to rise (default: 10% of --epochs)"),
+    Opt("t2", type=t.non_negative_int,
+      help="epoch where alpha reaches alpha_f (default: 60% of --epochs)"),
+)
+
+NOISY_STUDENT = _command(
+    "noisy-student", "Noisy Student self-training, R rounds (the main job)",
+    """Noisy Student self-training: a few labels, many unlabelled images, R rounds.
+
+  kzoo noisy-student                      # digits, 5 labels per class, 3 rounds
+  kzoo noisy-student --data DIR --labels-per-class 10 \\
+      --models lenet5,lenet5,vgg11_bn --input-size 32 --rounds 2
+
+The loop of Xie et al. (2020): 1. train a teacher on the labelled images
+(round 0, with --augment); 2. pseudo-label the unlabelled pool with the
+un-noised teacher (hard or --soft targets, --threshold, --balance); 3. train
+a new student from scratch on labelled + pseudo-labelled images with noise:
+--noise on its inputs and dropout (--noise-dropout) in the model; 4. the
+student becomes the teacher; repeat --rounds times. --models names the
+model of each round (round 0 first; the last repeats). --ablate-noise also
+runs the rounds without noise. On the bundled digits the labelled set is 5
+per class (a demo budget); other data keeps every label unless a budget
+flag says. Writes under --out: noisy_student.json, rounds.png,
+round<k>/model.keras, and the final student's metrics.json, model.keras and
+SavedModel. --epochs is the round-0 teacher's. The validation split only
+reports: nothing is selected or stopped on it.""",
+    "kzoo.run.noisy_student:noisy_student",
+    *_with(TRAIN_OPTIONS, augment="default", epochs=300), *SEMI,
+    Opt("rounds", 3, t.positive_int),
+    Opt("models", type=t.name_list,
+      help="model of round 0, 1, ... (the last repeats), each NAME or "
+           "NAME:WIDTH, e.g. 'lenet5,vgg11_bn:0.25' (default: --model at "
+           "--width every round)"),
+    Opt("student_epochs", 100, t.positive_int,
+      "epochs of each student (one epoch = one pass over the pseudo-labelled "
+      "images at --ratio x --batch-size)"),
+    Opt("threshold", 0.0, t.unit_interval, "teacher confidence a pseudo-label needs"),
+    Opt("soft", False, kind="switch",
+      help="the teacher's probabilities as targets instead of one-hot argmax"),
+    Opt("balance", True, kind="bool",
+      help="equalise pseudo-labels per class (trim the most frequent to their "
+           "most confident, repeat the rarest)"),
+    Opt("noise", NOISE_POLICY, help="students' input noise policy"),
+    Opt("noise_dropout", 0.5, t.rate, "students' dropout (model noise)"),
+    Opt("ablate_noise", False, kind="bool",
+      help="also run the rounds with no noise (no --noise, no dropout) from "
+           "the same teacher and report both"),
+)
+
+DISTILL = _command(
+    "distill", "distil a teacher into a smaller student; report the gap closed",
+    """Distil a teacher into a smaller student and report how much of the gap closes.
+
+  kzoo distill                       # VGG-11-BN teacher -> LeNet-5 (digits)
+  kzoo distill --teacher saved_models/big/1 --temperature 4
+  kzoo distill --omit-class 3        # Hinton et al.'s omitted-class test
+
+--teacher is a .keras file or kzoo SavedModel, or a registered model name
+first trained on the same labelled data (--teacher-width, --teacher-epochs).
+With --compare the student is also trained alone and the table gives the
+test errors of teacher, student alone and distilled student, and the gap
+closure. With --omit-class the class is left out of the distillation set;
+its accuracy is reported before and after a bias correction. Outputs under
+--out: teacher/, student_alone/, distilled/ (and distilled_bias_corrected/),
+plus distill.json. Defaults differ from train where distillation needs it:
+no label smoothing, no dropout in the students, a cosine schedule.""",
+    "kzoo.run.distill:distill",
+    *_with(TRAIN_OPTIONS, label_smoothing=0.0, schedule="cosine", dropout=0.0,
+           model=Refuse("the student is --student, the teacher --teacher"),
+           width=Refuse("use --student-width or --teacher-width")),
+    Opt("teacher", "vgg11_bn",
+      help="registered model name (trained here) or .keras/SavedModel path"),
+    Opt("teacher_width", 0.25, t.positive_float),
+    Opt("teacher_dropout", 0.5, t.rate,
+      "dropout of a teacher trained here (--dropout is the students')"),
+    Opt("teacher_epochs", type=t.positive_int, help="default: --epochs"),
+    Opt("student", "lenet5"),
+    Opt("student_width", 1.0, t.positive_float),
+    Opt("temperature", 4.0, t.positive_float),
+    Opt("student_loss_weight", 0.1, t.unit_interval,
+      "weight a of the hard-label loss; 1 - a goes to distillation"),
+    Opt("compare", True, kind="bool",
+      help="also train the student alone and report the gap closure"),
+    Opt("precompute", None, kind="bool",
+      help="run the teacher once before training (default: on unless "
+           "--augment is set)"),
+    Opt("unlabeled", False, kind="switch",
+      help="also distil on the unlabelled pool: soft targets only"),
+    Opt("omit_class", help="class name left out of the distillation set"),
+)
+
+LWF = _command(
+    "lwf", "Learning without Forgetting: add a task, keep the old one",
+    """Learning without Forgetting: add a task to a trained model, keep the old one.
+
+  kzoo train --classes 0,1,2,3,4 --out saved_models/digits-0to4
+  kzoo lwf --old-model saved_models/digits-0to4/1 --old-classes 0,1,2,3,4 \\
+      --classes 5,6,7,8,9
+
+Methods (Li & Hoiem 2018), all from the same warm-up (backbone and old head
+frozen, new head trained for --warmup-epochs): feature (stop there),
+finetune (then backbone + new head), lwf (then everything, with
+--old-loss-weight times the T^2-scaled distillation to the old head's
+recorded outputs). Old-task accuracy is measured on the old classes' test
+split. Each method exports one SavedModel serving both tasks under
+--out/<method>; --out gets lwf.json with the table.""",
+    "kzoo.run.lwf:lwf",
+    *_with(TRAIN_OPTIONS,
+           model=Refuse("the network is --old-model with a new head"),
+           width=Refuse("the backbone is --old-model's"),
+           dropout=Refuse("the new head has no dropout")),
+    Opt("old_model", required=True,
+      help=".keras file or kzoo SavedModel of the old-task model"),
+    Opt("old_classes", type=t.name_list, required=True,
+      help="the old task's classes in the data spec, in the model's order"),
+    Opt("method", "all", choices=LWF_METHODS + ("all",)),
+    Opt("warmup_epochs", 30, t.positive_int),
+    Opt("temperature", 2.0, t.positive_float),
+    Opt("old_loss_weight", 1.0, t.non_negative_float),
+)
+
+TRANSFER = _command(
+    "transfer", "transfer a trained model to new classes (head, finetune, scratch)",
+    """Transfer a trained model to new classes: new head only, fine-tune, or scratch.
+
+  kzoo train --classes 0,1,2,3,4 --out saved_models/digits-0to4
+  kzoo transfer --source saved_models/digits-0to4/1 --classes 5,6,7,8,9 \\
+      --labels-per-class 5 --mode all
+
+--mode head trains a new classifier on the frozen backbone (BatchNorm in
+inference mode); finetune trains everything, the backbone at
+--backbone-lr-multiplier times --lr; scratch trains the same architecture
+from random weights; all runs the three side by side. The source's input
+size and channels are used. Each mode writes its outputs under
+--out/<mode>; --out gets transfer.json with the table.""",
+    "kzoo.run.transfer:transfer",
+    *_with(TRAIN_OPTIONS,
+           model=Refuse("the model is --source with a new head"),
+           width=Refuse("the backbone is --source's"),
+           dropout=Refuse("use --head-dropout")),
+    Opt("source", required=True,
+      help=".keras file or kzoo SavedModel folder of the trained model"),
+    Opt("mode", "head", choices=TRANSFER_MODES + ("all",)),
+    Opt("backbone_lr_multiplier", 0.1, t.non_negative_float,
+      "backbone learning rate / head learning rate (finetune)"),
+    Opt("feature_layer",
+      help="last backbone layer (default: the model's feature end)"),
+    Opt("head_dropout", 0.0, t.rate),
+)
+
+SEARCH = _command(
+    "search", "search RandAugment's (N, M) on the validation split",
+    """Search RandAugment's (N, M): train briefly per pair, score on validation.
+
+  kzoo search --labels-per-class 10 --trials 8
+  kzoo search --data DIR --model vgg11_bn --width 0.25 --sampler grid \\
+      --n-values 1,2 --m-values 5,10,15
+
+Every trial trains the same model from the same seed on the same labelled
+budget with policy --augment (its {n} and {m} filled in), scored on the
+validation split; then the best (N, M) and a no-augmentation baseline are
+retrained and scored on the test split, and the best model is exported. A
+failed trial is recorded with its error. Writes search.json (after every
+trial), heatmap.png, config.json and the SavedModel, and each fit's logs
+under trials/trial<i>/, best/ and baseline/; the same command into the
+same --out keeps the finished trials. On the bundled digits the budget
+is 10 labels per class unless a budget flag says.""",
+    "kzoo.run.search:search",
+    *_with(TRAIN_OPTIONS, augment=SEARCH_TEMPLATE, epochs=100),
+    Opt("trials", 8, t.positive_int, "(N, M) pairs to try with --sampler random"),
+    Opt("sampler", "random", choices=("random", "grid"),
+      help="random: --trials distinct pairs; grid: every pair"),
+    Opt("n_values", [1, 2, 3], t.int_list),
+    Opt("m_values", list(range(1, 31, 2)), t.int_list),
+)
+
+LABEL_BUDGET = _command(
+    "label-budget", "accuracy against labels per class, one line per technique",
+    """Accuracy against labels per class, one line per technique.
+
+  kzoo label-budget --budgets 1,5,10,all --seeds 0,1,2
+  kzoo label-budget --data DIR --budgets 5,20 --teacher big.keras
+
+At each budget (labelled images per class; 'all' = every training image)
+and seed, with the same --model, the techniques run as their commands do,
+each writing under --out/<budget>/<technique>/seed<k>/: supervised,
+supervised_augment (--augment), pseudo_label, noisy_student (--rounds),
+distillation (with --teacher), transfer (with --source, finetune).
+Supervised runs train for about --steps updates (clamped to 15-400
+epochs). Writes report.json and report.png after every technique and
+budget and prints the table; the same command into the same --out reuses
+the finished runs.""",
+    "kzoo.run.label_budget:label_budget",
+    *DATA,
+    Opt("budgets", ["1", "5", "10", "all"], t.name_list,
+      "labels per class, comma-separated; 'all' = fully labelled"),
+    Opt("seeds", ["0", "1", "2"], t.name_list),
+    Opt("model", "lenet5"),
+    Opt("input_size", type=t.positive_int, help="default: the model's"),
+    Opt("augment", "default", help="policy of supervised_augment and the teachers"),
+    Opt("steps", 1200, t.positive_int, "approximate updates of each supervised run"),
+    Opt("rounds", 2, t.positive_int, "Noisy Student rounds"),
+    Opt("techniques", type=t.name_list, help="subset to run (default: all that apply)"),
+    Opt("teacher", help=".keras/SavedModel teacher for the distillation line"),
+    Opt("source", help=".keras/SavedModel source model for the transfer line"),
+    Opt("out", help="default: saved_models/label_budget-<data>"),
+    Opt("smoke", False, kind="switch",
+      help="wiring check: every run with --smoke, one round"),
+    *RUNTIME,
+)
+
+EVALUATE = _command(
+    "evaluate", "score an exported SavedModel through serving_default",
+    """Score an exported SavedModel through its serving_default signature.
+
+  kzoo evaluate --model saved_models/lenet5-digits/1 --data digits
+  kzoo evaluate --model saved_models/lenet5-digits     # latest version
+
+Test images are fed encoded (file bytes, or PNG for in-memory data), as TF
+Serving receives them; predicted class names are matched to the data's.
+Files the data scan skipped are counted, listed with their reasons and
+recorded (skipped_files), never scored.""",
+    "kzoo.run.evaluate:evaluate",
+    Opt("model", required=True,
+      help="SavedModel version folder, or a base folder of numbered versions "
+           "(the latest is scored)"),
+    *DATA,
+    Opt("task", help="output of a multi-task export to score, e.g. 'new' or 'old' "
+                   "(an LwF model) (default: the single output)"),
+    Opt("batch_size", 64, t.positive_int),
+    Opt("out", help="metrics JSON path (default: not written)"),
+    Opt("smoke", False, kind="switch", help="score 2 batches only"),
+)
+
+INFO = _command(
+    "info", "a model's receptive field, output size, parameters and MACs",
+    """Print a model's per-layer receptive field, output size, parameters and MACs.
+
+  kzoo info --model vgg16
+  kzoo info --model alexnet --input-size 227 --num-classes 10
+  kzoo info --list                                  # registered models""",
+    "kzoo.run.info:info",
+    Opt("model", help="registered model name"),
+    Opt("list", False, kind="switch", help="list the registered models"),
+    Opt("input_size", type=t.positive_int, help="default: the model's"),
+    Opt("channels", type=int, choices=(1, 3), help="default: the model's"),
+    Opt("num_classes", 1000, t.positive_int),
+    Opt("width", type=t.positive_float, help="default: the builder's"),
+    Opt("smoke", False, kind="switch", help="the same (info is fast)"),
+)
+
+AUGMENT_PREVIEW = _command(
+    "augment-preview", "a PNG grid of images next to augmented draws of them",
+    """Write a PNG grid of originals next to several augmented draws of them.
+
+  kzoo augment-preview --augment "crop,randaugment(n=2,m=9)"
+  kzoo augment-preview --data DIR --augment "flip,cutmix" --out grid.png
+
+Row i shows training image i, then --draws augmentations of it (each draw
+augments the whole batch of --images images together, so label-mixing
+entries pick partners from the batch); titles give each image's top labels.""",
+    "kzoo.run.augment_preview:augment_preview",
+    *DATA,
+    Opt("augment", "default", help=f"policy string; 'default' = '{DEFAULT_POLICY}'"),
+    Opt("input_size", 32, t.positive_int),
+    Opt("images", 6, t.positive_int, "rows"),
+    Opt("draws", 5, t.positive_int, "augmented columns"),
+    Opt("out", "augment_preview.png"),
+    Opt("smoke", False, kind="switch", help="2 images, 2 draws"),
+)
+
+COMMANDS = {c.name: c for c in (
+    TRAIN, NOISY_STUDENT, PSEUDO_LABEL, DISTILL, LWF, TRANSFER, SEARCH,
+    LABEL_BUDGET, EVALUATE, INFO, AUGMENT_PREVIEW)}
+
+
+def get_command(name):
+    """The `Command` called `name` (`noisy_student` also finds
+    `noisy-student`)."""
+    key = name.replace("_", "-")
+    if key not in COMMANDS:
+        from kzoo.errors import KzooError
+
+        raise KzooError(f"Unknown command. Expected one of {sorted(COMMANDS)}. "
+                        f"Received: {name!r}")
+    return COMMANDS[key]

@@ -1,0 +1,78 @@
+"""Run techniques in-process, as the library and the `kzoo` command do."""
+
+import os
+import subprocess
+import sys
+
+from kzoo import cli, run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# No XLA and one step per graph call: the quickest start of a tiny run.
+FAST = dict(jit_compile=False, steps_per_execution=1)
+
+
+def smoke_dir(out):
+    """Where a `--smoke` run given `--out out` writes (never `out` itself)."""
+    return os.path.join(out, "smoke")
+
+
+def kzoo(capsys, *argv):
+    """`kzoo *argv` in this process: `(exit status, stdout, stderr)`."""
+    capsys.readouterr()
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def flags(**values):
+    """Keyword values as command-line flags: `flags(batch_size=8, smoke=True,
+    jit_compile=False)` -> `['--batch-size', '8', '--smoke', '--no-jit-compile']`."""
+    argv = []
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is False:
+            argv.append("--no-" + flag[2:])
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def one_error_line(err):
+    """The single `error: ...` line a refused command writes to stderr."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+def weights_of(out):
+    """The weights of the `model.keras` a run wrote to `out`."""
+    import keras
+
+    return keras.models.load_model(os.path.join(out, "model.keras")).get_weights()
+
+
+def score_export(version_dir, **options):
+    """Test accuracy of an export, as `kzoo evaluate` scores it."""
+    return run.run("evaluate", model=version_dir, **options).test_accuracy
+
+
+def start_kzoo(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **env):
+    """`python -m kzoo *argv` in a new process, not waited for (`Popen`);
+    for tests where the process boundary is the point (kill and resume,
+    several workers). Extra environment in `env`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kzoo", *map(str, argv)], stdout=stdout,
+        stderr=stderr, text=True, cwd=ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
+    )
+
+
+def run_kzoo(*argv, cwd=None, timeout=600, **env):
+    """`python -m kzoo *argv` in a new process, waited for."""
+    return subprocess.run(
+        [sys.executable, "-m", "kzoo", *map(str, argv)], capture_output=True,
+        text=True, cwd=cwd or ROOT, timeout=timeout,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
+    )

@@ -1,0 +1,42 @@
+"""`kzoo augment-preview`: a PNG grid of originals and augmented draws."""
+
+import numpy as np
+from PIL import Image
+
+from kzoo import run
+from kzoo.augment import DEFAULT_POLICY
+from kzoo.run.augment_preview import label_text
+from tests.run.helpers import kzoo, one_error_line
+
+
+def test_preview_writes_a_grid_png(tmp_path, capsys):
+    out = str(tmp_path / "grid.png")
+    policy = "crop,randaugment(n=2,m=9),mixup"
+    capsys.readouterr()
+    result = run.run("augment-preview", augment=policy, images=3, draws=2, out=out)
+    assert "wrote" in capsys.readouterr().out
+    assert result.out == out
+    assert result.report == {"images": 3, "draws": 2, "policy": policy}
+    pixels = np.asarray(Image.open(out))
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 200 and pixels.std() > 10
+
+
+def test_preview_smoke_is_two_images_by_two_draws(tmp_path):
+    result = run.run("augment-preview", smoke=True, out=str(tmp_path / "g.png"))
+    assert (result.report["images"], result.report["draws"]) == (2, 2)
+    assert result.report["policy"] == DEFAULT_POLICY  # --augment default
+
+
+def test_preview_refuses_an_unknown_augmentation(tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    code, _, err = kzoo(capsys, "augment-preview", "--augment", "crop,blur",
+                        "--out", out)
+    assert code == 2
+    assert "unknown augmentation 'blur'" in one_error_line(err)
+    assert not out.exists()
+
+
+def test_preview_label_text():
+    names = ["cat", "dog", "eel"]
+    assert label_text(np.array([0.0, 1.0, 0.0]), names) == "dog"
+    assert label_text(np.array([0.3, 0.7, 0.0]), names) == "dog 0.70 / cat 0.30"

@@ -1,0 +1,71 @@
+"""`kzoo evaluate`: an export scored through its serving signature."""
+
+import json
+import os
+
+import pytest
+
+from kzoo import run
+from kzoo.testing import make_image_folder
+from tests.run.helpers import FAST, kzoo, one_error_line
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """`(data folder, --out)`: two runs on a folder of 2 classes whose test
+    split has 6 images each and a broken file, so --out holds versions 1, 2."""
+    tmp = tmp_path_factory.mktemp("evaluate")
+    root = make_image_folder(str(tmp / "data"), classes=("a", "b"), per_class=6,
+                             size=16, splits=("train", "test"))
+    (tmp / "data" / "test" / "a" / "broken.png").write_bytes(b"not a png")
+    out = tmp / "run"
+    for _ in range(2):
+        run.run("train", data=root, epochs=1, input_size=16, out=str(out), **FAST)
+    return root, out
+
+
+def test_evaluate_reports_skipped_files_and_finds_the_latest_version(
+        exported, tmp_path, capsys):
+    root, out = exported
+    report = tmp_path / "eval.json"
+    code, text, err = kzoo(capsys, "evaluate", "--model", out, "--data", root,
+                           "--out", report)
+    assert code == 0, err
+    assert f"scoring the latest version: {out / '2'}" in text
+    assert "files the data scan skipped: 1" in text
+    assert "broken.png: cannot be read or decoded" in text
+    scored = json.load(open(report))
+    assert [os.path.basename(p) for p in scored["skipped_files"]] == ["broken.png"]
+    assert scored["num_examples"] == 12  # the broken file is never scored
+    # The version folder itself is scored as given, to the same numbers.
+    again = run.run("evaluate", model=str(out / "2"), data=root)
+    assert again.saved_model == str(out / "2")
+    assert again.test_accuracy == scored["test_accuracy"] == scored["accuracy"]
+    code, _, err = kzoo(capsys, "evaluate", "--model", tmp_path, "--data", root)
+    assert code == 2
+    assert "No SavedModel at" in one_error_line(err)
+
+
+def test_evaluate_smoke_scores_two_batches(exported):
+    root, out = exported
+    result = run.run("evaluate", model=str(out), data=root, batch_size=4,
+                     smoke=True)
+    assert result.metrics["num_examples"] == 8
+
+
+def test_evaluate_refuses_a_task_or_classes_the_export_does_not_have(
+        exported, tmp_path, capsys):
+    root, out = exported
+    code, _, err = kzoo(capsys, "evaluate", "--model", out, "--data", root,
+                        "--task", "new")
+    assert code == 2
+    assert ("The model has no output 'new_classes'. It has one task: leave out "
+            "--task.") in one_error_line(err)
+    other = make_image_folder(str(tmp_path / "other"), classes=("x", "y"),
+                              per_class=2, size=16, splits=("train", "test"))
+    code, _, err = kzoo(capsys, "evaluate", "--model", out, "--data", other)
+    assert code == 2
+    line = one_error_line(err)
+    assert "The model predicts class 'a'" in line or (
+        "The model predicts class 'b'" in line)
+    assert "data classes: ['x', 'y']" in line

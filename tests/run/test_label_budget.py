@@ -1,0 +1,78 @@
+"""`kzoo label-budget`: the report calls the techniques as functions."""
+
+import json
+import os
+
+import pytest
+
+from kzoo import run
+from kzoo.testing.images import make_image_folder
+from tests.run.helpers import kzoo, smoke_dir
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """train/<class> (8 each), test/<class> (4 each) and 30 unlabeled/ files."""
+    root = str(tmp_path_factory.mktemp("images") / "data")
+    return make_image_folder(root, classes=("a", "b", "c"), per_class=8, size=16,
+                             splits=("train", "test"), unlabeled=30)
+
+
+def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys,
+                                                      monkeypatch):
+    options = dict(data=folder, input_size=16, budgets="2,all", seeds="0,1",
+                   techniques="pseudo_label", out=str(tmp_path / "b"), smoke=True)
+    calls = []
+    real_run = run.run
+
+    def recorded(*args, **kwargs):
+        calls.append(args)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(run, "run", recorded)
+    result = run.run("label-budget", **options)
+    out = smoke_dir(options["out"])  # and each run's own --smoke folder below it
+    assert result.out == out
+    report = json.load(open(os.path.join(out, "report.json")))
+    assert result.report == report
+    # 2 seeds of pseudo-label at 2 labels per class, as library calls;
+    # pseudo-labelling needs unlabelled images: nothing runs at 'all'
+    assert [c[0] for c in calls[1:]] == ["pseudo-label", "pseudo-label"]
+    cells = report["results"]["pseudo_label"]
+    assert set(cells) == {"2", "all"} and cells["all"] is None
+    assert len(cells["2"]["runs"]) == 2
+    assert cells["2"]["min"] <= cells["2"]["mean"] <= cells["2"]["max"]
+    assert os.path.exists(os.path.join(out, "report.png"))
+    assert os.path.exists(
+        os.path.join(out, "2", "pseudo_label", "seed1", "smoke", "1"))
+    # the same command again reuses every finished run
+    capsys.readouterr()
+    calls.clear()
+    run.run("label-budget", **options)
+    assert capsys.readouterr().out.count("reusing") == 2
+    assert len(calls) == 1  # the report itself: no technique ran again
+    assert json.load(open(os.path.join(out, "report.json"))) == report
+
+
+def test_a_fully_labelled_cell_trains_supervised_for_about_steps_updates(
+        folder, tmp_path):
+    result = run.run("label-budget", data=folder, input_size=16, budgets="all",
+                     seeds="0", techniques="supervised", out=str(tmp_path),
+                     smoke=True, steps=40)
+    cell = result.report["results"]["supervised"]["all"]
+    assert len(cell["runs"]) == 1 and 0 <= cell["mean"] <= 1
+    seed0 = os.path.join(result.out, "all", "supervised", "seed0")
+    recorded = json.load(open(os.path.join(seed0, "label_budget_run.json")))
+    # 'all' sets no budget; 24 labelled images at batch 16 are 2 steps per
+    # pass: 40 steps are 20 epochs (within [15, 400])
+    assert recorded["options"]["labels_per_class"] is None
+    assert recorded["options"]["epochs"] == 20
+    assert recorded["test_accuracy"] == cell["runs"][0]
+
+
+def test_label_budget_rejects_unknown_techniques_and_budgets(tmp_path, capsys):
+    code, _, err = kzoo(capsys, "label-budget", "--techniques", "magic",
+                        "--out", tmp_path)
+    assert code == 2 and "magic" in err
+    code, _, err = kzoo(capsys, "label-budget", "--budgets", "0", "--out", tmp_path)
+    assert code == 2 and "--budgets" in err

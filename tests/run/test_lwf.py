@@ -1,0 +1,61 @@
+"""`kzoo lwf` end to end (--smoke): one export serving both tasks."""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from kzoo import run
+from kzoo.models import create_model
+from tests.run.helpers import kzoo, score_export, smoke_dir
+
+FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
+FAST_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
+OLD, NEW = "0,1,2,3,4", "5,6,7,8,9"
+
+
+def saved_lenet(path, num_classes):
+    """A LeNet-5 for 32x32 grey images saved as `.keras` (an untrained source)."""
+    keras.utils.set_random_seed(0)
+    create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1)).save(path)
+    return str(path)
+
+
+def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
+    old = saved_lenet(tmp_path / "old.keras", 5)
+    result = run.run("lwf", old_model=old, old_classes=OLD, classes=NEW,
+                     warmup_epochs=1, out=str(tmp_path / "lwf"), **FAST)
+    out = smoke_dir(str(tmp_path / "lwf"))
+    with open(os.path.join(out, "lwf.json")) as f:
+        table = json.load(f)
+    assert set(table["methods"]) == {"feature", "finetune", "lwf"}
+    assert result.report == table and result.saved_model is None  # three models
+    printed = capsys.readouterr().out
+    assert "\nfeature warm-up: 1 epoch" in printed
+    assert "\nfeature joint" not in printed and "\nlwf joint: 1 epoch" in printed
+    version = table["methods"]["lwf"]["saved_model"]
+    for task, classes in (("old", OLD), ("new", NEW)):
+        assert 0.0 <= score_export(version, task=task, classes=classes) <= 1
+    code, _, err = kzoo(capsys, "evaluate", "--model", version)
+    assert code == 2 and "--task" in err
+
+
+def test_lwf_finetune_keeps_the_old_head(tmp_path):
+    old = saved_lenet(tmp_path / "old.keras", 5)
+    result = run.run("lwf", old_model=old, old_classes=OLD, classes=NEW,
+                     method="finetune", warmup_epochs=1, out=str(tmp_path), **FAST)
+    assert set(result.report["methods"]) == {"finetune"}
+    assert result.saved_model == result.report["methods"]["finetune"]["saved_model"]
+    assert set(result.metrics) == {"new_task", "old_task"}
+    before = keras.models.load_model(old).get_layer("predictions").get_weights()
+    after = result.model.get_layer("predictions").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_lwf_checks_the_old_classes(tmp_path, capsys):
+    old = saved_lenet(tmp_path / "old.keras", 5)
+    code, _, err = kzoo(capsys, "lwf", "--old-model", old, "--old-classes", "0,1,2",
+                        "--out", tmp_path / "lwf", *FAST_FLAGS)
+    assert code == 2 and "--old-classes names 3" in err
+    assert not (tmp_path / "lwf").exists()

@@ -1,0 +1,78 @@
+"""What a run prints: `PhaseProgress` bars (a log line per epoch at most,
+redrawn in place on a terminal) and numbers rounded for people."""
+
+import io
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from kzoo.run import progress
+from kzoo.run.progress import MAX_LOG_LINES, PhaseProgress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def fit_with_bar(epochs, stream, steps=2, initial_epoch=0, **bar_options):
+    """A tiny `model.fit` (verbose=0) shown by one `PhaseProgress`; its text."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.CategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    x = np.random.default_rng(0).normal(size=(4 * steps, 3)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(4 * steps) % 2]
+    bar = PhaseProgress("teacher", epochs, steps, start=initial_epoch,
+                        stream=stream, **bar_options)
+    model.fit(x, y, batch_size=4, epochs=epochs, initial_epoch=initial_epoch,
+              callbacks=[bar], verbose=0)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("epochs", [3, 10, 25])
+def test_a_log_gets_at_most_one_line_per_epoch_and_a_summary(epochs):
+    text = fit_with_bar(epochs, io.StringIO())
+    assert "\r" not in text and "\x1b" not in text
+    lines = text.splitlines()
+    *per_epoch, summary = lines
+    assert len(per_epoch) <= min(epochs, MAX_LOG_LINES)
+    shown = [int(re.match(r"teacher: epoch (\d+)/%d  loss " % epochs, line)[1])
+             for line in per_epoch]
+    assert shown == sorted(set(shown)) and len(shown) >= min(epochs - 1, 5)
+    assert all(line.rstrip().endswith(tuple("0123456789")) for line in per_epoch)
+    assert re.match(rf"teacher: {epochs} epochs in \d+:\d\d; loss \S+  "
+                    r"accuracy \d\.\d{4}$", summary), summary
+
+
+def test_a_resumed_phase_counts_only_the_epochs_it_ran():
+    text = fit_with_bar(25, io.StringIO(), initial_epoch=20)
+    *per_epoch, summary = text.splitlines()
+    assert [line.split()[2] for line in per_epoch] == [
+        "21/25", "22/25", "23/25", "24/25"]
+    assert summary.startswith("teacher: 5 epochs in ")
+
+
+def test_a_terminal_gets_one_bar_redrawn_in_place():
+    text = fit_with_bar(3, Terminal())
+    bar, summary, end = text.split("\n")
+    assert end == ""
+    draws = bar.split("\r")[1:]
+    assert bar.startswith("\r") and len(draws) >= 3  # at least once an epoch
+    assert all(d.startswith("teacher [") and d.endswith("\x1b[K") for d in draws)
+    assert "] epoch 3/3  loss " in draws[-1]
+    assert draws[-1].startswith("teacher [" + "=" * progress.BAR_WIDTH + "]")
+    assert summary.startswith("teacher: 3 epochs in ")
+
+
+def test_numbers_are_rounded_to_what_they_mean():
+    assert progress.number(0.123456) == "0.1235"
+    assert progress.number(1) == "1.0000"
+    assert progress.number(2.3456789) == "2.346"
+    assert progress.number(12345.678) == "1.235e+04"
+    assert progress.number(None) == "-"
+    assert progress.number(float("nan")) == "nan"
+    assert progress.counts({"train": 1295, "val": 143}) == (
+        "train 1,295, val 143 images")
+    assert progress.duration(75) == "1:15" and progress.duration(3725) == "1:02:05"

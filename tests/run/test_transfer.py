@@ -1,0 +1,64 @@
+"""`kzoo transfer` end to end (--smoke), its exports scored by `kzoo evaluate`."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from kzoo import run
+from kzoo.errors import KzooError
+from kzoo.models import create_model
+from tests.run.helpers import score_export, smoke_dir
+
+FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
+NEW = "5,6,7,8,9"
+
+
+def saved_lenet(path, num_classes):
+    """A LeNet-5 for 32x32 grey images saved as `.keras` (an untrained source)."""
+    keras.utils.set_random_seed(0)
+    create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1)).save(path)
+    return str(path)
+
+
+def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
+    source = saved_lenet(tmp_path / "source.keras", 5)
+    result = run.run("transfer", source=source, classes=NEW, labels_per_class=5,
+                     mode="all", out=str(tmp_path / "transfer"), **FAST)
+    out = smoke_dir(str(tmp_path / "transfer"))
+    with open(os.path.join(out, "transfer.json")) as f:
+        table = json.load(f)
+    assert set(table) == {"head", "finetune", "scratch"}
+    assert result.report == table and result.saved_model is None  # three models
+    with open(os.path.join(out, "finetune", "config.json")) as f:
+        config = json.load(f)
+    assert config["transfer_mode"] == "finetune" and config["classes"] == NEW.split(",")
+    printed = capsys.readouterr().out
+    for mode in table:
+        assert f"\n== {mode}: " in printed and f"\n{mode}: 1 epoch" in printed
+    assert 0.0 <= score_export(table["head"]["saved_model"], classes=NEW) <= 1.0
+
+
+def test_transfer_head_trains_only_the_new_head(tmp_path):
+    source = saved_lenet(tmp_path / "source.keras", 5)
+    result = run.run("transfer", source=source, classes=NEW, out=str(tmp_path),
+                     **FAST)
+    assert result.saved_model == result.report["head"]["saved_model"]
+    assert result.test_accuracy == result.report["head"]["test_accuracy"]
+    original = keras.models.load_model(source)
+    for layer in result.model.get_layer("backbone").layers:
+        if layer.weights:
+            before = original.get_layer(layer.name).get_weights()
+            assert all(np.array_equal(a, b)
+                       for a, b in zip(before, layer.get_weights()))
+
+
+def test_transfer_refuses_an_unknown_feature_layer_before_writing(tmp_path):
+    source = saved_lenet(tmp_path / "source.keras", 5)
+    out = tmp_path / "transfer"
+    with pytest.raises(KzooError, match="has no layer 'nope'"):
+        run.run("transfer", source=source, classes=NEW, feature_layer="nope",
+                out=str(out), **FAST)
+    assert not out.exists()
