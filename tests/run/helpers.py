@@ -1,6 +1,8 @@
 """Run techniques in-process, as the library and the `kzoo` command do."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,6 +11,26 @@ from kzoo import cli, run
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # No XLA and one step per graph call: the quickest start of a tiny run.
 FAST = dict(jit_compile=False, steps_per_execution=1)
+# A --smoke run without XLA: the wiring, fast.
+SMOKE = dict(smoke=True, **FAST)
+SMOKE_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
+RAW_FLOAT = re.compile(r"\d\.\d{6,}")  # 0.9401349072512648: not for people
+
+
+def read_json(*parts):
+    with open(os.path.join(*parts)) as f:
+        return json.load(f)
+
+
+def saved_lenet(path, num_classes):
+    """A LeNet-5 for 32x32 grey images saved as `.keras` (an untrained source)."""
+    import keras
+
+    from kzoo.models import create_model
+
+    keras.utils.set_random_seed(0)
+    create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1)).save(path)
+    return str(path)
 
 
 def smoke_dir(out):

@@ -1,29 +1,20 @@
 """`kzoo distill` end to end (--smoke), its exports scored by `kzoo evaluate`."""
 
-import json
 import os
 
-import keras
 import pytest
 
 from kzoo import run
-from kzoo.models import create_model
-from tests.run.helpers import kzoo, score_export, smoke_dir
+from tests.run.helpers import (
+    kzoo,
+    score_export,
+    smoke_dir,
+    read_json,
+    saved_lenet,
+    SMOKE as FAST,
+    SMOKE_FLAGS as FAST_FLAGS,
+)
 
-FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
-FAST_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
-
-
-def saved_lenet(path, num_classes):
-    """A LeNet-5 for 32x32 grey images saved as `.keras` (an untrained source)."""
-    keras.utils.set_random_seed(0)
-    create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1)).save(path)
-    return str(path)
-
-
-def read_json(*parts):
-    with open(os.path.join(*parts)) as f:
-        return json.load(f)
 
 
 def test_distill_reports_gap_closure_and_omitted_class(tmp_path, capsys):

@@ -3,19 +3,9 @@
 import json
 import os
 
-import pytest
 
 from kzoo import run
-from kzoo.testing.images import make_image_folder
 from tests.run.helpers import kzoo, smoke_dir
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """train/<class> (8 each), test/<class> (4 each) and 30 unlabeled/ files."""
-    root = str(tmp_path_factory.mktemp("images") / "data")
-    return make_image_folder(root, classes=("a", "b", "c"), per_class=8, size=16,
-                             splits=("train", "test"), unlabeled=30)
 
 
 def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys,

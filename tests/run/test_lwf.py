@@ -7,19 +7,16 @@ import keras
 import numpy as np
 
 from kzoo import run
-from kzoo.models import create_model
-from tests.run.helpers import kzoo, score_export, smoke_dir
+from tests.run.helpers import (
+    kzoo,
+    score_export,
+    smoke_dir,
+    saved_lenet,
+    SMOKE as FAST,
+    SMOKE_FLAGS as FAST_FLAGS,
+)
 
-FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
-FAST_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
 OLD, NEW = "0,1,2,3,4", "5,6,7,8,9"
-
-
-def saved_lenet(path, num_classes):
-    """A LeNet-5 for 32x32 grey images saved as `.keras` (an untrained source)."""
-    keras.utils.set_random_seed(0)
-    create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1)).save(path)
-    return str(path)
 
 
 def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):

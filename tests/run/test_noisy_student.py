@@ -1,8 +1,6 @@
 """`kzoo noisy-student` end to end: rounds, ablation, export, the round table."""
 
-import json
 import os
-import re
 
 import pytest
 
@@ -11,25 +9,15 @@ from kzoo.errors import KzooError
 from kzoo.models import get_model_entry
 from kzoo.run import noisy_student as ns
 from kzoo.run.options import COMMANDS
-from kzoo.testing.images import make_image_folder
-from tests.run.helpers import kzoo, score_export
+from tests.run.helpers import (
+    kzoo,
+    score_export,
+    read_json,
+    SMOKE as FAST,
+    SMOKE_FLAGS as FAST_FLAGS,
+    RAW_FLOAT,
+)
 
-FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
-FAST_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
-RAW_FLOAT = re.compile(r"\d\.\d{6,}")  # 0.9401349072512648: not for people
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """train/<class> (8 each), test/<class> (4 each) and 30 unlabeled/ files."""
-    root = str(tmp_path_factory.mktemp("images") / "data")
-    return make_image_folder(root, classes=("a", "b", "c"), per_class=8, size=16,
-                             splits=("train", "test"), unlabeled=30)
-
-
-def read_json(*parts):
-    with open(os.path.join(*parts)) as f:
-        return json.load(f)
 
 
 def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):

@@ -1,34 +1,23 @@
 """`kzoo pseudo-label` end to end (--smoke), its exports scored by `kzoo evaluate`;
 and the pieces Noisy Student shares."""
 
-import json
 import os
-import re
 
 import pytest
 
 from kzoo import run
 from kzoo.errors import KzooError
 from kzoo.run import pseudo_label as pl
-from kzoo.testing.images import make_image_folder
-from tests.run.helpers import kzoo, score_export, smoke_dir
+from tests.run.helpers import (
+    kzoo,
+    score_export,
+    smoke_dir,
+    read_json,
+    SMOKE as FAST,
+    SMOKE_FLAGS as FAST_FLAGS,
+    RAW_FLOAT,
+)
 
-FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
-FAST_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
-RAW_FLOAT = re.compile(r"\d\.\d{6,}")  # 0.9401349072512648: not for people
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """train/<class> (8 each), test/<class> (4 each) and 30 unlabeled/ files."""
-    root = str(tmp_path_factory.mktemp("images") / "data")
-    return make_image_folder(root, classes=("a", "b", "c"), per_class=8, size=16,
-                             splits=("train", "test"), unlabeled=30)
-
-
-def read_json(*parts):
-    with open(os.path.join(*parts)) as f:
-        return json.load(f)
 
 
 def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):

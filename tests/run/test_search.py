@@ -9,9 +9,8 @@ from kzoo import run
 from kzoo.export import SERVING_TENSORS, load_serving_signature
 from kzoo.run import search
 from kzoo.run.options import SEARCH_TEMPLATE
-from tests.run.helpers import kzoo, smoke_dir
+from tests.run.helpers import kzoo, smoke_dir, SMOKE as FAST
 
-FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
 
 
 def test_search_records_a_failed_trial_and_goes_on(tmp_path, monkeypatch, capsys):

@@ -9,18 +9,9 @@ import pytest
 
 from kzoo import run
 from kzoo.errors import KzooError
-from kzoo.models import create_model
-from tests.run.helpers import score_export, smoke_dir
+from tests.run.helpers import score_export, smoke_dir, saved_lenet, SMOKE as FAST
 
-FAST = dict(smoke=True, jit_compile=False, steps_per_execution=1)
 NEW = "5,6,7,8,9"
-
-
-def saved_lenet(path, num_classes):
-    """A LeNet-5 for 32x32 grey images saved as `.keras` (an untrained source)."""
-    keras.utils.set_random_seed(0)
-    create_model("lenet5", num_classes=num_classes, input_shape=(32, 32, 1)).save(path)
-    return str(path)
 
 
 def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
