@@ -20,7 +20,6 @@ from kzoo.run.config import first_line, parse_argv
 from kzoo.run.options import COMMANDS
 
 USER_ERRORS = (KzooError, ValueError, FileNotFoundError, NotADirectoryError)
-VERSION = "0.1.0"  # kzoo.__version__, without importing it (and TensorFlow)
 
 
 def usage():
@@ -50,7 +49,9 @@ def main(argv=None):
         print(usage())
         return 0
     if argv[0] == "--version":
-        print(f"kzoo {VERSION}")
+        from kzoo import __version__  # kzoo/__init__.py imports no TensorFlow
+
+        print(f"kzoo {__version__}")
         return 0
     if argv[0] not in COMMANDS:
         print(f"error: unknown command {argv[0]!r}; expected one of "

@@ -112,3 +112,11 @@ def test_the_help_strings_match_the_library():
 
     assert options.DEFAULT_POLICY == DEFAULT_POLICY
     assert options.STRATEGIES == runtime.STRATEGIES
+
+
+def test_version_is_the_packages(capsys):
+    import kzoo
+    from kzoo import cli
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"kzoo {kzoo.__version__}"
