@@ -8,12 +8,15 @@ and gets kzoo itself as a built wheel, not a link to this checkout.
 """
 
 import concurrent.futures
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+
+from kzoo.testing.images import make_image_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_SHIPPED = shutil.ignore_patterns(".git", "saved_models", "build", "*.egg-info",
@@ -67,9 +70,17 @@ def test_the_installed_package_is_the_wheel_not_this_checkout(venv):
 def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
     _, work = venv
     old = work / "old"  # a model of classes 0-4, the source of lwf/transfer
+    new_images = make_image_folder(str(work / "new"), classes=("x",), per_class=3,
+                                   size=20, splits=("unsorted",))
+    # the extras' format when the test extra installed it, else the core one
+    portable = "litert" if importlib.util.find_spec("ai_edge_litert") else "keras"
     runs = {
         "train": ["--classes", "0,1,2,3,4", "--out", old],
         "evaluate": ["--model", old / "smoke", "--classes", "0,1,2,3,4"],
+        "predict": ["--model", old / "smoke", "--data", new_images,
+                    "--out", work / "predictions.csv"],
+        "export": ["--model", old / "smoke", "--format", portable,
+                   "--out", work / "exported"],
         "info": ["--model", "lenet5"],
         "augment-preview": ["--out", work / "preview.png"],
         "pseudo-label": ["--out", work / "pl"],
@@ -92,7 +103,7 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
               "transfer", "search"}
     # Two lanes at once (each command is one process, mostly waiting on
     # Python): the model lwf/transfer/evaluate need, then the rest.
-    chain = ["train", "evaluate", "lwf", "transfer"]
+    chain = ["train", "evaluate", "predict", "export", "lwf", "transfer"]
     lanes = [chain, [name for name in runs if name not in chain]]
     outputs = {}
 
@@ -110,6 +121,8 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
     assert sorted(outputs) == sorted(runs)
     assert (old / "smoke" / "1" / "saved_model.pb").is_file()
     assert "test accuracy" in outputs["evaluate"]
+    assert (work / "predictions.csv").is_file()
+    assert (work / "exported" / "model_card.json").is_file()
     assert (work / "preview.png").is_file()
     for name in ("pl", "ns", "search"):
         assert (work / name / "smoke" / "config.json").is_file(), name

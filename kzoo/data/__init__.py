@@ -1,9 +1,11 @@
 """Data sources, label budgets and `tf.data` pipelines.
 
 `load_data(spec, ...)` turns a data spec into disjoint labelled train,
-validation, test and unlabelled `tf.data` datasets plus the class names.
+validation, test and unlabelled `tf.data` datasets plus the class names;
+`list_files` and `read_batches` stream unlabelled files for prediction.
 """
 
+from kzoo.data.files import FileList, list_files, read_batches
 from kzoo.data.images import MAX_IMAGE_PIXELS
 from kzoo.data.loader import DataSplits, load_data
 from kzoo.data.pipeline import (
@@ -17,10 +19,13 @@ from kzoo.data.pipeline import (
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "DataSplits",
+    "FileList",
     "batched",
+    "list_files",
     "load_data",
     "one_hot_labels",
     "plan_steps",
+    "read_batches",
     "semi_supervised_batches",
     "with_pseudo_labels",
 ]

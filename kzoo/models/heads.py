@@ -2,7 +2,7 @@
 
 import keras
 
-from kzoo.layers import Dropout
+from kzoo.layers import Dropout, ReverseChannels
 
 POOLING_MODES = (None, "flatten", "avg", "max")
 
@@ -17,6 +17,8 @@ FEATURE_LAYERS = {
 
 # ImageNet mean RGB in [0, 255] (the VGG paper's "mean RGB value" subtraction).
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+# The same in BGR order: what `keras.applications`' "caffe" mode subtracts.
+IMAGENET_MEAN_BGR = IMAGENET_MEAN_RGB[::-1]
 
 
 def scaled(units, width, multiple=1):
@@ -82,6 +84,41 @@ def preprocessing_layer(kind, channels):
             mean=mean, variance=[1.0] * channels, name="preprocessing"
         )
     raise ValueError(f"Unknown preprocessing. Received: kind={kind!r}")
+
+
+def preprocess(x, kind, channels):
+    """Apply the in-model input normalisation `kind` to `x` (pixels in [0, 255]).
+
+    Args:
+        x: The input tensor (RGB order for 3 channels).
+        kind: `"unit"` or `"mean_rgb"` (one layer named `preprocessing`, see
+            `preprocessing_layer`), `"caffe"` (the `keras.applications`
+            convention of VGG's ImageNet weights, equal to
+            `keras.applications.vgg16.preprocess_input`: `ReverseChannels`
+            named `preprocessing` turns RGB into BGR, then a `Normalization`
+            named `preprocessing_mean` subtracts the BGR ImageNet mean; no
+            scaling), or None (`x` unchanged).
+        channels: Number of image channels.
+
+    Returns:
+        The normalised tensor.
+
+    Raises:
+        ValueError: `"caffe"` with other than 3 channels, or an unknown kind.
+    """
+    if kind is None:
+        return x
+    if kind != "caffe":
+        return preprocessing_layer(kind, channels)(x)
+    if channels != 3:
+        raise ValueError(
+            "The 'caffe' preprocessing takes RGB images (3 channels). "
+            f"Received: channels={channels}"
+        )
+    x = ReverseChannels(name="preprocessing")(x)
+    return keras.layers.Normalization(
+        mean=list(IMAGENET_MEAN_BGR), variance=[1.0] * 3, name="preprocessing_mean"
+    )(x)
 
 
 def classifier_head(

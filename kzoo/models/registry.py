@@ -232,7 +232,8 @@ def model_entry_of(model):
     return _REGISTRY.get(getattr(model, "name", None))
 
 
-def create_model(name, /, num_classes=1000, input_shape=None, **kwargs):
+def create_model(name, /, num_classes=1000, input_shape=None, weights=None,
+                 **kwargs):
     """Build a registered model by name.
 
     Args:
@@ -240,6 +241,15 @@ def create_model(name, /, num_classes=1000, input_shape=None, **kwargs):
             model's own `name` option can be passed as a keyword.
         num_classes: Number of output classes.
         input_shape: `(height, width, channels)`; the model's default if None.
+        weights: None (random), `"imagenet"` (VGG-16/19, see
+            `kzoo.models.pretrained`: the `keras.applications` file, fetched
+            once into the Keras cache; sets `preprocessing="caffe"`; with
+            `include_top=True` it needs 1000 classes at 224x224x3, without
+            any size with 3 channels), or a path whose weights every layer
+            gets: a `keras.applications` `.h5`/`.weights.h5` file or a
+            trained model of the same architecture (a kzoo run folder or
+            `.keras` file). To keep a new classifier, build without weights
+            and call `kzoo.models.initial_weights`.
         **kwargs: Options of the model (`get_model_entry(name).options`:
             `include_top`, `pooling`, `width`, `classifier_activation`, ...).
 
@@ -248,14 +258,21 @@ def create_model(name, /, num_classes=1000, input_shape=None, **kwargs):
 
     Raises:
         ValueError: On an unknown name or option (the message lists the
-            valid ones) or an invalid option value.
+            valid ones) or an invalid option value; `kzoo.errors.KzooError`
+            (a `ValueError`) on weights that do not fit.
 
     Example:
         >>> model = create_model("vgg11_bn", num_classes=10,
         ...                      input_shape=(32, 32, 3), width=0.25)
+        >>> backbone = create_model("vgg16", input_shape=(64, 64, 3),
+        ...                         include_top=False, weights="imagenet")
     """
     entry = get_model_entry(name)
     entry.check_options(kwargs)
     if input_shape is None:
         input_shape = entry.default_input_shape
+    if weights is not None:
+        from kzoo.models.pretrained import create_pretrained
+
+        return create_pretrained(entry, num_classes, input_shape, weights, kwargs)
     return entry.builder(num_classes=num_classes, input_shape=input_shape, **kwargs)

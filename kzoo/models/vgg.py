@@ -1,7 +1,8 @@
 """VGG-11/13/16/19, with and without batch norm (Simonyan & Zisserman 2015).
 
 Layer names follow `keras.applications.VGG16` (`block1_conv1`, ...,
-`block5_pool`, `fc1`, `fc2`, `predictions`), so its weight files load.
+`block5_pool`, `fc1`, `fc2`, `predictions`), so its weight files load:
+`create_model("vgg16", weights="imagenet")` (see `kzoo.models.pretrained`).
 """
 
 import keras
@@ -17,6 +18,8 @@ VGG_CFGS = {
     "vgg19": (2, 2, 4, 4, 4),  # config E
 }
 _BLOCK_FILTERS = (64, 128, 256, 512, 512)
+# What `preprocessing` takes (see `heads.preprocess`).
+PREPROCESSING = ("mean_rgb", "caffe", None)
 
 # The options of every VGG beyond num_classes/input_shape, with the defaults
 # of `_vgg` (tests/models/test_registry.py checks them against its signature).
@@ -27,6 +30,7 @@ VGG_OPTIONS = dict(
     width=1.0,
     dropout=0.5,
     include_preprocessing=True,
+    preprocessing="mean_rgb",
     classifier_activation=None,
     name=None,
 )
@@ -56,6 +60,7 @@ def _vgg(
     width=1.0,
     dropout=0.5,
     include_preprocessing=True,
+    preprocessing="mean_rgb",
     classifier_activation=None,
     name=None,
 ):
@@ -63,10 +68,9 @@ def _vgg(
     input_shape = heads.validate_common(
         num_classes, input_shape, include_top, pooling, width
     )
+    preprocessing = _preprocessing(include_preprocessing, preprocessing)
     inputs = keras.Input(shape=input_shape, name="images")
-    x = inputs
-    if include_preprocessing:
-        x = heads.preprocessing_layer("mean_rgb", input_shape[-1])(x)
+    x = heads.preprocess(inputs, preprocessing, input_shape[-1])
     for block, (convs, filters) in enumerate(
         zip(VGG_CFGS[cfg_name], _BLOCK_FILTERS), start=1
     ):
@@ -99,6 +103,29 @@ def _vgg(
     return keras.Model(inputs, x, name=name or default_name)
 
 
+def _preprocessing(include_preprocessing, preprocessing):
+    """The preprocessing kind the two options ask for (None: none).
+
+    Raises:
+        ValueError: An unknown kind, or `include_preprocessing=False` with
+            `preprocessing="caffe"`.
+    """
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(
+            f"`preprocessing` must be one of {PREPROCESSING}. "
+            f"Received: preprocessing={preprocessing!r}"
+        )
+    if include_preprocessing:
+        return preprocessing
+    if preprocessing == "caffe":
+        raise ValueError(
+            "`include_preprocessing=False` leaves the preprocessing out; it "
+            "conflicts with `preprocessing='caffe'` (use `preprocessing=None` "
+            "alone). Received: include_preprocessing=False, preprocessing='caffe'"
+        )
+    return None
+
+
 def _register(cfg_name, batch_norm):
     def builder(num_classes=1000, input_shape=(224, 224, 3), **kwargs):
         return _vgg(cfg_name, batch_norm, num_classes, input_shape, **kwargs)
@@ -126,8 +153,10 @@ def vgg16(num_classes=1000, input_shape=(224, 224, 3), **kwargs):
     """VGG-16 (config D): 13 3x3 convolutions in 5 blocks, 3 FC layers.
 
     At 224x224x3 with 1000 classes the model has 138,357,544 parameters.
-    Weights of `keras.applications.VGG16` load with
-    `kzoo.models.load_keras_applications_weights`.
+    ImageNet weights (the `keras.applications.VGG16` files):
+    `create_model("vgg16", weights="imagenet")`, which also sets
+    `preprocessing="caffe"`; any file of `keras.applications.VGG16` loads
+    with `kzoo.models.load_keras_applications_weights`.
 
     Args:
         num_classes: Number of classes.
@@ -139,10 +168,16 @@ def vgg16(num_classes=1000, input_shape=(224, 224, 3), **kwargs):
         width: Multiplier for filters and hidden units (1.0 = paper), e.g.
             0.25 for small data on a CPU.
         dropout: Dropout rate after fc1 and fc2 (paper: 0.5).
-        include_preprocessing: Prepend mean-RGB subtraction (the paper's only
-            preprocessing), so the model takes pixel values in [0, 255]
-            in RGB order. `keras.applications` weights were trained on BGR
-            "caffe" inputs: feed BGR pixels to reuse them as they are.
+        include_preprocessing: Prepend the `preprocessing`, so the model
+            takes pixel values in [0, 255] in RGB order. False is the same
+            as `preprocessing=None`.
+        preprocessing: `"mean_rgb"` subtracts the ImageNet mean RGB (the
+            paper's only preprocessing; one layer named `preprocessing`);
+            `"caffe"` is the input convention of the `keras.applications`
+            ImageNet weights, equal to `keras.applications.vgg16
+            .preprocess_input` (RGB -> BGR, then minus the BGR mean; layers
+            `preprocessing` and `preprocessing_mean`); None adds nothing
+            (the model takes inputs normalised outside).
         classifier_activation: None returns logits.
         name: Model name.
 

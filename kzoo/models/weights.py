@@ -1,49 +1,150 @@
-"""Load `keras.applications` weight files into kzoo models, layer by layer."""
+"""Load weights into kzoo models, layer by layer: `keras.applications` files
+(all layers, or the convolutional backbone only) and trained Keras models."""
 
 import re
 
 import h5py
 import numpy as np
 
+from kzoo.errors import KzooError
+from kzoo.models.heads import FEATURE_LAYERS
+from kzoo.models.registry import model_entry_of
+
 _CLASS_KEYS = {"Conv2D": "conv2d", "Dense": "dense"}
 
 
-def load_keras_applications_weights(model, filepath):
+def load_keras_applications_weights(model, filepath, layers=None):
     """Copy the weights of a `keras.applications` file into a kzoo model.
 
     Supports the Keras 3 `.weights.h5` format (layers keyed by class and
     order: `conv2d`, `conv2d_1`, ..., `dense`, ...) and the legacy `.h5`
-    format (full model or weights only; layers keyed by name, e.g.
-    `block1_conv1`). The kzoo model must have the same weighted layers
-    (e.g. `kzoo.models.vgg16` for `keras.applications.VGG16`); layers without
-    weights (preprocessing, dropout) are ignored.
+    format (full model or weights only, as the ImageNet files; layers keyed
+    by name, e.g. `block1_conv1`). The kzoo model must have the same
+    weighted layers (e.g. `kzoo.models.vgg16` for `keras.applications.VGG16`);
+    layers without weights (preprocessing, dropout) are ignored, and so are
+    layers of the file the model lacks (the classifier of a with-top file
+    loaded into a model without top).
 
     Args:
         model: The kzoo `keras.Model` to fill.
         filepath: Path of the `.h5` or `.weights.h5` file.
+        layers: Names of the model's layers to load (None: every layer with
+            weights); the others keep their weights. In the `.weights.h5`
+            format they must be the first weighted layers (the file is read
+            in order).
 
     Raises:
-        ValueError: When a layer is missing from the file or a shape differs.
+        KzooError: When a layer is missing from the file or a shape differs,
+            or `layers` names a layer the model lacks (a `ValueError`).
     """
-    targets = [layer for layer in model.layers if layer.weights]
+    targets = _targets(model, layers)
     with h5py.File(filepath, "r") as f:
         if "layers" in f and "model_weights" not in f:
-            values = _keras3_values(f["layers"], targets)
+            values = _keras3_values(f["layers"], targets, filepath)
         else:
             root = f["model_weights"] if "model_weights" in f else f
-            values = [_legacy_values(root, layer) for layer in targets]
+            values = [_legacy_values(root, layer, filepath) for layer in targets]
     for layer, arrays in zip(targets, values):
-        expected = [tuple(w.shape) for w in layer.weights]
-        got = [tuple(a.shape) for a in arrays]
-        if expected != got:
-            raise ValueError(
-                f"Weight shapes differ for layer '{layer.name}': the model has "
-                f"{expected}, the file has {got}. Received: filepath={filepath}"
-            )
+        _check_shapes(layer, arrays, f"Received: filepath={filepath}")
         layer.set_weights(arrays)
 
 
-def _keras3_values(group, targets):
+def load_backbone_weights(model, filepath):
+    """Load the convolutional backbone of a `keras.applications` file.
+
+    Every weighted layer up to the model's feature end (`backbone_layers`:
+    for a VGG, `block1_conv1` ... `block5_conv3`) gets the file's weights; the
+    classifier (`fc1`, `fc2`, `predictions`) keeps the weights it was built
+    with. So a with-top or no-top ImageNet file starts a 10-class model at
+    32 px. A missing layer or a shape mismatch in the backbone is an error.
+
+    Args:
+        model: A kzoo `keras.Model` (any `num_classes`, input size, top).
+        filepath: Path of the `.h5` or `.weights.h5` file.
+
+    Returns:
+        The names of the loaded layers.
+
+    Raises:
+        KzooError: A backbone layer is missing from the file or its shapes
+            differ.
+    """
+    names = backbone_layers(model)
+    load_keras_applications_weights(model, filepath, layers=names)
+    return names
+
+
+def backbone_layers(model):
+    """Names of the weighted layers of `model` before its classifier.
+
+    The backbone ends at the layer where the model's features end: its
+    registry entry's (`ModelEntry.feature_layer_of`), or for a model of
+    another name the first `flatten`/`avg_pool`/`max_pool` layer; a model
+    without one (`include_top=False, pooling=None`) is all backbone.
+    """
+    entry = model_entry_of(model)
+    names = [layer.name for layer in model.layers]
+    if entry is not None:
+        end = entry.feature_layer_of(model)
+    else:
+        end = next((n for n in names if n in FEATURE_LAYERS.values()), names[-1])
+    keep = model.layers[: names.index(end) + 1]
+    return [layer.name for layer in keep if layer.weights]
+
+
+def copy_weights(model, source, layers=None):
+    """Copy the weights of `source` into `model`, layer by layer by name.
+
+    For a trained model of the same architecture (a run's `model.keras`):
+    every weighted layer of `model` (or of `layers`) must be in `source`,
+    with the same weight shapes.
+
+    Args:
+        model: The `keras.Model` to fill.
+        source: A `keras.Model` with layers of the same names.
+        layers: Names of the model's layers to copy (None: every weighted
+            layer).
+
+    Raises:
+        KzooError: A layer is missing from `source` or its shapes differ.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    for layer in _targets(model, layers):
+        if layer.name not in by_name:
+            raise KzooError(
+                f"Model '{source.name}' has no layer '{layer.name}' to copy "
+                f"into '{model.name}'; its layers: {sorted(by_name)}. "
+                f"Received: source={source.name!r}"
+            )
+        arrays = by_name[layer.name].get_weights()
+        _check_shapes(layer, arrays, f"Received: source={source.name!r}")
+        layer.set_weights(arrays)
+
+
+def _targets(model, layers):
+    weighted = [layer for layer in model.layers if layer.weights]
+    if layers is None:
+        return weighted
+    unknown = sorted(set(layers) - {layer.name for layer in weighted})
+    if unknown:
+        raise KzooError(
+            f"Model '{model.name}' has no weighted layers {unknown}. "
+            f"Received: layers={list(layers)}"
+        )
+    return [layer for layer in weighted if layer.name in set(layers)]
+
+
+def _check_shapes(layer, arrays, received):
+    expected = [tuple(w.shape) for w in layer.weights]
+    got = [tuple(a.shape) for a in arrays]
+    if expected != got:
+        raise KzooError(
+            f"Weight shapes differ for layer '{layer.name}': the model has "
+            f"{expected}, the weights have {got}. {received}"
+        )
+
+
+def _keras3_values(group, targets, filepath):
     by_class = {}
     for key in group:
         match = re.fullmatch(r"([a-z0-9_]+?)(?:_(\d+))?", key)
@@ -56,9 +157,10 @@ def _keras3_values(group, targets):
         else:
             cls = _CLASS_KEYS.get(type(layer).__name__)
             if not queues.get(cls):
-                raise ValueError(
+                raise KzooError(
                     f"No weights for layer '{layer.name}' in the file "
-                    f"(looked for '{layer.name}' and the next '{cls}')."
+                    f"(looked for '{layer.name}' and the next '{cls}'). "
+                    f"Received: filepath={filepath}"
                 )
             key = queues[cls].pop(0)
         vars_group = group[key]["vars"]
@@ -66,9 +168,12 @@ def _keras3_values(group, targets):
     return values
 
 
-def _legacy_values(root, layer):
+def _legacy_values(root, layer, filepath):
     if layer.name not in root:
-        raise ValueError(f"No weights for layer '{layer.name}' in the file.")
+        raise KzooError(
+            f"No weights for layer '{layer.name}' in the file. "
+            f"Received: filepath={filepath}"
+        )
     group = root[layer.name]
     names = [n.decode() if isinstance(n, bytes) else n
              for n in group.attrs.get("weight_names", [])]

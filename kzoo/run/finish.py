@@ -9,10 +9,10 @@ import numpy as np
 from kzoo import runtime
 from kzoo.analysis import classification_report, plot_confusion_matrix
 from kzoo.data import batched
-from kzoo.export import export_saved_model
-from kzoo.outputs import save_keras, write_json
-from kzoo.run import inputs, progress
+from kzoo.outputs import write_json
+from kzoo.run import inputs, progress, tensorboard
 from kzoo.run.config import record_config
+from kzoo.run.exporting import write_exports
 
 
 def write_config(config, data, out, **extra):
@@ -38,10 +38,11 @@ def write_config(config, data, out, **extra):
 
 
 def finish(model, config, data, out):
-    """Score on the test split, write metrics, plot, `.keras`, SavedModel.
+    """Score on the test split, write metrics and plot, then the formats
+    of --export (by default `.keras` and the SavedModel).
 
     Returns:
-        `(metrics, version_dir)`.
+        `(metrics, version_dir)`; `version_dir` is None without a SavedModel.
     """
     metrics = evaluate(model, inputs.test_dataset(data, config), data.class_names)
     metrics["skipped_files"] = len(data.skipped_files)
@@ -53,9 +54,12 @@ def finish(model, config, data, out):
     write_json(os.path.join(out, "metrics.json"), metrics)
     plot_confusion_matrix(metrics["confusion_matrix"], data.class_names,
                           os.path.join(out, "confusion_matrix.png"))
-    save_keras(model, os.path.join(out, "model.keras"))
-    version_dir = export_saved_model(model, out, data.class_names)
-    record_with_version(out, version_dir)
+    tensorboard.log_confusion_matrix(out, os.path.join(out, "confusion_matrix.png"))
+    tensorboard.log_hparams(out, config, metrics["test_accuracy"])
+    written = write_exports(model, config.export, out, data.class_names)
+    version_dir = written.get("savedmodel")
+    if version_dir:
+        record_with_version(out, version_dir)
     return metrics, version_dir
 
 
@@ -101,5 +105,6 @@ def record_with_version(out, version_dir):
     """Keep this run's config and metrics inside its version folder too."""
     extra = os.path.join(version_dir, "assets.extra")
     os.makedirs(extra, exist_ok=True)
-    for name in ("config.json", "metrics.json"):
-        shutil.copy(os.path.join(out, name), os.path.join(extra, name))
+    for name in ("config.json", "metrics.json", "model_card.json"):
+        if os.path.isfile(os.path.join(out, name)):
+            shutil.copy(os.path.join(out, name), os.path.join(extra, name))

@@ -8,7 +8,7 @@ import keras
 from kzoo import runtime
 from kzoo.data import plan_steps
 from kzoo.errors import KzooError
-from kzoo.run import inputs, progress
+from kzoo.run import inputs, progress, tensorboard
 from kzoo.run.session import backup_config
 from kzoo.training.callbacks import BackupAndRestore
 from kzoo.training.wrapper import WrapperModel
@@ -32,6 +32,7 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
             last good backup is kept).
     """
     runtime.check_output_dir(out, runtime.output_bytes(model))
+    tensorboard.log_training_samples(out, data, config)
     if train is None:
         train = inputs.train_dataset(data, config)
     num_train = data.counts["train"] if num_train is None else num_train
@@ -48,10 +49,12 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
                      "epochs done")
         train = train.skip(start * steps_per_epoch)
     bar = progress.PhaseProgress(phase, epochs, steps_per_epoch, start=start)
+    # Extra callbacks before the logs: what they add to an epoch's logs
+    # (pseudo-label's `unlabeled_weight`) reaches the CSV and TensorBoard.
     history = model.fit(
         train, validation_data=inputs.val_dataset(data, config),
         epochs=epochs, steps_per_epoch=steps_per_epoch,
-        callbacks=[guard, *logs(out, append=start > 0), *extra_callbacks, bar],
+        callbacks=[guard, *extra_callbacks, *logs(out, append=start > 0), bar],
         verbose=0, shuffle=False, **limits,
     )
     if guard.diverged_at is not None:

@@ -6,7 +6,14 @@ import keras
 from kzoo.augment import DEFAULT_POLICY, AugmentPolicy
 from kzoo.data import batched, load_data, one_hot_labels
 from kzoo.errors import KzooError
-from kzoo.models import create_model, get_model_entry
+from kzoo.models import (
+    IMAGENET,
+    backbone_layers,
+    create_model,
+    get_model_entry,
+    initial_weights,
+    pretrained,
+)
 from kzoo.run import progress
 from kzoo.run.config import first_line
 
@@ -88,15 +95,24 @@ def print_skipped(data):
                      f"{data.skipped_reasons.get(path, 'not an image')}")
 
 
-def build_model(config, data, model=None, width=None, dropout=None):
+def build_model(config, data, model=None, width=None, dropout=None, weights=None):
     """A registered model (`model`, else --model) for `data`, built now so
     that an input size it cannot take (VGG's five poolings need 32 px)
     fails before any output is written. `width` and `dropout` (else
     --width, --dropout) are passed to models whose registry entry takes
     them.
 
+    `weights` (a run's --weights) starts it from pretrained weights, see
+    `kzoo.models.initial_weights`: `"imagenet"` builds the model with the
+    caffe preprocessing its ImageNet file needs and loads the convolutions
+    from it (downloaded once into the Keras cache); the classifier for
+    `data`'s classes stays random. A `keras.applications` file gives its
+    convolutions too; a kzoo run folder or `.keras` file of the same model
+    gives every layer.
+
     Raises:
-        KzooError: The model cannot be built at this input shape.
+        KzooError: The model cannot be built at this input shape, or the
+            weights do not fit it.
     """
     name = model or config.model
     entry = get_model_entry(name)
@@ -104,6 +120,8 @@ def build_model(config, data, model=None, width=None, dropout=None):
     for option, value in (("width", width), ("dropout", dropout)):
         if option in entry.tunable:
             kwargs[option] = config.get(option) if value is None else value
+    if weights == IMAGENET:
+        kwargs.update(imagenet_options(name, kwargs, data.image_shape[-1]))
     try:
         network = create_model(name, **kwargs)
     except (ValueError, TypeError) as err:
@@ -113,7 +131,51 @@ def build_model(config, data, model=None, width=None, dropout=None):
             f"{name} cannot be built for images of shape {data.image_shape} "
             f"(--input-size, --channels): {first_line(err)}") from None
     check_pooling_inputs(network, name)
+    if weights is not None:
+        load_initial_weights(network, name, weights)
     return network
+
+
+def imagenet_options(name, options, channels):
+    """The builder options --weights imagenet needs (caffe preprocessing).
+
+    Raises:
+        KzooError: `name` has no ImageNet weights, --width is not 1, or the
+            images are not RGB (the message says `--channels 3`).
+    """
+    extra = pretrained.imagenet_options(name, options)
+    if channels != 3:
+        raise KzooError(
+            f"ImageNet weights take RGB images; these have {channels} "
+            "channel(s): add --channels 3 (grey images are repeated into "
+            f"RGB). Received: --weights imagenet, --channels {channels}")
+    return extra
+
+
+def load_initial_weights(network, name, weights):
+    """`kzoo.models.initial_weights` for a run, said in one line.
+
+    Raises:
+        KzooError: The weights do not fit `network`.
+    """
+    backbone_only = weights == IMAGENET or str(weights).endswith(
+        pretrained.WEIGHT_FILE_SUFFIXES)
+    try:
+        initial_weights(network, weights, name=name)
+    except (ValueError, OSError) as err:
+        hint = "" if backbone_only else (
+            " (a trained model of the same architecture; for new classes use "
+            "kzoo transfer --source with it)")
+        raise KzooError(f"--weights {weights}{hint}: {first_line(err)}") from None
+    if weights == IMAGENET:
+        what = (f"ImageNet ({pretrained.weights_file(name, False).fname}; "
+                "caffe preprocessing in the model)")
+    else:
+        what = str(weights)
+    loaded = (backbone_layers(network) if backbone_only
+              else [layer.name for layer in network.layers if layer.weights])
+    progress.say(f"weights: {what}: {len(loaded)} layers loaded "
+                 f"({loaded[0]} ... {loaded[-1]})")
 
 
 def check_pooling_inputs(model, name):

@@ -21,9 +21,9 @@ import keras
 
 from kzoo.data import batched
 from kzoo.errors import KzooError
-from kzoo.export import export_saved_model
-from kzoo.outputs import save_keras, write_json
+from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress, sources
+from kzoo.run.exporting import saved_model_note, write_exports
 from kzoo.run.options import LWF_METHODS
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
@@ -137,13 +137,14 @@ def finish_both_tasks(method, network, config, data, old_data, out):
                           old_data.class_names, output="old")
     metrics = {"new_task": new, "old_task": old}
     write_json(os.path.join(out, "metrics.json"), metrics)
-    save_keras(network, os.path.join(out, "model.keras"))
-    version_dir = export_saved_model(
-        network, out, {"old": old_data.class_names, "new": data.class_names})
-    finish.record_with_version(out, version_dir)
+    written = write_exports(network, config.export, out,
+                            {"old": old_data.class_names, "new": data.class_names})
+    version_dir = written.get("savedmodel")
+    if version_dir:
+        finish.record_with_version(out, version_dir)
     progress.say(f"{method}: new task {progress.number(new['test_accuracy'])}, "
                  f"old task {progress.number(old['test_accuracy'])}; "
-                 f"SavedModel: {version_dir}")
+                 f"{saved_model_note(version_dir)}")
     row = {"new_task_accuracy": new["test_accuracy"],
            "old_task_accuracy": old["test_accuracy"], "saved_model": version_dir}
     return row, RunResult("lwf", out, metrics, version_dir, model=network)

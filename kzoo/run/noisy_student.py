@@ -19,7 +19,7 @@ from kzoo.data import with_pseudo_labels
 from kzoo.errors import KzooError
 from kzoo.models import get_model_entry
 from kzoo.outputs import save_keras, write_json
-from kzoo.run import finish, fitting, inputs, options, progress
+from kzoo.run import finish, fitting, inputs, options, progress, tensorboard
 from kzoo.run.pseudo_label import fit_semi_supervised, require_pool, with_budget
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
@@ -105,7 +105,8 @@ def prepare(config, run):
     require_pool(data)
     for k in range(min(config.rounds, len(models) - 1) + 1):  # sizes they take
         name, width = round_model(config, k)
-        inputs.build_model(config, data, model=name, width=width)
+        inputs.build_model(config, data, model=name, width=width,
+                           weights=config.weights if k == 0 else None)
     out = run.output_dir(config.out or os.path.join(
         "saved_models", f"noisy_student-{data.name}"))
     inputs.describe_data(data)
@@ -141,7 +142,8 @@ def train_teacher(config, data, out):
     `out/round0`: `(teacher, its report row)`."""
     name, width = round_model(config, 0)
     keras.utils.set_random_seed(config.seed)
-    teacher = inputs.build_model(config, data, model=name, width=width)
+    teacher = inputs.build_model(config, data, model=name, width=width,
+                                 weights=config.weights)
     fitting.compile_model(teacher, config, data.counts["train"])
     progress.banner(f"round 0 teacher: {name} on {data.counts['train']} "
                     "labelled images")
@@ -158,9 +160,11 @@ def run_rounds(teacher, teacher_row, config, data, out, noised):
     """Rounds 1..R from `teacher` (scored in `teacher_row`):
     `(one report row per round, the last student)`."""
     rows = []
+    tensorboard.log_round(out, teacher_row, noised)  # round 0 starts each line
     for k in range(1, config.rounds + 1):
         teacher, row = one_round(teacher, teacher_row["val_accuracy"], config,
                                  data, out, k, noised)
+        tensorboard.log_round(out, row, noised)
         rows.append(row)
         teacher_row = row
     return rows, teacher

@@ -39,6 +39,12 @@ MODEL = (
     Opt("input_size", type=t.positive_int,
       help="square image size (default: the model's)"),
     Opt("channels", type=int, choices=(1, 3), help="default: the data's own"),
+    Opt("weights",
+      help="initial weights: 'imagenet' (VGG-16/19: the keras.applications "
+           "files, downloaded once into KERAS_HOME; the convolutions, with "
+           "the caffe input convention), a .h5/.weights.h5 file of "
+           "keras.applications, or a kzoo run folder/.keras file of the same "
+           "model (default: random; noisy-student: the round-0 teacher's)"),
 )
 
 BUDGET = (
@@ -73,6 +79,11 @@ OUTPUT = (
     Opt("smoke", False, kind="switch",
       help="wiring check: 1 epoch of 2 steps, small test; writes to "
            "--out/smoke, never a version TF Serving would load"),
+    Opt("export", ["savedmodel", "keras"], t.export_formats,
+      "what the run writes at the end: savedmodel (next version folder, "
+      "TF Serving), keras (model.keras), litert (model.tflite, needs the "
+      "'litert' extra), onnx (model.onnx, needs the 'onnx' extra); "
+      "each with its input contract in model_card.json"),
 )
 
 RUNTIME = (
@@ -232,7 +243,9 @@ no label smoothing, no dropout in the students, a cosine schedule.""",
     "kzoo.run.distill:distill",
     *_with(TRAIN_OPTIONS, label_smoothing=0.0, schedule="cosine", dropout=0.0,
            model=Refuse("the student is --student, the teacher --teacher"),
-           width=Refuse("use --student-width or --teacher-width")),
+           width=Refuse("use --student-width or --teacher-width"),
+           weights=Refuse("a trained teacher is --teacher (a run folder, "
+                          ".keras file or SavedModel)")),
     Opt("teacher", "vgg11_bn",
       help="registered model name (trained here) or .keras/SavedModel path"),
     Opt("teacher_width", 0.25, t.positive_float),
@@ -273,7 +286,8 @@ split. Each method exports one SavedModel serving both tasks under
     *_with(TRAIN_OPTIONS,
            model=Refuse("the network is --old-model with a new head"),
            width=Refuse("the backbone is --old-model's"),
-           dropout=Refuse("the new head has no dropout")),
+           dropout=Refuse("the new head has no dropout"),
+           weights=Refuse("the weights are --old-model's")),
     Opt("old_model", required=True,
       help=".keras file or kzoo SavedModel of the old-task model"),
     Opt("old_classes", type=t.name_list, required=True,
@@ -304,7 +318,9 @@ size and channels are used. Each mode writes its outputs under
            width=Refuse("the backbone is --source's"),
            dropout=Refuse("use --head-dropout")),
     Opt("source", required=True,
-      help=".keras file or kzoo SavedModel folder of the trained model"),
+      help="the trained model: a kzoo run folder, .keras file or SavedModel "
+           "folder; or a registered model name with --weights (e.g. "
+           "--source vgg16 --weights imagenet)"),
     Opt("mode", "head", choices=TRANSFER_MODES + ("all",)),
     Opt("backbone_lr_multiplier", 0.1, t.non_negative_float,
       "backbone learning rate / head learning rate (finetune)"),
@@ -434,9 +450,59 @@ entries pick partners from the batch); titles give each image's top labels.""",
     Opt("smoke", False, kind="switch", help="2 images, 2 draws"),
 )
 
+PREDICT = _command(
+    "predict", "predict classes of new images with a trained model",
+    """Predict the classes of new, unlabelled images with a trained model.
+
+  kzoo predict --model saved_models/lenet5-digits --data new_images/
+  kzoo predict --model run/1 --data 'photos/*.jpg' --top-k 3 --format json
+
+--model is a run folder (its latest version), a SavedModel version folder
+or a .keras file. --data is a folder (searched at any depth), image files,
+or a glob, comma-separated. Images are read, decoded and resized as the
+export's serving_default does, streamed in batches (memory does not grow
+with the number of images). A file that does not decode is counted, listed
+in the output with its error, and not predicted. Writes one row per file:
+the path, the top --top-k classes and their probabilities.""",
+    "kzoo.run.predict:predict",
+    Opt("model", required=True,
+      help="run folder, SavedModel version folder or .keras file"),
+    Opt("data", required=True, type=t.name_list,
+      help="folder(s), image file(s) or glob(s), comma-separated"),
+    Opt("out", help="output file (default: predictions.csv, or .json with "
+                    "--format json)"),
+    Opt("format", "csv", choices=("csv", "json")),
+    Opt("top_k", 1, t.positive_int, "classes per image"),
+    Opt("batch_size", 64, t.positive_int),
+    Opt("smoke", False, kind="switch", help="predict 2 batches only"),
+)
+
+EXPORT = _command(
+    "export", "export a trained model as SavedModel, LiteRT or ONNX",
+    """Export a trained model as a SavedModel, LiteRT (.tflite) or ONNX file.
+
+  kzoo export --model saved_models/lenet5-digits --format litert,onnx
+  kzoo export --model model.keras --format savedmodel --out serving/lenet5
+
+--model is a run folder, a SavedModel version folder of kzoo or a .keras
+file; the class names come from the run's config.json (else --class-names,
+else 0, 1, ...). Files go to --out (default: the run folder, or the folder
+holding the .keras file); model_card.json there gives each format's input
+contract (layout, dtype, value range, size) and outputs.""",
+    "kzoo.run.export:export",
+    Opt("model", required=True,
+      help="run folder, kzoo SavedModel version folder or .keras file"),
+    Opt("format", ["litert"], t.export_formats,
+      "savedmodel, keras, litert, onnx (comma-separated)"),
+    Opt("out", help="output folder (default: next to --model)"),
+    Opt("class_names", type=t.name_list,
+      help="class names in the model's output order (default: the run's)"),
+    Opt("smoke", False, kind="switch", help="the same (export is quick)"),
+)
+
 COMMANDS = {c.name: c for c in (
     TRAIN, NOISY_STUDENT, PSEUDO_LABEL, DISTILL, LWF, TRANSFER, SEARCH,
-    LABEL_BUDGET, EVALUATE, INFO, AUGMENT_PREVIEW)}
+    LABEL_BUDGET, EVALUATE, PREDICT, EXPORT, INFO, AUGMENT_PREVIEW)}
 
 
 def get_command(name):

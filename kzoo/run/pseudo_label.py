@@ -9,6 +9,7 @@ import numpy as np
 from kzoo.data import semi_supervised_batches
 from kzoo.errors import KzooError
 from kzoo.run import finish, fitting, inputs, progress
+from kzoo.run.exporting import saved_model_note
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
 from kzoo.semi_supervised import PseudoLabelModel, UnlabeledWeightSchedule
@@ -53,7 +54,8 @@ def pseudo_label(config):
         t1, t2 = ramp_epochs(config)
         finish.write_config(config, data, out, input_size=size, t1=t1, t2=t2)
         model = PseudoLabelModel(
-            inputs.build_model(config, data), unlabeled_weight=0.0,
+            inputs.build_model(config, data, weights=config.weights),
+            unlabeled_weight=0.0,
             threshold=config.threshold, soft=config.soft,
             label_smoothing=config.label_smoothing)
         schedule = UnlabeledWeightSchedule(config.unlabeled_weight, t1, t2)
@@ -66,7 +68,7 @@ def pseudo_label(config):
                             extra_callbacks=[schedule], phase="pseudo-label")
         metrics, version_dir = finish.finish(model.network, config, data, out)
     progress.say(f"test accuracy {progress.number(metrics['test_accuracy'])} on "
-                 f"{metrics['num_examples']} images; SavedModel: {version_dir}")
+                 f"{metrics['num_examples']} images; {saved_model_note(version_dir)}")
     return RunResult("pseudo-label", out, metrics, version_dir, model=model.network)
 
 

@@ -24,9 +24,9 @@ import keras
 
 from kzoo.analysis import plot_search_heatmap
 from kzoo.errors import KzooError
-from kzoo.export import export_saved_model
 from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress
+from kzoo.run.exporting import saved_model_note, write_exports
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
 
@@ -57,7 +57,8 @@ def search(config):
         n, m = pairs[0]  # fail on a bad template before loading data
         inputs.make_policy(config.augment.format(n=n, m=m), (size, size), None, 0)
         data = inputs.load_training_data(config, size)
-        inputs.build_model(config, data)  # an unusable --input-size fails here
+        # an unusable --input-size or --weights fails here
+        inputs.build_model(config, data, weights=config.weights)
         out = run.output_dir(config.out or os.path.join(
             "saved_models", f"randaugment_search-{config.model}-{data.name}"))
         inputs.describe_data(data)
@@ -103,7 +104,7 @@ def train_and_score(config, data, spec, split, out, phase):
     """
     keras.utils.set_random_seed(config.seed)
     config = config.replace(augment=spec)
-    model = inputs.build_model(config, data)
+    model = inputs.build_model(config, data, weights=config.weights)
     fitting.compile_model(model, config, data.counts["train"])
     fitting.fit(model, config, data, out, phase=phase)
     if split == "val":
@@ -163,13 +164,14 @@ def retrain_best(config, data, record, out):
                       "test_accuracy": best_test}
     record["baseline"] = {"policy": "none", "test_accuracy": baseline_test}
     record["failed_trials"] = len(record["trials"]) - len(done)
-    record["saved_model"] = export_saved_model(model, out, data.class_names)
+    record["saved_model"] = write_exports(model, config.export, out,
+                                          data.class_names).get("savedmodel")
     record.save()
     number = progress.number
     progress.say(f"best N={best['n']} M={best['m']} (val "
                  f"{number(best['val_accuracy'])}): test accuracy "
                  f"{number(best_test)} vs {number(baseline_test)} without "
-                 f"augmentation; SavedModel: {record['saved_model']}")
+                 f"augmentation; {saved_model_note(record['saved_model'])}")
     return model, {"test_accuracy": best_test, "val_accuracy": best["val_accuracy"],
                    "baseline_test_accuracy": baseline_test}
 

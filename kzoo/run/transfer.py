@@ -1,7 +1,9 @@
 """Transfer learning: `kzoo transfer`.
 
-A trained model (--source, a `.keras` file or a kzoo SavedModel) goes to new
-classes, at the source's input size and channels, by --mode:
+A trained model (--source: a kzoo run folder, `.keras` file or kzoo
+SavedModel; or a registered model name with --weights, e.g. `--source vgg16
+--weights imagenet`, built at --input-size without its classifier) goes to
+new classes, at the source's input size and channels, by --mode:
 
 - head: a new classifier on the frozen backbone (BatchNorm in inference
   mode);
@@ -19,8 +21,12 @@ import os
 
 import keras
 
+from kzoo.errors import KzooError
+from kzoo.models import IMAGENET, create_model, get_model_entry, list_models
 from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress, sources
+from kzoo.run.config import first_line
+from kzoo.run.exporting import saved_model_note
 from kzoo.run.options import TRANSFER_MODES
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
@@ -44,7 +50,7 @@ def transfer(config):
             unknown --feature-layer).
     """
     with session(config) as run:
-        source = sources.load_trained(config.source, "source")
+        source = load_source(config)
         config, data = inputs.load_data_for_model(config, source)
         modes = TRANSFER_MODES if config.mode == "all" else (config.mode,)
         build(modes[0], source, config, data)  # a source it cannot cut fails here
@@ -63,6 +69,65 @@ def transfer(config):
     return dataclasses.replace(results[0], out=out, report=table)
 
 
+def load_source(config):
+    """--source: a trained model at a path, or a registered model built
+    with --weights (`pretrained_source`).
+
+    Raises:
+        KzooError: Nothing loadable at --source; --weights with a path, or a
+            model name without --weights.
+    """
+    named = config.source in list_models() and not os.path.exists(config.source)
+    if config.weights is None:
+        if named:
+            raise KzooError(
+                f"--source {config.source} is a model name: give its weights "
+                "with --weights (imagenet, a weights file or a run folder), or "
+                "a trained model as --source. Received: --source "
+                f"{config.source}")
+        return sources.load_trained(config.source, "source")
+    if not named:
+        raise KzooError(
+            "--weights goes with a registered model name as --source (e.g. "
+            "--source vgg16 --weights imagenet); a trained --source brings its "
+            f"own weights. Received: --source {config.source}, "
+            f"--weights {config.weights}")
+    return pretrained_source(config)
+
+
+def pretrained_source(config):
+    """The registered model --source at --input-size (3 channels for
+    ImageNet, else --channels or the model's), without its classifier
+    (`include_top=False, pooling="flatten"`: the features a trained model
+    is cut at), started from --weights (`inputs.load_initial_weights`).
+
+    Raises:
+        KzooError: The model cannot be built, or the weights do not fit.
+    """
+    name = config.source
+    entry = get_model_entry(name)
+    size = inputs.input_size(config, model=name)
+    imagenet = config.weights == IMAGENET
+    channels = config.channels or (3 if imagenet else entry.default_input_shape[-1])
+    options = {"include_top": False, "pooling": "flatten"}
+    options = {k: v for k, v in options.items() if entry.accepts(k)}
+    shape = (size, size, channels)
+    if imagenet:
+        options.update(inputs.imagenet_options(name, options, channels))
+    try:
+        model = create_model(name, input_shape=shape, **options)
+    except (ValueError, TypeError) as err:
+        if isinstance(err, KzooError):
+            raise
+        raise KzooError(f"{name} cannot be built for images of shape {shape} "
+                        f"(--input-size, --channels): {first_line(err)}") from None
+    inputs.check_pooling_inputs(model, name)
+    inputs.load_initial_weights(model, name, config.weights)
+    progress.say(f"source: {name} with --weights {config.weights}; "
+                 f"{size}x{size}x{channels} images, {sources.parameters(model)}")
+    return model
+
+
 def run_mode(mode, source, config, data, out):
     """Build, train (one phase named `mode`) and export one mode, seeded.
 
@@ -76,8 +141,9 @@ def run_mode(mode, source, config, data, out):
     progress.banner(f"{mode}: {sources.parameters(model)}")
     fitting.fit(model, config, data, out, phase=mode)
     metrics, version_dir = finish.finish(model, config, data, out)
-    progress.say(f"{mode}: test accuracy {progress.number(metrics['test_accuracy'])}"
-                 f" on {metrics['num_examples']} images; SavedModel: {version_dir}")
+    accuracy = progress.number(metrics["test_accuracy"])
+    progress.say(f"{mode}: test accuracy {accuracy} on {metrics['num_examples']} "
+                 f"images; {saved_model_note(version_dir)}")
     return RunResult("transfer", out, metrics, version_dir, model=model)
 
 

@@ -54,3 +54,18 @@ def name_list(text):
 def int_list(text):
     """'1,2,3' -> [1, 2, 3]."""
     return [_integer(item) for item in name_list(text)]
+
+
+EXPORT_FORMATS = ("savedmodel", "keras", "litert", "onnx")
+
+
+def export_formats(text):
+    """'savedmodel,litert' -> ['savedmodel', 'litert'], each one of
+    `EXPORT_FORMATS`, none twice, at least one."""
+    formats = name_list(text)
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown or not formats or len(set(formats)) != len(formats):
+        raise argparse.ArgumentTypeError(
+            f"expected one or more of {', '.join(EXPORT_FORMATS)}, "
+            f"comma-separated, each once, got {text!r}")
+    return formats

@@ -25,3 +25,62 @@ def small_model(name, /, num_classes=3, **kwargs):
 def images_for(model, n=4, seed=0):
     shape = (n,) + tuple(model.input_shape[1:])
     return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+
+
+def write_applications_file(model, path):
+    """`model`'s weights as a weights-only legacy HDF5 file, the layout of the
+    `keras.applications` ImageNet files (a group per layer, by name, with
+    `weight_names`; `layer_names` on the root), written by Keras's own
+    legacy writer. Returns `path` as a string."""
+    import os
+    import tempfile
+
+    import h5py
+
+    with tempfile.TemporaryDirectory() as tmp:
+        full = os.path.join(tmp, "full.h5")
+        model.save(full)  # legacy HDF5 full-model file
+        with h5py.File(full, "r") as src, h5py.File(path, "w") as dst:
+            weights = src["model_weights"]
+            for key in weights:
+                src.copy(weights[key], dst, name=key)
+            for key, value in weights.attrs.items():
+                dst.attrs[key] = value
+    return str(path)
+
+
+def _no_download(*args, **kwargs):
+    raise AssertionError(f"a download was attempted: {args} {kwargs}")
+
+
+def offline_keras_cache(monkeypatch, home):
+    """Point the Keras cache (KERAS_HOME) at `home` and make every download
+    fail the test: `keras.utils.get_file`, `urlretrieve`, sockets."""
+    import socket
+    import urllib.request
+
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setattr(keras.utils, "get_file", _no_download)
+    monkeypatch.setattr(urllib.request, "urlretrieve", _no_download)
+    monkeypatch.setattr(socket.socket, "connect", _no_download)
+
+
+def cache_fake_file(monkeypatch, home, name, include_top, source):
+    """Put `source` into the Keras cache at `home` as the ImageNet file of
+    `(name, include_top)`, its hash patched into `kzoo.models.PRETRAINED`.
+    Returns the cached path."""
+    import os
+    import shutil
+
+    from kzoo.models import pretrained
+
+    real = pretrained.PRETRAINED[(name, include_top)]
+    monkeypatch.setitem(pretrained.PRETRAINED, (name, include_top),
+                        pretrained.WeightsFile(real.fname, real.origin,
+                                               pretrained.hash_file(source)))
+    path = os.path.join(str(home), "models", real.fname)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.copyfile(source, path)
+    return path

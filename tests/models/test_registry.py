@@ -73,6 +73,7 @@ NON_DEFAULT = {
     "normalization": "batchnorm",
     "groups": 2,
     "include_preprocessing": False,
+    "preprocessing": "caffe",
     "classifier_activation": "softmax",
     "name": "custom",
 }

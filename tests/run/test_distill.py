@@ -65,10 +65,17 @@ def test_distill_refuses_options_that_do_not_mix(tmp_path, capsys, flags, messag
     assert not out.exists()  # refused before anything is written
 
 
-def test_distill_on_the_unlabelled_pool(tmp_path):
-    teacher = saved_lenet(tmp_path / "teacher.keras", 10)
-    result = run.run("distill", teacher=teacher, compare=False, labels_per_class=3,
-                     unlabeled=True, out=str(tmp_path / "distill"), **FAST)
+def test_distill_on_the_unlabelled_pool_from_a_teacher_run_folder(tmp_path, capsys):
+    # a kzoo run folder is a teacher: its model.keras is loaded
+    teacher = tmp_path / "teacher_run"
+    teacher.mkdir()
+    saved_lenet(teacher / "model.keras", 10)
+    capsys.readouterr()
+    result = run.run("distill", teacher=str(teacher), compare=False,
+                     labels_per_class=3, unlabeled=True,
+                     out=str(tmp_path / "distill"), **FAST)
+    printed = capsys.readouterr().out
+    assert f"teacher: {teacher}; 32x32x1 images -> 10 classes" in printed
     config = read_json(result.out, "distilled", "config.json")
     # 30 labelled + the rest of the training split, unlabelled
     assert config["counts"]["train"] == 30 + config["counts"]["unlabeled"]

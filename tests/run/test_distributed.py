@@ -125,5 +125,5 @@ def test_two_workers_on_localhost_agree_and_only_the_chief_exports(tmp_path):
     # Only the chief's outputs remain: one SavedModel, no worker scratch.
     assert sorted(os.listdir(out)) == sorted([
         "1", "config.json", "confusion_matrix.png", "logs", "metrics.json",
-        "model.keras", "training_log.csv", LOCK_FILE])
+        "model.keras", "model_card.json", "training_log.csv", LOCK_FILE])
     assert elapsed < 60, f"two workers took {elapsed:.0f} s"

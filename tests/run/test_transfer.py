@@ -53,3 +53,19 @@ def test_transfer_refuses_an_unknown_feature_layer_before_writing(tmp_path):
         run.run("transfer", source=source, classes=NEW, feature_layer="nope",
                 out=str(out), **FAST)
     assert not out.exists()
+
+
+def test_transfer_source_run_folder(folder, tmp_path):
+    """--source RUN_DIR: the folder a `kzoo train` run wrote (its model.keras)."""
+    small = dict(data=folder, input_size=16, channels=1, **FAST)
+    trained = run.run("train", classes="a,b", export=["keras"],
+                      out=str(tmp_path / "ab"), **small)
+    result = run.run("transfer", source=trained.out, classes="b,c",
+                     out=str(tmp_path / "transfer"), **small)
+    assert result.model.output_shape == (None, 2)
+    original = keras.models.load_model(os.path.join(trained.out, "model.keras"))
+    for layer in result.model.get_layer("backbone").layers:
+        if layer.weights:
+            for a, b in zip(original.get_layer(layer.name).get_weights(),
+                            layer.get_weights()):
+                np.testing.assert_array_equal(a, b)

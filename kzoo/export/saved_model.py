@@ -85,6 +85,14 @@ def output_classes(model, class_names):
     return class_names
 
 
+def per_task(logits):
+    """`[(task, output-name prefix, logits)]` of a model's output: one
+    `("", "", logits)`, or one per task of a dict (`("old", "old_", ...)`)."""
+    if not isinstance(logits, dict):
+        return [("", "", logits)]
+    return [(key, f"{key}_", value) for key, value in logits.items()]
+
+
 def _serving_functions(model, names_by_output, max_pixels):
     height, width, channels = model.input_shape[1:]
     size = (height, width)
@@ -92,12 +100,8 @@ def _serving_functions(model, names_by_output, max_pixels):
              for key, value in names_by_output.items()}
 
     def outputs(batch):
-        logits = model(batch, training=False)
-        if not isinstance(logits, dict):
-            logits = {"": logits}
         result = {}
-        for key, value in logits.items():
-            prefix = f"{key}_" if key else ""
+        for key, prefix, value in per_task(model(batch, training=False)):
             value = tf.cast(value, tf.float32)
             probabilities = tf.nn.softmax(value, axis=-1)
             class_ids = tf.argmax(probabilities, axis=-1)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo import export as export_module
+from kzoo.export import saved_model as export_module
 from kzoo.data import batched, load_data
 from kzoo.data import images as image_ops
 from kzoo.export import (

@@ -1,0 +1,114 @@
+"""`model_card.json`: how to feed each exported format, next to the files.
+
+One card per run folder lists every format written there with its input
+contract (name, layout, dtype, value range, size, channels), its outputs
+and the class names, so a phone app or a serving client is written
+against the card, not against the training code.
+"""
+
+import os
+
+from kzoo.outputs import write_json
+
+CARD_FILE = "model_card.json"
+_CHANNELS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
+
+
+def tensor_input(model):
+    """The float-tensor input contract of `model` (Keras, LiteRT, ONNX)."""
+    height, width, channels = model.input_shape[1:]
+    return {
+        "name": "images",
+        "dtype": "float32",
+        "shape": [None, height, width, channels],
+        "layout": "NHWC (batch, height, width, channels); any batch size",
+        "value_range": [0, 255],
+        "channels": _CHANNELS.get(channels, f"{channels} channels"),
+        "preprocessing": "inside the model (its scaling, mean subtraction or "
+                         "channel order); decode and resize to the size "
+                         "above before",
+    }
+
+
+def encoded_input(model):
+    """The contract of the SavedModel's `serving_default`."""
+    return {
+        "name": "images",
+        "dtype": "string",
+        "shape": [None],
+        "content": "encoded JPEG, PNG, BMP, GIF or WebP file bytes (REST: "
+                   "{\"b64\": ...}); any size and channels, decoded, converted "
+                   "and resized in the graph",
+    }
+
+
+def outputs(class_names, kinds):
+    """`{output name: description}` per task of `class_names`."""
+    names = class_names if isinstance(class_names, dict) else {"": class_names}
+    result = {}
+    for key, classes in names.items():
+        prefix = f"{key}_" if key else ""
+        size = len(classes)
+        described = {
+            "logits": f"float32 [N, {size}]",
+            "probabilities": f"float32 [N, {size}] (softmax of the logits)",
+            "class_ids": "int64 [N] (argmax)",
+            "classes": "string [N] (the class name of class_ids)",
+        }
+        result.update((prefix + k, described[k]) for k in kinds)
+    return result
+
+
+def describe(model, written, class_names, out):
+    """The card's `formats` section for the files in `written`."""
+    tensor = tensor_input(model)
+    both = ("logits", "probabilities")
+    every = ("logits", "probabilities", "class_ids", "classes")
+    formats = {}
+    for name, path in written.items():
+        entry = {"path": os.path.relpath(path, out)}
+        if name == "savedmodel":
+            entry["signatures"] = {
+                "serving_default": {"input": encoded_input(model),
+                                    "outputs": outputs(class_names, every)},
+                "serving_tensors": {"input": {**tensor, "shape": [
+                    None, None, None, None], "preprocessing": "resized and "
+                    "converted in the graph; any size, 1, 3 or 4 channels"},
+                    "outputs": outputs(class_names, every)},
+            }
+        elif name == "keras":
+            entry.update(input=tensor, outputs="logits (the model's output)")
+        elif name == "litert":
+            entry.update(input=tensor, outputs=outputs(class_names, both),
+                         runtime="ai_edge_litert.interpreter.Interpreter "
+                                 "(resize_tensor_input for a batch)")
+        elif name == "onnx":
+            entry.update(input=tensor, outputs=outputs(class_names, both),
+                         runtime="onnxruntime.InferenceSession")
+        formats[name] = entry
+    return formats
+
+
+def write_card(model, out, class_names, written):
+    """Write (or update) `out/model_card.json` with the formats in
+    `written` (`{format: path}`); its path."""
+    path = os.path.join(out, CARD_FILE)
+    card = read_card(out) or {}
+    card["model"] = model.name
+    card["class_names"] = class_names
+    card.setdefault("formats", {}).update(
+        describe(model, {k: v for k, v in written.items() if k != "card"},
+                 class_names, out))
+    write_json(path, card)
+    return path
+
+
+def read_card(out):
+    """The card in `out`, or None."""
+    import json
+
+    path = os.path.join(out, CARD_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

@@ -1,0 +1,178 @@
+"""LiteRT (`.tflite`) and ONNX files of a trained model.
+
+Both take the float-tensor model: `images` float32 `[N, H, W, C]`, pixel
+values in [0, 255] at the model's own size and channels, any batch size N;
+the model's preprocessing (scaling, mean subtraction) is inside. Both
+return `logits` and `probabilities`, float32 `[N, num_classes]` (a
+multi-output model: `<task>_logits`, `<task>_probabilities` per task).
+Decoding and resizing stay outside: LiteRT has no image-decoding kernels
+and ONNX Runtime none either, so the caller decodes and resizes (see
+`model_card.json`, `kzoo.export.card`).
+
+A model trained in mixed precision is written in float32 (its weights
+copied into a float32 build of the same architecture): the runtimes'
+portable kernels are float32.
+
+LiteRT goes through Keras's own `model.export(format="litert")`; the
+`ai-edge-litert` package (extra `litert`) runs the file. ONNX goes through
+`tf2onnx` (extra `onnx`) from the frozen graph of the same function: Keras's
+own `format="onnx"` leaves the constants of a `Normalization` layer as
+graph inputs, so a VGG or AlexNet file would ask the caller for the mean.
+"""
+
+import contextlib
+import io
+
+import keras
+import tensorflow as tf
+
+from kzoo.errors import KzooError
+from kzoo.export.saved_model import per_task
+from kzoo.outputs import atomic_path
+
+INPUT_NAME = "images"
+ONNX_OPSET = 17
+
+
+def inference_model(model):
+    """`model` as a functional model from `images` to `{logits,
+    probabilities}` in float32 (per task for a dict-output model)."""
+    model = float32_model(model)
+    images = keras.Input(model.input_shape[1:], name=INPUT_NAME, dtype="float32")
+    outputs = {}
+    for _, prefix, value in per_task(model(images, training=False)):
+        value = keras.layers.Activation("linear", dtype="float32",
+                                        name=f"{prefix}logits")(value)
+        outputs[f"{prefix}logits"] = value
+        outputs[f"{prefix}probabilities"] = keras.layers.Softmax(
+            dtype="float32", name=f"{prefix}probabilities")(value)
+    return keras.Model(images, outputs, name=f"{model.name}_inference")
+
+
+def float32_model(model):
+    """`model` itself if it computes in float32, else a float32 build of
+    its architecture holding its weights."""
+    policies = {layer.dtype_policy.name for layer in _all_layers(model)}
+    if policies <= {"float32"}:
+        return model
+    config = _float32_config(model.get_config())
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _all_layers(model):
+    for layer in model._flatten_layers(include_self=False):
+        yield layer
+
+
+def _float32_config(value):
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" or (
+                value.get("class_name") == "FloatDTypePolicy"):
+            return {**value, "config": {**value["config"], "name": "float32"}}
+        return {k: _float32_config(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_float32_config(v) for v in value]
+    return value
+
+
+def _input_spec(model):
+    height, width, channels = model.input_shape[1:]
+    return tf.TensorSpec([None, height, width, channels], tf.float32,
+                         name=INPUT_NAME)
+
+
+def export_litert(model, path):
+    """Write `model` as a LiteRT flatbuffer at `path` (atomically); its path.
+
+    Raises:
+        KzooError: The converter failed (its first line is given).
+    """
+    wrapped = inference_model(model)
+    with atomic_path(path) as tmp, _quiet():
+        try:
+            wrapped.export(tmp, format="litert", verbose=False,
+                           input_signature=[_input_spec(wrapped)])
+        except Exception as err:  # the converter raises many kinds
+            raise KzooError(f"LiteRT conversion failed: {_first_line(err)}") \
+                from err
+    return path
+
+
+def export_onnx(model, path, opset=ONNX_OPSET):
+    """Write `model` as an ONNX file at `path` (atomically); its path.
+
+    Inputs and outputs keep their names (`images`, `logits`,
+    `probabilities`); the batch dimension is dynamic.
+
+    Raises:
+        KzooError: `tf2onnx` is not installed (extra `onnx`), or the
+            conversion failed.
+    """
+    tf2onnx = require("tf2onnx", "onnx")
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    wrapped = inference_model(model)
+    names = list(wrapped.output_names)
+
+    @tf.function(input_signature=[_input_spec(wrapped)])
+    def forward(images):
+        outputs = wrapped(images, training=False)
+        return {name: tf.identity(outputs[name], name=name) for name in names}
+
+    concrete = forward.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+    graph_def = frozen.graph.as_graph_def()
+    inputs = [t.name for t in frozen.inputs]
+    outputs = [t.name for t in frozen.outputs]
+    try:
+        with _quiet():
+            proto, _ = tf2onnx.convert.from_graph_def(
+                graph_def, input_names=inputs, output_names=outputs,
+                opset=opset)
+    except Exception as err:
+        raise KzooError(f"ONNX conversion failed: {_first_line(err)}") from err
+    # The frozen outputs come in the order the output dict flattens: by key.
+    flat_names = tf.nest.flatten({k: k for k in concrete.structured_outputs})
+    _rename(proto, {inputs[0]: INPUT_NAME, **dict(zip(outputs, flat_names))})
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(proto.SerializeToString())
+    return path
+
+
+def _rename(proto, names):
+    """Rename graph inputs/outputs (`images:0` -> `images`) everywhere."""
+    graph = proto.graph
+    for value in list(graph.input) + list(graph.output):
+        value.name = names.get(value.name, value.name)
+    for node in graph.node:
+        node.input[:] = [names.get(n, n) for n in node.input]
+        node.output[:] = [names.get(n, n) for n in node.output]
+
+
+def require(module, extra):
+    """Import `module`, or a clear error naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise KzooError(
+            f"This needs the '{module}' package: pip install 'kzoo[{extra}]'"
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep the converters' Python-side chatter off the console."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _first_line(err):
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
