@@ -124,7 +124,8 @@ def export_onnx(model, path, opset=ONNX_OPSET):
         return {name: tf.identity(outputs[name], name=name) for name in names}
 
     concrete = forward.get_concrete_function()
-    frozen = convert_variables_to_constants_v2(concrete)
+    with _quiet():
+        frozen = convert_variables_to_constants_v2(concrete)
     graph_def = frozen.graph.as_graph_def()
     inputs = [t.name for t in frozen.inputs]
     outputs = [t.name for t in frozen.outputs]
@@ -168,8 +169,12 @@ def require(module, extra):
 
 @contextlib.contextmanager
 def _quiet():
-    """Keep the converters' Python-side chatter off the console."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """Keep the converters' Python-side chatter off the console: their
+    prints, and TensorFlow's deprecation warnings about the TF1 graph
+    utilities that freezing and tf2onnx use."""
+    from tensorflow.python.util import deprecation
+
+    with contextlib.redirect_stdout(io.StringIO()), deprecation.silence():
         yield
 
 

@@ -14,7 +14,6 @@ from kzoo.models.registry import (
     NO_MODEL_NOISE,
     ModelEntry,
     ModelNoise,
-    create_model,
     family_noise,
     get_model_entry,
     list_families,
@@ -32,6 +31,7 @@ from kzoo.models.vgg import (
     vgg19,
     vgg19_bn,
 )
+from kzoo.models.factory import create_model
 from kzoo.models.pretrained import (
     IMAGENET,
     PRETRAINED,

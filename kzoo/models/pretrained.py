@@ -247,7 +247,8 @@ def create_pretrained(entry, num_classes, input_shape, weights, options):
         num_classes: Number of classes.
         input_shape: `(height, width, channels)`.
         weights: `"imagenet"` or a path: a `keras.applications` `.h5`/
-            `.weights.h5` file or a trained model (run folder, `.keras`).
+            `.weights.h5` file, or a trained model (a `.keras` file or a
+            `keras.Model`).
         options: The builder's options.
 
     Returns:
@@ -281,8 +282,8 @@ def load_weights_from(model, weights):
         model: A `keras.Model`.
         weights: A `keras.applications` `.h5`/`.weights.h5` file (layer by
             layer, see `load_keras_applications_weights`), or a trained
-            model of the same architecture: a kzoo run folder, a SavedModel
-            version folder or a `.keras` file (`copy_weights`).
+            model of the same architecture: a `.keras` file or a
+            `keras.Model` (`copy_weights`).
 
     Raises:
         KzooError: Nothing usable at `weights`, or a layer that does not fit.
@@ -302,9 +303,10 @@ def initial_weights(model, weights, name=None):
             from the no-top ImageNet file of `name`; the model must have
             been built with `preprocessing="caffe"`, see `imagenet_options`),
             a `keras.applications` `.h5`/`.weights.h5` file (its
-            convolutions: `load_backbone_weights`), or a trained kzoo model
-            of the same architecture (a run folder, SavedModel version
-            folder or `.keras` file: every layer, `copy_weights`).
+            convolutions: `load_backbone_weights`), or a trained model of
+            the same architecture (a `.keras` file or a `keras.Model`:
+            every layer, `copy_weights`; a run folder or SavedModel loads
+            with `kzoo.training.load_model_source`).
         name: The registered model name (default: `model.name`).
 
     Returns:
@@ -349,20 +351,20 @@ def _is_weights_file(path):
         os.fspath(path).endswith(WEIGHT_FILE_SUFFIXES))
 
 
-def _trained_model(path):
-    from kzoo.training.sources import is_layered, load_model_source
+def _trained_model(weights):
+    """A trained model to copy from: `weights` itself, or its `.keras` file.
 
-    if not isinstance(path, (str, os.PathLike)) or not os.path.exists(path):
-        raise KzooError(
-            "`weights` must be 'imagenet' or an existing path: a "
-            ".h5/.weights.h5 file of keras.applications, or a kzoo run "
-            f"folder, SavedModel or .keras file. Received: weights={path!r}"
-        )
-    source = load_model_source(path)
-    if not is_layered(source):
-        raise KzooError(
-            f"The SavedModel at {path} has no Keras model to copy weights from "
-            "(assets.extra/model.keras); pass its .keras file. "
-            f"Received: weights={path!r}"
-        )
-    return source
+    A run folder or SavedModel is resolved above this layer
+    (`kzoo.training.load_model_source`, as `kzoo train --weights` does).
+    """
+    if isinstance(weights, keras.Model):
+        return weights
+    path = os.fspath(weights) if isinstance(weights, (str, os.PathLike)) else None
+    if path and os.path.isfile(path) and path.endswith(".keras"):
+        return keras.models.load_model(path)
+    raise KzooError(
+        "`weights` must be 'imagenet', a .h5/.weights.h5 file of "
+        "keras.applications, a .keras file or a keras.Model (for a kzoo run "
+        "folder or SavedModel: kzoo.training.load_model_source(path)). "
+        f"Received: weights={weights!r}"
+    )

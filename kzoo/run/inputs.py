@@ -1,6 +1,8 @@
 """What a run trains on: its data (budget, splits, datasets), its model and
 its augmentation policy, each checked before anything is written."""
 
+import os
+
 import keras
 
 from kzoo.augment import DEFAULT_POLICY, AugmentPolicy
@@ -16,6 +18,8 @@ from kzoo.models import (
 )
 from kzoo.run import progress
 from kzoo.run.config import first_line
+from kzoo.training import load_model_source
+from kzoo.training.sources import is_layered
 
 DEMO_DATA = "digits"
 
@@ -152,6 +156,24 @@ def imagenet_options(name, options, channels):
     return extra
 
 
+def trained_weights(weights):
+    """--weights as `kzoo.models.initial_weights` takes it: a kzoo run
+    folder or SavedModel loaded as its Keras model; anything else as given.
+
+    Raises:
+        KzooError: A SavedModel without its Keras model.
+    """
+    if weights == IMAGENET or not os.path.isdir(weights):
+        return weights
+    model = load_model_source(weights)
+    if not is_layered(model):
+        raise KzooError(
+            f"The SavedModel at {weights} has no Keras model to copy weights "
+            "from (assets.extra/model.keras); pass its .keras file. "
+            f"Received: --weights {weights}")
+    return model
+
+
 def load_initial_weights(network, name, weights):
     """`kzoo.models.initial_weights` for a run, said in one line.
 
@@ -161,7 +183,7 @@ def load_initial_weights(network, name, weights):
     backbone_only = weights == IMAGENET or str(weights).endswith(
         pretrained.WEIGHT_FILE_SUFFIXES)
     try:
-        initial_weights(network, weights, name=name)
+        initial_weights(network, trained_weights(weights), name=name)
     except (ValueError, OSError) as err:
         hint = "" if backbone_only else (
             " (a trained model of the same architecture; for new classes use "

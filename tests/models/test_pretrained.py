@@ -248,11 +248,14 @@ def test_weights_path_of_a_trained_model(tmp_path):
     small = dict(num_classes=3, input_shape=SHAPE, width=1 / 16)
     trained = create_model("vgg11_bn", **small)
     trained.save(tmp_path / "model.keras")
-    for weights in (tmp_path / "model.keras", tmp_path):  # a run folder
-        model = create_model("vgg11_bn", weights=str(weights), **small)
+    for weights in (str(tmp_path / "model.keras"), trained):  # a file, a model
+        model = create_model("vgg11_bn", weights=weights, **small)
         for a, b in zip(trained.get_weights(), model.get_weights()):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(KzooError, match="no layer 'block1_conv2'"):
-        create_model("vgg13_bn", weights=str(tmp_path), **small)
+        create_model("vgg13_bn", weights=trained, **small)
+    # a run folder is the run layer's to resolve (kzoo train --weights RUN)
+    with pytest.raises(KzooError, match="load_model_source"):
+        create_model("vgg11_bn", weights=str(tmp_path), **small)
     with pytest.raises(KzooError, match="Received: weights='nowhere'"):
         create_model("vgg11_bn", weights="nowhere", **small)
