@@ -6,6 +6,7 @@ and the class names, so a phone app or a serving client is written
 against the card, not against the training code.
 """
 
+import json
 import os
 
 from kzoo.outputs import write_json
@@ -105,8 +106,6 @@ def write_card(model, out, class_names, written):
 
 def read_card(out):
     """The card in `out`, or None."""
-    import json
-
     path = os.path.join(out, CARD_FILE)
     if not os.path.isfile(path):
         return None

@@ -21,6 +21,7 @@ graph inputs, so a VGG or AlexNet file would ask the caller for the mean.
 """
 
 import contextlib
+import importlib
 import io
 
 import keras
@@ -157,8 +158,6 @@ def _rename(proto, names):
 
 def require(module, extra):
     """Import `module`, or a clear error naming the extra that installs it."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
