@@ -31,6 +31,10 @@ NOISE = re.compile(
     r"|computation placer already registered"
     r"|This TensorFlow binary is optimized to use available CPU instructions"
     r"|rebuild TensorFlow with the appropriate compiler flags"
+    # kzoo reads the first 8 images of a training set for TensorBoard's
+    # sample grid; where that set is a cache of recorded outputs (LwF,
+    # distillation), TensorFlow warns that the partial cache is discarded.
+    r"|The calling iterator did not fully read the dataset being cached"
 )
 RETRACING = "triggered tf.function retracing"
 
