@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo.data import images
-from kzoo.data.sources import _Scan
+from kzoo.data.sources import FileScan
 from kzoo.errors import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -109,12 +109,12 @@ def _entries(spec, max_image_pixels):
                             f"existing folder, file or glob. Received: {spec!r}")
     found = []
     for match in matches:
-        scan = _Scan(max_image_pixels)
+        scan = FileScan(max_image_pixels)
         if os.path.isdir(match):
             readable = scan.files_below(match, on_unreadable=scan.skip_folder)
             found += sorted([(p, None) for p in readable] + list(scan.skipped.items()))
         else:
-            found.append((match, scan._not_readable(match)))
+            found.append((match, scan.not_readable(match)))
     if not found:
         raise DataError("A data item holds no files. Expected a folder with "
                         f"images. Received: {spec!r}")

@@ -100,7 +100,7 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
     class_names = _class_dirs(train_dir, () if has_train else reserved)
     if not class_names:
         raise DataError(f"No class folders found in {train_dir}.")
-    scan = _Scan(max_image_pixels)
+    scan = FileScan(max_image_pixels)
     parts = {}
     for split in SPLIT_DIRS:
         split_dir = train_dir if split == "train" else os.path.join(root, split)
@@ -246,7 +246,7 @@ def _raise_unreadable(err):
     ) from err
 
 
-class _Scan:
+class FileScan:
     """What one folder scan keeps, and `skipped`: {path: reason} of the rest."""
 
     def __init__(self, max_image_pixels):
@@ -267,7 +267,7 @@ class _Scan:
                                  and not self._linked_folder(dirpath, d))
             for name in sorted(f for f in filenames if not f.startswith(".")):
                 path = os.path.join(dirpath, name)
-                reason = self._not_readable(path)
+                reason = self.not_readable(path)
                 if reason:
                     self.skipped[path] = reason
                 else:
@@ -293,7 +293,7 @@ class _Scan:
         self.skipped[path] = "a symbolic link to a folder (links are not followed)"
         return True
 
-    def _not_readable(self, path):
+    def not_readable(self, path):
         """Why `path` must not be read as an image file, or None."""
         try:
             info = os.stat(path)  # follows a symbolic link

@@ -104,6 +104,21 @@ def write_card(model, out, class_names, written):
     return path
 
 
+def recorded_class_names(*folders):
+    """The class names a run recorded in the first of `folders` that has
+    them (`model_card.json`, which has them per output, else
+    `config.json`), or None."""
+    for folder in folders:
+        for name in (CARD_FILE, "config.json"):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                with open(path) as f:
+                    names = json.load(f).get("class_names")
+                if names:
+                    return names
+    return None
+
+
 def read_card(out):
     """The card in `out`, or None."""
     path = os.path.join(out, CARD_FILE)

@@ -1,11 +1,10 @@
 """Writing a trained model in other formats: `kzoo export`."""
 
-import json
 import os
 
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, output_classes
-from kzoo.export.card import CARD_FILE
+from kzoo.export.card import recorded_class_names
 from kzoo.run import progress
 from kzoo.run.exporting import write_exports
 from kzoo.run.result import RunResult
@@ -25,7 +24,8 @@ def export(config):
         raise KzooError(f"The folder of --out does not exist: "
                         f"{os.path.dirname(out)}. Received: --out {config.out}")
     model = load_model_source(model_file)  # kzoo's layers registered
-    class_names = config.class_names or recorded_class_names(model_file, run_dir)
+    class_names = config.class_names or recorded_class_names(
+        os.path.dirname(model_file), run_dir)
     if class_names is None:
         class_names = [str(i) for i in range(model.output_shape[-1])]
         progress.say(f"class names: none recorded next to {model_file}; using "
@@ -65,21 +65,6 @@ def locate_model(path):
         "Expected a kzoo run folder (holding model.keras), a kzoo SavedModel "
         "version folder (holding assets.extra/model.keras) or a .keras file. "
         f"Received: --model {path}")
-
-
-def recorded_class_names(model_file, run_dir):
-    """The class names recorded beside the model file or in the run folder
-    (`model_card.json`, which has them per output, else `config.json`),
-    or None."""
-    for folder in (os.path.dirname(model_file), run_dir):
-        for name in (CARD_FILE, "config.json"):
-            path = os.path.join(folder, name)
-            if os.path.isfile(path):
-                with open(path) as f:
-                    names = json.load(f).get("class_names")
-                if names:
-                    return names
-    return None
 
 
 def _size(path):

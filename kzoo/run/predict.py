@@ -13,6 +13,7 @@ import numpy as np
 from kzoo.data.files import list_files, read_batches
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, load_serving_signature, versions
+from kzoo.export.card import CARD_FILE, recorded_class_names
 from kzoo.outputs import atomic_path
 from kzoo.run import progress
 from kzoo.run.result import RunResult
@@ -21,7 +22,6 @@ from kzoo.training import load_model_source
 SMOKE_BATCHES = 2
 SHOWN_SKIPPED = 5  # skipped files listed in the summary
 SHOWN_CLASSES = 10  # classes whose top-1 count the summary gives
-_NAME_FILES = ("config.json", "model_card.json")  # where class names are read
 
 
 @dataclasses.dataclass
@@ -183,24 +183,19 @@ def _check_model(model, path):
 
 
 def _class_names(folder, num_classes):
-    """`(names, note)` from the first of `_NAME_FILES` in `folder` that has
-    them, else `("0", "1", ...)` and a note saying so."""
-    for name in _NAME_FILES:
-        file = os.path.join(folder, name)
-        if not os.path.isfile(file):
-            continue
-        with open(file) as f:
-            names = json.load(f).get("class_names")
-        if names is None:
-            continue
-        if not isinstance(names, list) or len(names) != num_classes:
-            raise KzooError(
-                f"The class names in {file} do not fit the model's "
-                f"{num_classes} outputs. Received: class_names={names!r}")
-        return [str(n) for n in names], None
-    return ([str(i) for i in range(num_classes)],
-            f"no class names found ({' or '.join(_NAME_FILES)} beside the model):"
-            f" classes are named 0-{num_classes - 1}")
+    """`(names, note)`: the names the run recorded beside the model
+    (`kzoo.export.card.recorded_class_names`), else `("0", "1", ...)` and a
+    note saying so."""
+    names = recorded_class_names(folder)
+    if names is None:
+        return ([str(i) for i in range(num_classes)],
+                f"no class names found ({CARD_FILE} or config.json beside the "
+                f"model): classes are named 0-{num_classes - 1}")
+    if not isinstance(names, list) or len(names) != num_classes:
+        raise KzooError(
+            f"The class names recorded in {folder} do not fit the model's "
+            f"{num_classes} outputs. Received: class_names={names!r}")
+    return [str(n) for n in names], None
 
 
 def _signature_class_names(version_dir, num_classes):
