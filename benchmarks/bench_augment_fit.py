@@ -34,10 +34,11 @@ def main():
         val_fraction=defaults.val_fraction,
         seed=defaults.seed,
     )
-    augmented = RecipeContender(data, ["--augment", args.augment])
-    plain = RecipeContender(data, ["--augment", "none"])
-    augmented.run(1)  # trace, compile, fill the cache
-    plain.run(1)
+    augmented = RecipeContender(data, ["--augment", args.augment],
+                                epochs=args.epochs)
+    plain = RecipeContender(data, ["--augment", "none"], epochs=args.epochs)
+    augmented.run()  # trace, compile, fill the cache
+    plain.run()
     times = {"augmented": [], "plain": []}
     for _ in range(args.rounds):
         times["augmented"].append(augmented.run(args.epochs))

@@ -10,8 +10,8 @@ Rounds alternate between the contenders so machine noise hits all of them;
 the medians of the per-round ratios are printed.
 
 Contenders:
-- kzoo: `kzoo train`'s own data pipeline, model and `compile_model`
-  (XLA on, 32 steps per graph call by default);
+- kzoo: `kzoo train`'s own data pipeline, model, `compile_model` and step
+  plan (XLA off, up to 32 steps per graph call by default);
 - keras-plain: the same with `jit_compile=False, steps_per_execution=1`
   (what `model.fit` does with Keras's defaults on a CPU);
 - torch: an eager PyTorch loop over pre-made tensors.
@@ -62,6 +62,9 @@ class TorchContender:
 
 
 def throughput(contender, epochs, n):
+    """Images trained per second: every contender trains `epochs` full
+    passes of `n` images (kzoo's plan adds no step, see
+    `kzoo.training.plan`)."""
     start = time.perf_counter()
     contender.run(epochs)
     return n * epochs / (time.perf_counter() - start)
@@ -71,7 +74,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=3, help="epochs per timed round")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--batch-sizes", default="16,32")
+    p.add_argument("--batch-sizes", default="16,32,64")
     p.add_argument("--dropout", type=float, default=0.5,
                    help="dropout after fc1/fc2 in both models (recipe default 0.5)")
     args = p.parse_args()
@@ -87,15 +90,15 @@ def main():
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         flags = ["--batch-size", str(batch_size), "--dropout", str(args.dropout)]
         contenders = {
-            "kzoo": RecipeContender(data, flags),
+            "kzoo": RecipeContender(data, flags, epochs=args.epochs),
             "keras-plain": RecipeContender(
-                data,
-                flags + ["--no-jit-compile", "--steps-per-execution", "1"]),
+                data, flags + ["--no-jit-compile", "--steps-per-execution", "1"],
+                epochs=args.epochs),
             "torch": TorchContender(x, y, batch_size, data.num_classes,
                                     args.dropout),
         }
-        for c in contenders.values():  # warm-up: tracing, XLA compilation
-            c.run(1)
+        for c in contenders.values():  # warm-up: tracing, compilation
+            c.run(args.epochs)
         rates = {name: [] for name in contenders}
         for _ in range(args.rounds):
             for name, c in contenders.items():

@@ -2,8 +2,8 @@
 
     python benchmarks/bench_wrappers.py [--rounds 5] [--epochs 2]
 
-On the digits training split (32x32x1, batch 16, XLA, 32 steps per call:
-`kzoo train`'s defaults), after a warm-up epoch each, rounds alternate
+On the digits training split (32x32x1, batch 16, up to 32 steps per call,
+XLA off: `kzoo train`'s defaults), after a warm-up round each, rounds alternate
 the contenders and the median of per-round ratios is printed:
 - Distiller (teacher run every step) / (plain student fit + teacher.predict
   over the same images): what distillation costs beyond the two passes it
@@ -53,33 +53,37 @@ def main():
     shape, n = data.image_shape, data.num_classes
 
     teacher, student = models(shape, n)
-    teacher.compile(jit_compile=True, steps_per_execution=flags.steps_per_execution)
+    teacher.compile(jit_compile=flags.jit_compile,
+                    steps_per_execution=flags.steps_per_execution)
     images = batched(data.train, flags.batch_size).map(lambda x, y: x)
     contenders = {
-        "distiller": RecipeContender(data, model=Distiller(teacher, student)),
+        "distiller": RecipeContender(data, model=Distiller(teacher, student),
+                                     epochs=args.epochs),
         "student+teacher.predict": RecipeContender(
             data, model=models(shape, n)[1],
-            extra=lambda: teacher.predict(images, verbose=0),
+            extra=lambda: teacher.predict(images, verbose=0), epochs=args.epochs,
         ),
     }
     cached = dataclasses.replace(
         data, train=precompute_teacher_logits(teacher, data.train)
     )
     contenders["distiller_precomputed"] = RecipeContender(
-        cached, model=Distiller(teacher, models(shape, n)[1]))
-    contenders["student"] = RecipeContender(data, model=models(shape, n)[1])
+        cached, model=Distiller(teacher, models(shape, n)[1]), epochs=args.epochs)
+    contenders["student"] = RecipeContender(data, model=models(shape, n)[1],
+                                            epochs=args.epochs)
 
     old = create_model("lenet5", num_classes=n, input_shape=shape)
     lwf = LwFModel(old, n)
     lwf.freeze(backbone=False, old_head=False)
     recorded = dataclasses.replace(data, train=lwf.record_old_outputs(data.train))
-    contenders["lwf"] = RecipeContender(recorded, model=lwf)
+    contenders["lwf"] = RecipeContender(recorded, model=lwf, epochs=args.epochs)
     plain_net = LwFModel(old, n).network
     contenders["plain_new_head"] = RecipeContender(
-        data, model=keras.Model(plain_net.input, plain_net.output["new"]))
+        data, model=keras.Model(plain_net.input, plain_net.output["new"]),
+        epochs=args.epochs)
 
     for contender in contenders.values():
-        contender.run(1)  # trace, compile, fill caches
+        contender.run()  # trace, compile, fill caches
     times = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, contender in contenders.items():

@@ -11,7 +11,6 @@ from kzoo.data.loader import DataSplits, load_data
 from kzoo.data.pipeline import (
     batched,
     one_hot_labels,
-    plan_steps,
     semi_supervised_batches,
     with_pseudo_labels,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "list_files",
     "load_data",
     "one_hot_labels",
-    "plan_steps",
     "read_batches",
     "semi_supervised_batches",
     "with_pseudo_labels",

@@ -238,9 +238,29 @@ def _to_gray(image):
 
 
 def resize(image, size):
-    """Resize to `size = (height, width)`, returning float32 in [0, 255]."""
+    """Resize `[..., H, W, C]` to `size = (height, width)` (antialiased
+    bilinear), returning float32 in [0, 255].
+
+    An image already of that size is returned as it is, without running
+    the resize kernel: at scale 1 the antialiased kernel is the identity
+    (tests/data/test_images.py checks), so the result is the same.
+    """
     image = tf.cast(image, tf.float32)
-    image = tf.image.resize(image, size, method="bilinear", antialias=True)
+    height, width = size
+    static = tuple(image.shape[-3:-1])
+    if static == (height, width):
+        return tf.clip_by_value(image, 0.0, 255.0)
+
+    def resized():
+        return tf.image.resize(image, size, method="bilinear", antialias=True)
+
+    if None not in static:
+        return tf.clip_by_value(resized(), 0.0, 255.0)
+    shape = tf.shape(image)
+    same = tf.logical_and(tf.equal(shape[-3], height), tf.equal(shape[-2], width))
+    image = tf.cond(same, lambda: tf.identity(image), resized)
+    image = tf.ensure_shape(image, image.shape[:-3] + (height, width) +
+                            image.shape[-1:])
     return tf.clip_by_value(image, 0.0, 255.0)
 
 

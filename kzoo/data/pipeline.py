@@ -14,7 +14,7 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
     `seed`; `map_fn` (e.g. augmentation) runs on batches after caching.
 
     With `repeat=True` the dataset is endless (pass `steps_per_epoch` to
-    `fit`, see `plan_steps`): `fit` then keeps one iterator for the whole run
+    `fit`, see `kzoo.training.plan`): `fit` then keeps one iterator for the whole run
     instead of building one per epoch, which for a large `map_fn` graph
     such as RandAugment's costs ~0.5 s per epoch on 2 CPU cores. Batches
     still follow epochs: `ceil(n / batch_size)` of them per pass, the last
@@ -87,26 +87,6 @@ def one_hot_labels(num_classes):
         return x, tf.one_hot(tf.cast(y, tf.int32), num_classes)
 
     return fn
-
-
-def plan_steps(num_examples, batch_size, steps_per_execution):
-    """`(steps_per_epoch, steps_per_execution)` for `fit` on a repeated dataset.
-
-    Keras runs whole executions, so an epoch's steps are rounded up to a
-    multiple of `steps_per_execution`. To keep an epoch at one pass
-    (`ceil(num_examples / batch_size)` steps) this picks the largest divisor
-    of that count not above `steps_per_execution`; only when that divisor is
-    below half the request does it keep the request and round the epoch up
-    (by fewer than `steps_per_execution` steps).
-    """
-    steps = max(1, -(-num_examples // batch_size))
-    if steps <= steps_per_execution:
-        return steps, steps
-    divisor = max(d for d in range(1, steps_per_execution + 1) if steps % d == 0)
-    if 2 * divisor >= steps_per_execution:
-        return steps, divisor
-    rounded = -(-steps // steps_per_execution) * steps_per_execution
-    return rounded, steps_per_execution
 
 
 def semi_supervised_batches(labeled, unlabeled, batch_size, ratio=1, seed=None,

@@ -135,7 +135,9 @@ def _decode_batch(images, size, channels, max_pixels):
     of an unknown format or over `max_pixels` fails before anything is
     decoded. Decoding then runs in a `tf.data` pass whose `ignore_errors`
     drops an image that fails, so that this failure can name its index too
-    (a decode in `tf.map_fn` fails the request naming no image).
+    (a decode in `tf.map_fn` fails the request naming no image). Each image
+    is decoded, converted and resized on its own (`decode_to_model_input`,
+    the same ops as `kzoo predict` and the training pipeline).
     """
     declared = image_ops.declared_size(images)
     known = tf.reduce_all(declared > 0, axis=1)
@@ -153,34 +155,44 @@ def _decode_batch(images, size, channels, max_pixels):
         )
 
     with tf.control_dependencies([_check_each(~known | over, header_error)]):
-        decoded, pixels = _decode_each(images)
+        decoded, batch = _decode_each(images, size, channels)
     with tf.control_dependencies([_check_each(~decoded, _not_decodable)]):
-        batch = tf.map_fn(
-            lambda i: image_ops.to_model_input(pixels.read(i), size, channels),
-            tf.range(tf.shape(images)[0]),
-            fn_output_signature=tf.TensorSpec([*size, channels], tf.float32),
-        )
-    return tf.ensure_shape(batch, [None, *size, channels])
+        return tf.ensure_shape(tf.identity(batch), [None, *size, channels])
 
 
-def _decode_each(images):
-    """`(decoded [N] bool, TensorArray of the decoded uint8 images)`."""
+def _decode_each(images, size, channels):
+    """`(decoded [N] bool, model inputs [M, H, W, C] of the M <= N images
+    that decoded, in order)`.
+
+    One `tf.data` pass decodes and converts the images on every core
+    (`num_parallel_calls`, in order); `ignore_errors` drops an image that
+    fails, so its index can be named. Built anew for each request, so the
+    optimisation passes and autotuning that pay off on a long input
+    pipeline are skipped (~10 ms a request here).
+    """
     count = tf.shape(images)[0]
-    every = tf.range(count)
-    ds = tf.data.Dataset.from_tensor_slices((every, images))
-    ds = ds.map(lambda i, s: (i, image_ops.decode(s))).ignore_errors()
-    # Built anew for each request: skip the optimisation passes and autotuning
-    # that pay off on a long input pipeline (~10 ms a request here).
+    ds = tf.data.Dataset.from_tensor_slices((tf.range(count), images))
+    ds = ds.map(lambda i, s: (i, image_ops.decode_to_model_input(s, size, channels)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # One batch of all that decoded; `get_single_element`, not `reduce`
+    # (whose loop cost 4x the decoding, 65 vs 16 ms for 256 PNGs).
+    ds = ds.ignore_errors().batch(tf.cast(tf.maximum(count, 1), tf.int64))
     options = tf.data.Options()
     options.autotune.enabled = False
     options.experimental_optimization.apply_default_optimizations = False
-    pixels = tf.TensorArray(tf.uint8, size=count, infer_shape=False,
-                            element_shape=tf.TensorShape([None, None, None]))
-    return ds.with_options(options).reduce(
-        (tf.zeros([count], tf.bool), pixels),
-        lambda done, item: (done[0] | tf.equal(every, item[0]),
-                            done[1].write(item[0], item[1])),
-    )
+    ds = ds.with_options(options)
+
+    def nothing_decoded():
+        return tf.zeros([0], tf.int32), tf.zeros([0, *size, channels], tf.float32)
+
+    # An empty request, or one where no image decoded, has no batch at all.
+    indices, batch = tf.cond(
+        count > 0,
+        lambda: ds.concatenate(tf.data.Dataset.from_tensors(nothing_decoded()))
+        .take(1).get_single_element(),
+        nothing_decoded)
+    decoded = tf.scatter_nd(indices[:, None], tf.ones_like(indices), [count]) > 0
+    return decoded, batch
 
 
 def _not_decodable(first):

@@ -162,7 +162,8 @@ def train_teacher(config, data, out):
                                  width=config.teacher_width,
                                  dropout=config.teacher_dropout)
     finish.write_config(config, data, out, role=TEACHER)
-    fitting.compile_model(teacher, config, data.counts["train"])
+    fitting.compile_model(teacher, config, data.counts["train"],
+                          epochs=config.teacher_epochs)
     progress.banner(f"teacher {config.teacher}: {sources.parameters(teacher)}")
     fitting.fit(teacher, config, data, out, epochs=config.teacher_epochs,
                 phase=TEACHER)

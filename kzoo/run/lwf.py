@@ -111,7 +111,8 @@ def run_method(method, old_model, config, data, old_data, out):
     model.freeze(backbone=True, old_head=True)
     progress.banner(f"{method}: warm-up, new head only: "
                     f"{sources.parameters(model.network)}")
-    fitting.compile_model(model, config, data.counts["train"])
+    fitting.compile_model(model, config, data.counts["train"],
+                          epochs=config.warmup_epochs)
     fitting.fit(model, config, recorded, out, epochs=config.warmup_epochs,
                 backup="backup_warmup", phase=f"{method} warm-up")
     if method != "feature":

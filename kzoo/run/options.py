@@ -11,12 +11,13 @@ TensorFlow-free on purpose: `kzoo --help` imports this module only.
 from kzoo.run import types as t
 from kzoo.run.config import Command, Option
 
-# The same strings as kzoo.augment.DEFAULT_POLICY and
-# kzoo.runtime.STRATEGIES (tests/run/test_options.py checks), kept here
+# The same values as kzoo.augment.DEFAULT_POLICY, kzoo.runtime.STRATEGIES
+# and kzoo.training.plan.CHECK_EVERY (tests/run/test_options.py checks), kept here
 # so that help needs no TensorFlow import.
 DEFAULT_POLICY = "crop"
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 NOISE_POLICY = "crop,randaugment(n=2,m=9)"
+CHECK_EVERY = 250  # = kzoo.training.plan.CHECK_EVERY
 SEARCH_TEMPLATE = "crop,randaugment(n={n},m={m})"
 LWF_METHODS = ("feature", "finetune", "lwf")
 TRANSFER_MODES = ("head", "finetune", "scratch")
@@ -67,11 +68,17 @@ TRAINING = (
     Opt("augment", "none",
       help=f"augmentation policy: 'default' (= '{DEFAULT_POLICY}'), "
            "'flip,crop,randaugment(n=2,m=9),cutmix(alpha=1.0)' or 'none'"),
-    Opt("jit_compile", True, kind="bool",
-      help="XLA-compile the train step (with --steps-per-execution LeNet-5 "
-           "trains 1.9-2.2x faster on CPU, see benchmarks/)"),
+    Opt("jit_compile", False, kind="bool",
+      help="XLA-compile the train step (off: on 2-core CPUs TensorFlow's "
+           "own kernels trained LeNet-5 1.0-2.0x faster than XLA's, see "
+           "benchmarks/bench_lenet_throughput.py)"),
     Opt("steps_per_execution", 32, t.positive_int,
-      "train steps per graph call"),
+      "train steps per graph call (the largest divisor of the run's steps "
+      "not above this)"),
+    Opt("check_every", CHECK_EVERY, t.positive_int,
+      "validate, log and back up every this many training steps (rounded to "
+      "whole graph calls; at least one pass over the data, at most the "
+      "whole run)"),
 )
 
 OUTPUT = (

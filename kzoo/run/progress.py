@@ -4,7 +4,8 @@ A phase (the teacher, each Noisy Student round, each distillation model)
 is one `fit` call and one `PhaseProgress` bar over all its epochs, with the
 ETA of the phase. On a terminal the bar is redrawn in place; when the
 output is a file or a pipe (CI, `nohup`, `tee`) it prints at most one line
-per epoch — at most `MAX_LOG_LINES` per phase — so a log stays readable.
+per check (`--check-every`) — at most `MAX_LOG_LINES` per phase — so a
+log stays readable.
 Numbers are rounded to what they mean (accuracies to 4 places, losses to
 4 significant digits).
 """
@@ -65,30 +66,36 @@ def metrics_text(logs):
     return "  ".join(f"{k} {number(logs[k])}" for k in SHOWN if k in (logs or {}))
 
 
+def passes(value):
+    """Passes over the data for people: 75, or 7.5 inside a pass."""
+    value = float(value)
+    return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+
+
 class PhaseProgress(keras.callbacks.Callback):
-    """One progress bar over every epoch of a `fit` call.
+    """One progress bar over every check of a `fit` call, counted in
+    epochs (passes over the data; a check is one Keras epoch, see
+    `kzoo.training.plan`).
 
     Args:
         phase: Its name (`teacher`, `round 2 student`).
-        epochs: Epochs of the phase.
-        steps_per_epoch: Steps per epoch.
-        start: Epochs already done (a resumed run).
+        plan: The fit's `FitPlan`.
+        start: Checks already done (a resumed run).
         stream: Where to write (default `sys.stdout`).
         interactive: Redraw in place; default: whether `stream` is a terminal.
     """
 
-    def __init__(self, phase, epochs, steps_per_epoch, start=0, stream=None,
-                 interactive=None):
+    def __init__(self, phase, plan, start=0, stream=None, interactive=None):
         super().__init__()
         self.phase = phase
-        self.epochs = epochs
-        self.steps_per_epoch = steps_per_epoch
+        self.plan = plan
+        self.epochs = plan.epochs
         self.start = start
         self.stream = stream or sys.stdout
         if interactive is None:
             interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interactive = interactive
-        self.every = max(1, math.ceil((epochs - start) / MAX_LOG_LINES))
+        self.every = max(1, math.ceil((self.epochs - start) / MAX_LOG_LINES))
         self._began = None
         self._drawn = 0.0
         self._epoch = start
@@ -103,7 +110,7 @@ class PhaseProgress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.interactive and time.monotonic() - self._drawn > REDRAW_SECONDS:
             self._logs.update(logs or {})
-            self._draw(self._epoch + (batch + 1) / self.steps_per_epoch)
+            self._draw(self._epoch + (batch + 1) / self.plan.steps_per_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         self._logs = dict(logs or {})
@@ -111,16 +118,20 @@ class PhaseProgress(keras.callbacks.Callback):
         if self.interactive:
             self._draw(done)
         elif (done - self.start) % self.every == 0 and done < self.epochs:
-            self._write(f"{self.phase}: epoch {done}/{self.epochs}  "
-                        f"{metrics_text(self._logs)}  {self._eta(done)}\n")
+            self._write(f"{self.phase}: epoch {self._passes(done)}/"
+                        f"{self.plan.passes}  {metrics_text(self._logs)}  "
+                        f"{self._eta(done)}\n")
 
     def on_train_end(self, logs=None):
         if self.interactive:
             self._write("\n")
         elapsed = time.monotonic() - (self._began or time.monotonic())
-        ran = self._epoch + 1 - self.start
-        self._write(f"{self.phase}: {ran} epoch{'s' * (ran != 1)} in "
+        ran = float(self._passes(self._epoch + 1)) - float(self._passes(self.start))
+        self._write(f"{self.phase}: {passes(ran)} epoch{'s' * (ran != 1)} in "
                     f"{duration(elapsed)}; {metrics_text(self._logs)}\n")
+
+    def _passes(self, checks):
+        return passes(self.plan.passes_done(checks))
 
     def _eta(self, done):
         ran = done - self.start
@@ -133,8 +144,9 @@ class PhaseProgress(keras.callbacks.Callback):
         self._drawn = time.monotonic()
         filled = int(BAR_WIDTH * done / self.epochs)
         bar = "=" * filled + ">" * (filled < BAR_WIDTH) + " " * (BAR_WIDTH - filled - 1)
+        shown = min(int(self.plan.passes_done(done)) + 1, self.plan.passes)
         self._write(f"\r{self.phase} [{bar[:BAR_WIDTH]}] epoch "
-                    f"{min(int(done) + 1, self.epochs)}/{self.epochs}  "
+                    f"{shown}/{self.plan.passes}  "
                     f"{metrics_text(self._logs)}  {self._eta(done)}\x1b[K")
 
     def _write(self, text):

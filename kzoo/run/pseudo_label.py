@@ -58,7 +58,10 @@ def pseudo_label(config):
             unlabeled_weight=0.0,
             threshold=config.threshold, soft=config.soft,
             label_smoothing=config.label_smoothing)
-        schedule = UnlabeledWeightSchedule(config.unlabeled_weight, t1, t2)
+        schedule = UnlabeledWeightSchedule(
+            config.unlabeled_weight, t1, t2, steps_per_pass=fitting.fit_plan(
+                config, pass_size(config, data, data.counts["unlabeled"])
+            ).steps_per_pass)
         progress.banner(
             f"pseudo-label: {config.model} on {data.counts['train']} labelled + "
             f"{data.counts['unlabeled']} unlabelled images; weight 0 -> "
@@ -146,12 +149,18 @@ def fit_semi_supervised(model, config, data, pool, pool_size, out,
         labeled_map=inputs.train_map(data, config), unlabeled_map=unlabeled_map,
         cache_unlabeled=cache_pool(config, data, pool_size),
         targets_key=targets_key)
-    pool_steps = -(-pool_size // (config.batch_size * config.ratio))
-    num_train = max(data.counts["train"], pool_steps * config.batch_size)
+    num_train = pass_size(config, data, pool_size)
     fitting.compile_model(model, config, num_train)
     return fitting.fit(model, config, data, out, epochs=epochs, train=batches,
                        num_train=num_train, extra_callbacks=extra_callbacks,
                        phase=phase)
+
+
+def pass_size(config, data, pool_size):
+    """Labelled images in one pass of `fit_semi_supervised`: the labelled
+    split, or as many batches as a pass over the pool takes."""
+    pool_steps = -(-pool_size // (config.batch_size * config.ratio))
+    return max(data.counts["train"], pool_steps * config.batch_size)
 
 
 def cache_pool(config, data, pool_size):

@@ -63,15 +63,18 @@ class BackupAndRestore(keras.callbacks.Callback):
         config: JSON-compatible description of the run (flags, epochs, ...);
             a backup resumes only a run with the same config.
         fresh: Discard an existing kzoo backup instead of resuming it.
+        plan: The fit's `FitPlan` (a Keras epoch is then a check of several
+            passes): messages count passes and steps instead of Keras epochs.
 
     Raises:
         KzooError: `backup_dir` holds files that are not a kzoo backup, or a
             kzoo backup of a run with another config (and not `fresh`).
     """
 
-    def __init__(self, backup_dir, config=None, fresh=False):
+    def __init__(self, backup_dir, config=None, fresh=False, plan=None):
         super().__init__()
         self.backup_dir = backup_dir
+        self.plan = plan
         self.config = json.loads(json.dumps(config or {}, default=str))
         self.diverged_at = None
         self._epoch = 0
@@ -195,14 +198,24 @@ class BackupAndRestore(keras.callbacks.Callback):
     def divergence_message(self):
         """One line on where the loss diverged and what was kept."""
         epoch, step = self.diverged_at
-        where = f"epoch {epoch + 1}" + ("" if step is None else f", step {step + 1}")
         kept = self.resume_epoch()
+        if self.plan is None:
+            where = f"epoch {epoch + 1}" + (
+                "" if step is None else f", step {step + 1}")
+            end = f"end of epoch {kept}"
+        else:
+            steps = epoch * self.plan.steps_per_epoch + (
+                self.plan.steps_per_epoch if step is None else step + 1)
+            where = (f"training step {steps} (epoch "
+                     f"{int(steps // self.plan.steps_per_pass) + 1})")
+            end = (f"step {kept * self.plan.steps_per_epoch}, "
+                   f"{self.plan.passes_done(kept):g} epochs")
         if kept:
-            state = (f"the last good state (end of epoch {kept}) is kept in "
+            state = (f"the last good state ({end}) is kept in "
                      f"{self.backup_dir}; running the same command again "
                      "resumes from it")
         else:
-            state = "no epoch finished before it, so there is no checkpoint"
+            state = "no check finished before it, so there is no backup"
         return (f"The training loss or weights became NaN or infinite in {where}; "
                 f"training stopped and {state}. Lower the learning rate (--lr) "
                 "or check the data for NaN values.")
@@ -232,3 +245,36 @@ def _finite_loss(logs):
     if value is None:
         return True
     return math.isfinite(float(value))
+
+
+class PlanCSVLogger(keras.callbacks.CSVLogger):
+    """Keras's `CSVLogger` for a `FitPlan`'s checks: each row (one check)
+    also has `step` (training steps done) and `passes` (passes over the
+    data done), so a run cut into checks of several passes still reads
+    as a curve over the data."""
+
+    def __init__(self, plan, filename, append=False):
+        super().__init__(filename, append=append)
+        self.plan = plan
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.keys is None:
+            self.keys = ["step", "passes", *sorted(logs)]
+        logs.update(step=(epoch + 1) * self.plan.steps_per_epoch,
+                    passes=round(self.plan.passes_done(epoch + 1), 4))
+        super().on_epoch_end(epoch, logs)
+
+
+class PlanTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's `TensorBoard` for a `FitPlan`'s checks: the epoch scalars
+    (`epoch_loss`, `epoch_val_accuracy`, ...) are written at the training
+    step of the check, not at its index, so runs with other --check-every
+    or --batch-size values share one x axis per step."""
+
+    def __init__(self, plan, log_dir, **kwargs):
+        super().__init__(log_dir, **kwargs)
+        self.plan = plan
+
+    def _log_epoch_metrics(self, epoch, logs):
+        super()._log_epoch_metrics((epoch + 1) * self.plan.steps_per_epoch, logs)

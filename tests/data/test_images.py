@@ -99,3 +99,22 @@ def test_check_max_pixels():
     for bad in (0, -1, 2.5, True, "10"):
         with pytest.raises(ValueError, match="Received: max_image_pixels="):
             images.check_max_pixels(bad)
+
+
+def test_resize_to_the_same_size_is_the_identity_the_kernel_computes():
+    rng = np.random.default_rng(0)
+    for x in (rng.uniform(0, 255, (3, 32, 32, 1)), np.round(
+            rng.uniform(0, 255, (2, 17, 9, 3)))):
+        x = x.astype("float32")
+        kernel = tf.image.resize(x, x.shape[1:3], method="bilinear", antialias=True)
+        np.testing.assert_array_equal(images.resize(x, x.shape[1:3]), kernel)
+        # Unknown shapes at trace time take the same path at run time.
+        dynamic = tf.function(lambda t: images.resize(t, x.shape[1:3]),
+                              input_signature=[tf.TensorSpec([None] * 4)])
+        np.testing.assert_array_equal(dynamic(x), kernel)
+        other = tf.image.resize(x, (8, 8), method="bilinear", antialias=True)
+        np.testing.assert_allclose(images.resize(x, (8, 8)), np.clip(other, 0, 255))
+        resized = tf.function(lambda t: images.resize(t, (8, 8)),
+                              input_signature=[tf.TensorSpec([None] * 4)])(x)
+        assert resized.shape == (len(x), 8, 8, x.shape[-1])
+        np.testing.assert_allclose(resized, np.clip(other, 0, 255))

@@ -4,25 +4,9 @@ import tensorflow as tf
 
 from kzoo.data import (
     batched,
-    plan_steps,
     semi_supervised_batches,
     with_pseudo_labels,
 )
-
-
-@pytest.mark.parametrize(
-    "num,batch,requested,expected",
-    [
-        (100, 16, 32, (7, 7)),  # fewer steps than one execution
-        (1293, 16, 32, (81, 27)),  # largest divisor >= half the request
-        (83 * 16, 16, 32, (96, 32)),  # prime step count: epoch rounded up
-        (64, 16, 1, (4, 1)),
-    ],
-)
-def test_plan_steps(num, batch, requested, expected):
-    steps, per_execution = plan_steps(num, batch, requested)
-    assert (steps, per_execution) == expected
-    assert steps % per_execution == 0 and steps >= -(-num // batch)
 
 
 def test_repeated_training_data_is_endless_reshuffled_and_keeps_epochs():

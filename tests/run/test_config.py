@@ -109,9 +109,11 @@ def test_the_help_strings_match_the_library():
     from kzoo import runtime
     from kzoo.augment import DEFAULT_POLICY
     from kzoo.run import options
+    from kzoo.training import plan
 
     assert options.DEFAULT_POLICY == DEFAULT_POLICY
     assert options.STRATEGIES == runtime.STRATEGIES
+    assert options.CHECK_EVERY == plan.CHECK_EVERY
 
 
 def test_version_is_the_packages(capsys):

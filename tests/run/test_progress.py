@@ -10,6 +10,7 @@ import pytest
 
 from kzoo.run import progress
 from kzoo.run.progress import MAX_LOG_LINES, PhaseProgress
+from kzoo.training.plan import FitPlan
 
 
 class Terminal(io.StringIO):
@@ -17,14 +18,19 @@ class Terminal(io.StringIO):
         return True
 
 
-def fit_with_bar(epochs, stream, steps=2, initial_epoch=0, **bar_options):
-    """A tiny `model.fit` (verbose=0) shown by one `PhaseProgress`; its text."""
+def fit_with_bar(epochs, stream, steps=2, initial_epoch=0, passes_per_check=1,
+                 **bar_options):
+    """A tiny `model.fit` (verbose=0) of `epochs` checks of `steps` steps,
+    each `passes_per_check` passes, shown by one `PhaseProgress`; its text."""
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile("sgd", keras.losses.CategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     x = np.random.default_rng(0).normal(size=(4 * steps, 3)).astype("float32")
     y = np.eye(2, dtype="float32")[np.arange(4 * steps) % 2]
-    bar = PhaseProgress("teacher", epochs, steps, start=initial_epoch,
+    plan = FitPlan(steps_per_pass=steps // passes_per_check,
+                   passes=epochs * passes_per_check, steps_per_execution=1,
+                   steps_per_epoch=steps, epochs=epochs)
+    bar = PhaseProgress("teacher", plan, start=initial_epoch,
                         stream=stream, **bar_options)
     model.fit(x, y, batch_size=4, epochs=epochs, initial_epoch=initial_epoch,
               callbacks=[bar], verbose=0)
@@ -52,6 +58,22 @@ def test_a_resumed_phase_counts_only_the_epochs_it_ran():
     assert [line.split()[2] for line in per_epoch] == [
         "21/25", "22/25", "23/25", "24/25"]
     assert summary.startswith("teacher: 5 epochs in ")
+
+
+def test_checks_of_several_passes_are_counted_in_passes():
+    text = fit_with_bar(4, io.StringIO(), steps=10, passes_per_check=5)
+    *per_check, summary = text.splitlines()
+    assert [line.split()[2] for line in per_check] == ["5/20", "10/20", "15/20"]
+    assert summary.startswith("teacher: 20 epochs in ")
+    resumed = fit_with_bar(4, io.StringIO(), steps=10, passes_per_check=5,
+                           initial_epoch=2).splitlines()
+    assert [line.split()[2] for line in resumed[:-1]] == ["15/20"]
+    assert resumed[-1].startswith("teacher: 10 epochs in ")
+
+
+def test_passes_are_whole_or_one_decimal():
+    assert [progress.passes(v) for v in (75, 75.0, 7.5, 10 / 3)] == [
+        "75", "75", "7.5", "3.3"]
 
 
 def test_a_terminal_gets_one_bar_redrawn_in_place():

@@ -21,8 +21,10 @@ from tests.training.helpers import max_difference
 
 # Full digits train split (1,295 images, 81 steps per epoch), with
 # augmentation and dropout, so that the data order, the augmentation random
-# stream and the dropout masks all have to be resumed.
-RESUME_FLAGS = ["--epochs", "5", "--augment", "flip,crop", "--steps-per-execution", "9"]
+# stream and the dropout masks all have to be resumed; a check (backup)
+# every pass.
+RESUME_FLAGS = ["--epochs", "5", "--augment", "flip,crop", "--steps-per-execution",
+                "9", "--check-every", "1"]
 
 
 def backup_epoch(out):
@@ -104,13 +106,13 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_state(
                         "20", "--lr", "1e6", "--steps-per-execution", "1",
                         "--out", out)
     assert code == 2
-    assert "error: The training loss or weights became NaN or infinite in epoch" in (
-        err)
+    assert ("error: The training loss or weights became NaN or infinite in "
+            "training step") in err
     assert not os.path.exists(os.path.join(out, "model.keras"))  # no export
     assert not os.path.exists(os.path.join(out, "1"))
     kept = backup_epoch(out)
-    if kept:  # a finished epoch before the NaN: its state is kept, finite
-        assert f"the last good state (end of epoch {kept})" in err
+    if kept:  # a finished check before the NaN: its state is kept, finite
+        assert "the last good state (step " in err
         values = []
         with open(os.path.join(out, "backup", "training_metadata.json")) as f:
             weights = json.load(f)["weights"]
@@ -120,7 +122,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_state(
         assert values and all(np.all(np.isfinite(v)) for v in values
                               if np.issubdtype(v.dtype, np.floating))
     else:
-        assert "no epoch finished before it" in err
+        assert "no check finished before it" in err
 
 
 @pytest.mark.parametrize("kind", ["not_a_folder", "full"])

@@ -20,7 +20,8 @@ from kzoo.run.session import RUN_MARKER, backup_config, run_dir
 from tests.run.helpers import FAST, flags, kzoo, one_error_line, smoke_dir
 
 # 20 labels per class of digits: 13 steps per epoch, a few seconds a run.
-SHORT = dict(labels_per_class=20, val_fraction=0, **FAST)
+# A check (validation, backup) every pass: runs stop and resume per pass.
+SHORT = dict(labels_per_class=20, val_fraction=0, check_every=1, **FAST)
 
 
 class Interrupt(keras.callbacks.Callback):

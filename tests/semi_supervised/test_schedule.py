@@ -33,3 +33,33 @@ def test_callback_sets_the_model_weight_each_epoch():
     ).history
     np.testing.assert_allclose(history["unlabeled_weight"], [0.0, 0.0, 1.0, 2.0])
     assert float(model.unlabeled_weight.numpy()) == 2.0
+
+
+class WeightSeen(keras.callbacks.Callback):
+    """The unlabelled weight each training step runs with."""
+
+    def __init__(self):
+        super().__init__()
+        self.values = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.values.append(float(self.model.unlabeled_weight.numpy()))
+
+
+def test_with_steps_per_pass_the_weight_follows_passes_inside_an_epoch():
+    x, y = images_and_labels(n=24)
+    model = PseudoLabelModel(student_model(), unlabeled_weight=9.0)
+    model.compile(keras.optimizers.SGD(0.01))
+    seen = WeightSeen()
+    # 2 steps a pass, 6 steps (3 passes) per Keras epoch, 2 epochs.
+    history = model.fit(
+        dataset(x, y).repeat(), epochs=2, steps_per_epoch=6, verbose=0,
+        callbacks=[UnlabeledWeightSchedule(2.0, 1, 3, steps_per_pass=2), seen],
+    ).history
+    assert seen.values == pytest.approx([0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2])
+    assert history["unlabeled_weight"] == [1.0, 2.0]
+
+
+def test_steps_per_pass_below_one_is_refused():
+    with pytest.raises(ValueError, match="steps_per_pass"):
+        UnlabeledWeightSchedule(1.0, 0, 1, steps_per_pass=0)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kzoo.errors import KzooError
 from kzoo.training.callbacks import BackupAndRestore
+from kzoo.training.plan import FitPlan
 from tests.training.helpers import max_difference
 
 STEPS = 4
@@ -67,6 +68,19 @@ def test_nan_stops_training_and_keeps_the_last_good_backup(tmp_path):
     message = backup.divergence_message()
     assert "in epoch 3, step 3" in message
     assert "end of epoch 2" in message and str(tmp_path / "backup") in message
+
+
+def test_with_a_plan_the_message_counts_steps_and_passes(tmp_path):
+    # Checks of 4 steps = 2 passes of 2 steps; NaN in the third check's
+    # third step: training step 2 x 4 + 3 = 11, in pass 6.
+    plan = FitPlan(steps_per_pass=2, passes=12, steps_per_execution=1,
+                   steps_per_epoch=STEPS, epochs=6)
+    backup = BackupAndRestore(str(tmp_path / "backup"), plan=plan)
+    model().fit(stream(nan_epoch=2), epochs=6, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[backup])
+    message = backup.divergence_message()
+    assert "NaN or infinite in training step 11 (epoch 6)" in message
+    assert "(step 8, 4 epochs) is kept in" in message
 
 
 def test_finite_runs_back_up_and_clean_up_like_keras(tmp_path):
