@@ -21,9 +21,9 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
     resumable and guarded (see `BackupAndRestore`), shown as one progress
     bar called `phase` (`progress.PhaseProgress`).
 
-    A check (a Keras epoch) validates, backs up, writes a CSV row and the
-    TensorBoard scalars, all at the training step they were taken
-    (`step`, and `epoch`: passes done). `train` replaces the labelled
+    A check (a Keras epoch) validates, backs up, writes a CSV row (with
+    the training step and the passes done) and the TensorBoard scalars (at
+    that step). `train` replaces the labelled
     training stream (an endless batched dataset, e.g. labelled +
     unlabelled batches) whose pass is `num_train` images in batches of
     --batch-size. The stream must be a function of the seed: after an
@@ -79,8 +79,7 @@ def fit_plan(config, num_train, epochs=None):
     """
     epochs = config.epochs if epochs is None else epochs
     if config.smoke:
-        execution = min(2, config.steps_per_execution)
-        return FitPlan(2, 1, execution if 2 % execution == 0 else 1, 2, 1)
+        return FitPlan(2, 1, min(2, config.steps_per_execution), 2, 1)
     return plan_fit(num_train, config.batch_size, epochs,
                     config.steps_per_execution, config.check_every)
 
