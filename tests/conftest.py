@@ -1,4 +1,6 @@
+import ipaddress
 import os
+import socket
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -31,3 +33,31 @@ def _fresh_keras_state():
     _tests_run[0] += 1
     keras.backend.clear_session(
         free_memory=_tests_run[0] % FULL_COLLECTION_EVERY == 0)
+
+
+# Nothing in the suite may reach the network: a connection from this process
+# to anything but this machine (the multi-worker tests use 127.0.0.1) fails
+# the test that made it, whatever library tried (keras.utils.get_file, TFDS,
+# urllib). Download paths are tested against pre-seeded caches.
+_connect = socket.socket.connect
+
+
+def _local(address):
+    if not isinstance(address, tuple):  # AF_UNIX: a path
+        return True
+    host = address[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a host name: resolving it is already the network
+        return False
+
+
+def _connect_locally(self, address):
+    if not _local(address):
+        raise AssertionError(f"a test tried to reach the network: {address!r}")
+    return _connect(self, address)
+
+
+socket.socket.connect = _connect_locally
