@@ -182,15 +182,11 @@ def _decode_each(images, size, channels):
     options.experimental_optimization.apply_default_optimizations = False
     ds = ds.with_options(options)
 
-    def nothing_decoded():
-        return tf.zeros([0], tf.int32), tf.zeros([0, *size, channels], tf.float32)
-
-    # An empty request, or one where no image decoded, has no batch at all.
-    indices, batch = tf.cond(
-        count > 0,
-        lambda: ds.concatenate(tf.data.Dataset.from_tensors(nothing_decoded()))
-        .take(1).get_single_element(),
-        nothing_decoded)
+    # When no image decoded there is no batch at all: an empty one follows,
+    # for `take(1)` to fall back on (the check then names image 0).
+    nothing = (tf.zeros([0], tf.int32), tf.zeros([0, *size, channels], tf.float32))
+    indices, batch = ds.concatenate(tf.data.Dataset.from_tensors(nothing)).take(
+        1).get_single_element()
     decoded = tf.scatter_nd(indices[:, None], tf.ones_like(indices), [count]) > 0
     return decoded, batch
 

@@ -126,7 +126,8 @@ class PhaseProgress(keras.callbacks.Callback):
         if self.interactive:
             self._write("\n")
         elapsed = time.monotonic() - (self._began or time.monotonic())
-        ran = float(self._passes(self._epoch + 1)) - float(self._passes(self.start))
+        ran = (self.plan.passes_done(self._epoch + 1)
+               - self.plan.passes_done(self.start))
         self._write(f"{self.phase}: {passes(ran)} epoch{'s' * (ran != 1)} in "
                     f"{duration(elapsed)}; {metrics_text(self._logs)}\n")
 

@@ -199,7 +199,8 @@ def test_serving_names_the_index_of_an_image_that_does_not_decode(trained, tmp_p
     good = [_read(f) for f in files]
     truncated = good[0][: len(good[0]) // 2]
     for batch, index in [(good[:3] + [truncated] + good[3:], 3),
-                         ([b"not an image"] + good, 0)]:
+                         ([b"not an image"] + good, 0),
+                         ([truncated], 0)]:  # no image of the batch decodes
         message = _serve_error(version_dir, batch)
         assert (f"image {index} of the batch cannot be read or decoded as a JPEG, "
                 "PNG, BMP, GIF or WebP image") in message
