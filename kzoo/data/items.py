@@ -100,17 +100,23 @@ class TfdsItems(_EncodedItems):
         return ds.map(lambda i, example: example)
 
 
-SCAN_BATCH = 1024
+SCAN_BATCH = 1024  # files a header read, and results a read back
+# The bytes read for a header. PNG, GIF, BMP and WebP headers are in the
+# first 30; a JPEG's frame header follows its APPn segments (EXIF, ICC),
+# usually within a few KB; one not found within these is looked for in the
+# whole file.
+HEAD_BYTES = 2**16
 
 
 def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     """Why each file cannot be used as an image: a reason, or None if it can.
 
-    Runs one parallel `tf.data` pass. Each file's header is read first
-    (`images.declared_size`); a file declaring more than `max_image_pixels`
-    is refused without being decoded, the others are decoded by the decoder
-    the pipelines use, so corrupt, truncated, non-image and oversized files
-    are all found before any batching.
+    Two passes. The first reads each file's first `HEAD_BYTES` and its
+    header (`images.declared_size`, `SCAN_BATCH` files a call); a file
+    declaring more than `max_image_pixels` is refused without being
+    decoded. The second decodes the others in one parallel `tf.data` pass
+    with the decoder the pipelines use, so corrupt, truncated, non-image
+    and oversized files are all found before any batching.
 
     Args:
         paths: File paths (regular files: a named pipe would block the read).
@@ -121,40 +127,69 @@ def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
         `images.OVER_PIXEL_LIMIT` line.
     """
     paths = list(paths)
-    reasons = [images.NOT_DECODABLE] * len(paths)
-    if not paths:
+    declared = declared_sizes(paths)
+    within = images.within_pixel_limit(tf.constant(declared.reshape(-1, 2)),
+                                       max_image_pixels).numpy()
+    reasons = [None if ok else _refusal(height, width, max_image_pixels)
+               for (height, width), ok in zip(declared, within)]
+    # What the headers let through must also decode.
+    candidates = np.flatnonzero(within)
+    for i in candidates:
+        reasons[i] = images.NOT_DECODABLE
+    if not len(candidates):
         return reasons
-    ds = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), paths))
-    ds = ds.map(
-        lambda i, p: (i, *_checked_size(tf.io.read_file(p), max_image_pixels)),
-        num_parallel_calls=AUTOTUNE,
-    ).ignore_errors()  # unreadable files and failed decodes drop out
+    ds = tf.data.Dataset.from_tensor_slices(
+        (candidates, np.asarray(paths, dtype=object)[candidates].astype(str)))
+    ds = ds.map(lambda i, path: (i, tf.shape(images.decode(tf.io.read_file(path)))),
+                num_parallel_calls=AUTOTUNE).ignore_errors()  # failed decodes
     # Read back in batches: element by element, the Python loop cost as
     # much as the decoding (load_data on 30k PNGs: 12.8 s read back one file
     # at a time, 6.0 s in batches of 1,024; benchmarks/bench_load_data.py).
-    for index, sizes, oks in ds.batch(SCAN_BATCH).as_numpy_iterator():
-        for i, (height, width), ok in zip(index, sizes, oks):
-            reasons[i] = None if ok else _refusal(height, width, max_image_pixels)
+    for index, _ in ds.batch(SCAN_BATCH).as_numpy_iterator():
+        for i in index:
+            reasons[i] = None
     return reasons
+
+
+def declared_sizes(paths):
+    """`[N, 2]` int64 `(height, width)` the files' headers declare, `[-1,
+    -1]` for a file that cannot be read or has no header kzoo knows.
+
+    Reads `HEAD_BYTES` a file in Python (a whole-file read for each file
+    cost as much as decoding a small PNG), `SCAN_BATCH` headers a call.
+    """
+    sizes = np.full((len(paths), 2), -1, np.int64)
+    cut = np.zeros(len(paths), bool)  # files longer than their head, maybe
+    for start in range(0, len(paths), SCAN_BATCH):
+        heads = [_head(path) for path in paths[start:start + SCAN_BATCH]]
+        end = start + len(heads)
+        sizes[start:end] = _declared_size(tf.constant(heads, tf.string))
+        cut[start:end] = [len(head) == HEAD_BYTES for head in heads]
+    # A JPEG whose frame header lies beyond its first bytes: the whole file.
+    for i in np.flatnonzero(cut & (sizes[:, 0] < 0)):
+        try:
+            sizes[i] = images.declared_size(tf.io.read_file(paths[i])).numpy()
+        except tf.errors.OpError:
+            pass
+    return sizes
+
+
+_declared_size = tf.function(images.declared_size,
+                             input_signature=[tf.TensorSpec([None], tf.string)])
+
+
+def _head(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return b""
 
 
 def decodable(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     """Boolean mask of the files `scan_images` accepts."""
     return np.array([r is None for r in scan_images(paths, max_image_pixels)],
                     dtype=bool)
-
-
-def _checked_size(encoded, max_pixels):
-    """`(size, ok)`: the decoded size if the header is within the limit, else
-    the declared size; fails (and drops out) if the decode fails."""
-    declared = images.declared_size(encoded)
-    ok = images.within_pixel_limit(declared, max_pixels)
-    size = tf.cond(
-        ok,
-        lambda: tf.shape(images.decode(encoded), out_type=tf.int64)[:2],
-        lambda: declared,
-    )
-    return size, ok
 
 
 def _refusal(height, width, max_pixels):

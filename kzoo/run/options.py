@@ -73,8 +73,8 @@ TRAINING = (
            "own kernels trained LeNet-5 1.0-2.0x faster than XLA's, see "
            "benchmarks/bench_lenet_throughput.py)"),
     Opt("steps_per_execution", 32, t.positive_int,
-      "train steps per graph call (the largest divisor of the run's steps "
-      "not above this)"),
+      "train steps per graph call (the divisor of a check's steps nearest "
+      "this, at most twice this)"),
     Opt("check_every", CHECK_EVERY, t.positive_int,
       "validate, log and back up every this many training steps (rounded to "
       "whole graph calls; at least one pass over the data, at most the "

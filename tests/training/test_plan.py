@@ -3,7 +3,7 @@ in equal blocks of at least `check_every` steps."""
 
 import pytest
 
-from kzoo.training.plan import FitPlan, divisors, largest_divisor, plan_fit
+from kzoo.training.plan import FitPlan, divisors, nearest_divisor, plan_fit
 
 
 def check(plan):
@@ -22,8 +22,12 @@ def check(plan):
         # Its students: 26 steps a pass, 100 passes: checks of 10 passes.
         (1240, 48, 100, 32, 250, FitPlan(26, 100, 26, 260, 10)),
         # 41 steps a pass (prime), 30 passes: checks of 10 passes in calls
-        # of 10 steps; never a step beyond the run.
-        (1295, 32, 30, 32, 250, FitPlan(41, 30, 10, 410, 3)),
+        # of one pass (41 is nearer 32 than 10 is); never a step beyond
+        # the run.
+        (1295, 32, 30, 32, 250, FitPlan(41, 30, 41, 410, 3)),
+        # The same at 3 passes (the LeNet benchmark's round): one check of
+        # 123 steps in calls of 41, not 3.
+        (1295, 32, 3, 32, 250, FitPlan(41, 3, 41, 123, 1)),
         # A pass longer than --check-every: one pass per check.
         (1293, 16, 5, 32, 50, FitPlan(81, 5, 27, 81, 5)),
         # Fewer steps than --check-every in the whole run: one check.
@@ -45,7 +49,7 @@ def test_no_plan_trains_more_or_less_than_its_passes(num, batch, passes):
     plan = plan_fit(num, batch, passes, 32, 250)
     check(plan)
     assert plan.steps_per_pass == -(-num // batch)
-    assert plan.steps_per_execution <= 32
+    assert plan.steps_per_execution <= 64
     assert plan.steps_per_epoch >= min(plan.total_steps,
                                        max(plan.steps_per_pass, 250))
     assert plan.passes_done(plan.epochs) == passes
@@ -79,10 +83,14 @@ def test_divisors():
     assert divisors(49) == [1, 7, 49]
 
 
-def test_largest_divisor():
-    assert largest_divisor(1200, 32) == 30
-    assert largest_divisor(41, 32) == 1
-    assert largest_divisor(7, 32) == 7
+def test_nearest_divisor():
+    assert nearest_divisor(1200, 32) == 30
+    assert nearest_divisor(410, 32) == 41  # 9 away, 10 is 22 away
+    assert nearest_divisor(41, 32) == 41
+    assert nearest_divisor(83, 32) == 1  # 83 is over twice the request
+    assert nearest_divisor(7, 32) == 7
+    assert nearest_divisor(24, 1) == 1
+    assert nearest_divisor(40, 30) == 20  # 20 and 40 are as near: the smaller
 
 
 @pytest.mark.parametrize("name", ["num_examples", "batch_size", "passes",
