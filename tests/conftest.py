@@ -1,6 +1,7 @@
 import ipaddress
 import os
 import socket
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -61,3 +62,20 @@ def _connect_locally(self, address):
 
 
 socket.socket.connect = _connect_locally
+
+
+# Libraries' temporary files go under pytest's own temporary folder of this
+# run (which pytest prunes, keeping the last 3 runs), not the system's:
+# TFDS leaves an empty `tmp*tfds` folder there each time a builder is made
+# for a dataset that is not prepared (`DatasetInfo.initialize_from_bucket`
+# makes it before it finds nothing to copy), and the suite made hundreds.
+SYSTEM_TEMP = tempfile.gettempdir()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_files_in_pytest_basetemp(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("library-temp", numbered=False)
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    yield folder
+    tempfile.tempdir = previous

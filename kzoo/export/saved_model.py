@@ -31,6 +31,7 @@ import errno
 import os
 import re
 import shutil
+import socket
 import uuid
 
 import keras
@@ -247,9 +248,11 @@ def export_saved_model(model, base_dir, class_names, version=None,
                                                       max_pixels)
     archive.add_endpoint(SERVING_DEFAULT, serve_encoded)
     archive.add_endpoint(SERVING_TENSORS, serve_tensors)
+    remove_stale_temporaries(base_dir)
     # mkdir's default mode (0o777 less the umask), not mkdtemp's 0o700: the
     # version folder keeps this mode, and TF Serving may run as another user.
-    tmp = os.path.join(base_dir, f".tmp-{uuid.uuid4().hex}")
+    tmp = os.path.join(base_dir, f"{_TMP_PREFIX}{socket.gethostname()}-"
+                                 f"{os.getpid()}-{uuid.uuid4().hex}")
     os.mkdir(tmp)
     try:
         archive.write_out(tmp, verbose=False)
@@ -261,6 +264,38 @@ def export_saved_model(model, base_dir, class_names, version=None,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# An export writes into `.tmp-<host>-<pid>-<32 hex>` and renames it when whole.
+_TMP_PREFIX = ".tmp-"
+_TMP_NAME = re.compile(r"\.tmp-(?P<host>.+)-(?P<pid>[0-9]+)-[0-9a-f]{32}")
+
+
+def remove_stale_temporaries(base_dir):
+    """Remove the temporary folders of exports killed while writing (SIGKILL,
+    out of memory, power loss), which nothing else would ever remove.
+
+    A folder is stale when it was made on this machine by a process that is
+    no longer running; another machine's (a shared file system) and a live
+    process's are left alone, as is anything not named like kzoo's.
+    """
+    if os.name != "posix":
+        return
+    host = socket.gethostname()
+    for name in os.listdir(base_dir):
+        match = _TMP_NAME.fullmatch(name)
+        if match and match["host"] == host and not _running(int(match["pid"])):
+            shutil.rmtree(os.path.join(base_dir, name), ignore_errors=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _publish(tmp, base_dir, version):

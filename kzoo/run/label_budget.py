@@ -136,12 +136,15 @@ def run_technique(name, config, budget, seed, out, counts):
     options.update(common_options(config, budget, seed, out))
     done = os.path.join(out, DONE_FILE)
     recorded = read_json(done) if os.path.exists(done) else {}
-    if recorded.get("options") == options and "test_accuracy" in recorded:
+    if (not config.fresh and recorded.get("options") == options
+            and "test_accuracy" in recorded):
         progress.say(f"reusing {out} (same run finished before)")
         return recorded["test_accuracy"]
     from kzoo.run import run
 
-    result = run(command, **options)
+    # --fresh also discards the run's own backups; not part of what it
+    # records, so the same command without --fresh reuses it afterwards.
+    result = run(command, fresh=config.fresh, **options)
     write_json(done, {"command": command, "options": options,
                       "test_accuracy": result.test_accuracy})
     return result.test_accuracy

@@ -351,8 +351,9 @@ retrained and scored on the test split, and the best model is exported. A
 failed trial is recorded with its error. Writes search.json (after every
 trial), heatmap.png, config.json and the SavedModel, and each fit's logs
 under trials/trial<i>/, best/ and baseline/; the same command into the
-same --out keeps the finished trials. On the bundled digits the budget
-is 10 labels per class unless a budget flag says.""",
+same --out keeps the finished trials (--fresh discards them). On the
+bundled digits the budget is 10 labels per class unless a budget flag
+says.""",
     "kzoo.run.search:search",
     *_with(TRAIN_OPTIONS, augment=SEARCH_TEMPLATE, epochs=100),
     Opt("trials", 8, t.positive_int, "(N, M) pairs to try with --sampler random"),
@@ -377,7 +378,7 @@ distillation (with --teacher), transfer (with --source, finetune).
 Supervised runs train for about --steps updates (clamped to 15-400
 epochs). Writes report.json and report.png after every technique and
 budget and prints the table; the same command into the same --out reuses
-the finished runs.""",
+the finished runs (--fresh runs them again).""",
     "kzoo.run.label_budget:label_budget",
     *DATA,
     Opt("budgets", ["1", "5", "10", "all"], t.name_list,

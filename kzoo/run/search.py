@@ -63,7 +63,8 @@ def search(config):
             "saved_models", f"randaugment_search-{config.model}-{data.name}"))
         inputs.describe_data(data)
         recorded = finish.write_config(config, data, out, input_size=size)
-        record = SearchRecord(os.path.join(out, "search.json"), recorded)
+        record = SearchRecord(os.path.join(out, "search.json"), recorded,
+                              fresh=config.fresh)
         progress.say(f"{len(pairs)} trials of {config.epochs} epochs, policy "
                      f"'{config.augment}'")
         run_trials(config, data, pairs, record, out)
@@ -178,20 +179,24 @@ def retrain_best(config, data, record, out):
 
 class SearchRecord(dict):
     """`search.json`, rewritten atomically after every change; the trials
-    of an earlier run with the same config are kept.
+    of an earlier run with the same config are kept, unless `fresh`.
 
     Args:
         path: The file.
         config: The run's recorded config (`config.json`'s content).
+        fresh: Start again (--fresh): the earlier trials are discarded.
     """
 
-    def __init__(self, path, config):
+    def __init__(self, path, config, fresh=False):
         super().__init__(config=config, trials=[])
         self.path = path
         if os.path.exists(path):
             with open(path) as f:
                 earlier = json.load(f)
-            if earlier.get("config") == json.loads(json.dumps(config)):
+            if fresh:
+                progress.say(f"--fresh: discarding the {len(earlier['trials'])} "
+                             f"finished trials of {path}")
+            elif earlier.get("config") == json.loads(json.dumps(config)):
                 self["trials"] = earlier["trials"]
                 progress.say(f"keeping {len(self['trials'])} finished trials of "
                              f"{path}")

@@ -294,3 +294,40 @@ def test_a_version_taken_just_before_the_rename_is_not_replaced(tmp_path, monkey
     assert version_dir == os.path.join(base, "2")
     assert os.listdir(taken) == ["variables"]
     assert sorted(os.listdir(base)) == ["1", "2"]
+
+
+KILLED_MID_EXPORT = """
+import os, signal, sys
+import keras
+from kzoo.export import export_saved_model
+
+def killed(src, dst):  # written out whole, killed before it is published
+    open(os.path.join(src, "half-written"), "w").write("x")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.rename = killed
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(2)])
+export_saved_model(model, sys.argv[1], ["a", "b"])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pids are POSIX")
+def test_the_folder_of_an_export_killed_mid_write_goes_at_the_next_export(tmp_path):
+    base = str(tmp_path / "m")
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_EXPORT, base],
+                            capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    (stale,) = os.listdir(base)
+    assert stale.startswith(".tmp-")
+    assert "half-written" in os.listdir(os.path.join(base, stale))
+    host, hex32 = export_module.socket.gethostname(), "0" * 32
+    dead = stale[len(f".tmp-{host}-"):].split("-")[0]  # the killed process
+    # what is not a dead local export's stays: a live process's (this one's),
+    # another machine's, and names kzoo does not make
+    kept = [f".tmp-{host}-{os.getpid()}-{hex32}", f".tmp-elsewhere-{dead}-{hex32}",
+            f".tmp-{hex32}", ".tmp-notes"]
+    for name in kept:
+        os.mkdir(os.path.join(base, name))
+    version_dir = export_saved_model(_tiny_model(), base, ["a", "b"])
+    assert sorted(os.listdir(base)) == sorted(kept + [os.path.basename(version_dir)])

@@ -42,6 +42,15 @@ def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys,
     assert capsys.readouterr().out.count("reusing") == 2
     assert len(calls) == 1  # the report itself: no technique ran again
     assert json.load(open(os.path.join(out, "report.json"))) == report
+    # --fresh runs them again, and hands --fresh to each run
+    calls.clear()
+    seen = []
+    monkeypatch.setattr(run, "run", lambda *args, **kwargs: seen.append(
+        kwargs.get("fresh")) or recorded(*args, **kwargs))
+    run.run("label-budget", fresh=True, **options)
+    assert capsys.readouterr().out.count("reusing") == 0
+    assert [c[0] for c in calls] == ["label-budget", "pseudo-label", "pseudo-label"]
+    assert seen == [True, True, True]
 
 
 def test_a_fully_labelled_cell_trains_supervised_for_about_steps_updates(

@@ -80,6 +80,7 @@ def test_search_rerun_keeps_the_finished_trials_of_the_same_config(
     assert search.SearchRecord(path, dict(config, trials=4))["trials"] == []
     again = search.SearchRecord(path, config)
     assert again["trials"] == first["trials"]
+    assert search.SearchRecord(path, config, fresh=True)["trials"] == []
 
     scored = []
     monkeypatch.setattr(search, "train_and_score",
