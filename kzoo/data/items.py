@@ -130,12 +130,11 @@ def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     declared = declared_sizes(paths)
     within = images.within_pixel_limit(tf.constant(declared.reshape(-1, 2)),
                                        max_image_pixels).numpy()
-    reasons = [None if ok else _refusal(height, width, max_image_pixels)
+    # What the headers let through must also decode: not yet known.
+    reasons = [images.NOT_DECODABLE if ok
+               else _refusal(height, width, max_image_pixels)
                for (height, width), ok in zip(declared, within)]
-    # What the headers let through must also decode.
     candidates = np.flatnonzero(within)
-    for i in candidates:
-        reasons[i] = images.NOT_DECODABLE
     if not len(candidates):
         return reasons
     ds = tf.data.Dataset.from_tensor_slices(
