@@ -56,7 +56,7 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
         progress.say(f"resuming from {guard.backup_dir}: "
                      f"{progress.passes(plan.passes_done(start))} of "
                      f"{plan.passes} epochs done")
-        train = train.skip(start * plan.steps_per_epoch)
+        train = train.skip(plan.steps_done(start))
     bar = progress.PhaseProgress(phase, plan, start=start)
     # Extra callbacks before the logs: what they add to an epoch's logs
     # (pseudo-label's `unlabeled_weight`) reaches the CSV and TensorBoard.

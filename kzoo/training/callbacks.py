@@ -204,11 +204,11 @@ class BackupAndRestore(keras.callbacks.Callback):
                 "" if step is None else f", step {step + 1}")
             end = f"end of epoch {kept}"
         else:
-            steps = epoch * self.plan.steps_per_epoch + (
+            steps = self.plan.steps_done(epoch) + (
                 self.plan.steps_per_epoch if step is None else step + 1)
             where = (f"training step {steps} (epoch "
                      f"{int(steps // self.plan.steps_per_pass) + 1})")
-            end = (f"step {kept * self.plan.steps_per_epoch}, "
+            end = (f"step {self.plan.steps_done(kept)}, "
                    f"{self.plan.passes_done(kept):g} epochs")
         if kept:
             state = (f"the last good state ({end}) is kept in "
@@ -261,7 +261,7 @@ class PlanCSVLogger(keras.callbacks.CSVLogger):
         logs = dict(logs or {})
         if self.keys is None:
             self.keys = ["step", "passes", *sorted(logs)]
-        logs.update(step=(epoch + 1) * self.plan.steps_per_epoch,
+        logs.update(step=self.plan.steps_done(epoch + 1),
                     passes=round(self.plan.passes_done(epoch + 1), 4))
         super().on_epoch_end(epoch, logs)
 
@@ -277,4 +277,4 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
         self.plan = plan
 
     def _log_epoch_metrics(self, epoch, logs):
-        super()._log_epoch_metrics((epoch + 1) * self.plan.steps_per_epoch, logs)
+        super()._log_epoch_metrics(self.plan.steps_done(epoch + 1), logs)

@@ -52,10 +52,14 @@ class FitPlan:
     def total_steps(self):
         return self.steps_per_pass * self.passes
 
+    def steps_done(self, epochs_done):
+        """Training steps after `epochs_done` Keras epochs."""
+        return epochs_done * self.steps_per_epoch
+
     def passes_done(self, epochs_done):
         """Passes over the data after `epochs_done` Keras epochs (a float
         when a block ends inside a pass)."""
-        return epochs_done * self.steps_per_epoch / self.steps_per_pass
+        return self.steps_done(epochs_done) / self.steps_per_pass
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -53,6 +53,7 @@ def test_no_plan_trains_more_or_less_than_its_passes(num, batch, passes):
     assert plan.steps_per_epoch >= min(plan.total_steps,
                                        max(plan.steps_per_pass, 250))
     assert plan.passes_done(plan.epochs) == passes
+    assert plan.steps_done(plan.epochs) == plan.total_steps
 
 
 def test_checks_end_on_pass_boundaries_when_that_costs_at_most_twice():
