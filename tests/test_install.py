@@ -84,6 +84,7 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
         "info": ["--model", "lenet5"],
         "augment-preview": ["--out", work / "preview.png"],
         "pseudo-label": ["--out", work / "pl"],
+        "fixmatch": ["--out", work / "fm"],
         "noisy-student": ["--rounds", "1", "--out", work / "ns"],
         "distill": ["--teacher-width", "0.125", "--out", work / "distill"],
         "lwf": ["--old-model", old / "smoke" / "model.keras",
@@ -99,7 +100,7 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
 
     assert sorted(runs) == sorted(COMMANDS)
     # XLA is tested in-process elsewhere; here the point is the package.
-    no_xla = {"train", "pseudo-label", "noisy-student", "distill", "lwf",
+    no_xla = {"train", "pseudo-label", "fixmatch", "noisy-student", "distill", "lwf",
               "transfer", "search"}
     # Two lanes at once (each command is one process, mostly waiting on
     # Python): the model lwf/transfer/evaluate need, then the rest.

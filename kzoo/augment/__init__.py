@@ -12,6 +12,7 @@ labels). `AugmentPolicy`, itself a layer, chains the entries of a policy
 string.
 """
 
+from kzoo.augment.cutout import Cutout
 from kzoo.augment.geometric import (
     RandomAffine,
     RandomCrop,
@@ -25,6 +26,7 @@ from kzoo.augment.randaugment import OP_NAMES, OPS, RandAugment
 __all__ = [
     "AugmentPolicy",
     "CutMix",
+    "Cutout",
     "DEFAULT_POLICY",
     "MixUp",
     "OP_NAMES",

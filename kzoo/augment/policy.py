@@ -15,6 +15,7 @@ import numbers
 import keras
 
 from kzoo.augment.base import IMAGES, LABELS, repack, unpack
+from kzoo.augment.cutout import Cutout
 from kzoo.augment.geometric import (
     RandomAffine,
     RandomCrop,
@@ -66,6 +67,7 @@ POLICY_TABLE = {
         {},
     ),
     "perspective": (keras.layers.RandomPerspective, lambda ctx: {"scale": 0.3}, {}),
+    "cutout": (Cutout, lambda ctx: {}, {}),
     "randaugment": (RandAugment, lambda ctx: {}, {"n": "num_ops", "m": "magnitude"}),
     "cutmix": (CutMix, lambda ctx: {"num_classes": ctx["num_classes"]}, {}),
     "mixup": (MixUp, lambda ctx: {"alpha": 0.2, "num_classes": ctx["num_classes"]}, {}),

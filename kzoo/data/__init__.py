@@ -10,6 +10,7 @@ from kzoo.data.images import MAX_IMAGE_PIXELS
 from kzoo.data.loader import DataSplits, load_data
 from kzoo.data.pipeline import (
     batched,
+    fixmatch_batches,
     one_hot_labels,
     semi_supervised_batches,
     with_pseudo_labels,
@@ -20,6 +21,7 @@ __all__ = [
     "DataSplits",
     "FileList",
     "batched",
+    "fixmatch_batches",
     "list_files",
     "load_data",
     "one_hot_labels",

@@ -131,6 +131,61 @@ def semi_supervised_batches(labeled, unlabeled, batch_size, ratio=1, seed=None,
     return tf.data.Dataset.zip(lab, unl).map(combine).prefetch(AUTOTUNE)
 
 
+def fixmatch_batches(labeled, unlabeled, batch_size, ratio, weak, strong,
+                     seed=None, labeled_map=None, cache_unlabeled=True,
+                     hidden_labels=None):
+    """Labelled batches zipped with weak and strong views of unlabelled ones.
+
+    Each unlabelled image is decoded (or read from the cache) once per
+    pass; both views are made from that one batch of images inside the
+    pipeline, so no file is read twice. Pool images carry their index in
+    the pool (`"unlabeled_index"`, FlexMatch's per-image state) and, with
+    `hidden_labels`, their true label where known (`"unlabeled_labels"`,
+    -1 elsewhere), for logging only.
+
+    Args:
+        labeled: Unbatched `(image, label)` dataset.
+        unlabeled: Unbatched `(image, anything)` pool, in a fixed order.
+        batch_size: Labelled images per batch.
+        ratio: Unlabelled images per labelled image (FixMatch's μ).
+        weak: Batch function `images -> images` (e.g. an `AugmentPolicy`).
+        strong: Batch function `images -> images`.
+        seed: Shuffle seed (the pool uses `seed + 1`).
+        labeled_map: Batch map `(x, y) -> (x, y)` of the labelled stream.
+        cache_unlabeled: Keep the decoded pool in memory (else it is
+            streamed from its source every pass).
+        hidden_labels: Optional int `[N]` true labels of the pool (-1:
+            unknown), in the pool's order.
+
+    Returns:
+        An endless dataset of `({"images": x_l, "weak": w, "strong": s,
+        "unlabeled_index": i[, "unlabeled_labels": h]}, y_l)`.
+    """
+    if ratio < 1:
+        raise ValueError(f"`ratio` must be >= 1. Received: ratio={ratio}")
+    lab = batched(labeled, batch_size, training=True, seed=seed,
+                  map_fn=labeled_map, repeat=True)
+    hidden = None if hidden_labels is None else tf.constant(hidden_labels, tf.int32)
+
+    def views(index, example):
+        images = example[0]
+        out = {"weak": weak(images), "strong": strong(images),
+               "unlabeled_index": index}
+        if hidden is not None:
+            out["unlabeled_labels"] = tf.gather(hidden, index)
+        return out
+
+    pool = unlabeled.enumerate()
+    unl = batched(pool, batch_size * int(ratio), training=True,
+                  seed=None if seed is None else seed + 1, map_fn=views,
+                  repeat=True, cache=cache_unlabeled)
+
+    def combine(lab_batch, unl_batch):
+        return {"images": lab_batch[0], **unl_batch}, lab_batch[1]
+
+    return tf.data.Dataset.zip(lab, unl).map(combine).prefetch(AUTOTUNE)
+
+
 def with_pseudo_labels(dataset, repeats, targets):
     """Stream a pool with per-image pseudo-targets, each image `repeats[i]`
     times (0 = left out), in the pool's order.

@@ -27,6 +27,10 @@ from kzoo.run.session import run_dir
 ALL = "all"
 DONE_FILE = "label_budget_run.json"
 RUNTIME_OPTIONS = ("strategy", "deterministic", "mixed_precision")
+FIXMATCH_TECHNIQUES = ("fixmatch", "flexmatch", "fixmatch_noisy_student")
+OPT_IN = ("flexmatch", "fixmatch_noisy_student")
+# The techniques that need unlabelled images (none at budget 'all').
+SEMI_SUPERVISED = ("pseudo_label", "noisy_student", *FIXMATCH_TECHNIQUES)
 
 
 def label_budget(config):
@@ -113,12 +117,15 @@ def budget_name(budget):
 
 
 def select_techniques(config):
-    available = ["supervised", "supervised_augment", "pseudo_label", "noisy_student"]
+    available = ["supervised", "supervised_augment", "pseudo_label",
+                 "noisy_student", *FIXMATCH_TECHNIQUES]
     if config.teacher:
         available.append("distillation")
     if config.source:
         available.append("transfer")
-    chosen = config.techniques or available
+    # FlexMatch and FixMatch + Noisy Student only on request: each adds
+    # about as much time as FixMatch itself (minutes a run).
+    chosen = config.techniques or [t for t in available if t not in OPT_IN]
     unknown = [t for t in chosen if t not in available]
     if unknown:
         raise KzooError(
@@ -130,7 +137,7 @@ def select_techniques(config):
 def run_technique(name, config, budget, seed, out, counts):
     """Run one technique in this process; its test accuracy, or None when
     it needs unlabelled images and the budget leaves none."""
-    if budget is None and name in ("pseudo_label", "noisy_student"):
+    if budget is None and name in SEMI_SUPERVISED:
         return None
     command, options = technique_options(name, config, budget, counts)
     options.update(common_options(config, budget, seed, out))
@@ -163,10 +170,15 @@ def technique_options(name, config, budget, counts):
         return "train", dict(model=config.model, augment=augment, epochs=epochs)
     if name == "pseudo_label":
         return "pseudo-label", dict(model=config.model, augment=config.augment)
-    if name == "noisy_student":
+    if name in ("fixmatch", "flexmatch"):
+        return "fixmatch", dict(model=config.model, augment=config.augment,
+                                flexmatch=name == "flexmatch")
+    if name in ("noisy_student", "fixmatch_noisy_student"):
         rounds = 1 if config.smoke else config.rounds
+        method = "fixmatch" if name == "fixmatch_noisy_student" else "supervised"
         return "noisy-student", dict(model=config.model, augment=config.augment,
-                                     rounds=rounds, epochs=epochs)
+                                     rounds=rounds, epochs=epochs,
+                                     teacher_method=method)
     if name == "distillation":
         return "distill", dict(teacher=config.teacher, student=config.model,
                                unlabeled=True, compare=False)

@@ -1,6 +1,8 @@
 """Noisy Student self-training (Xie et al. 2020): `kzoo noisy-student`.
 
-Round 0 trains a teacher on the labelled images (with --augment). Each
+Round 0 trains a teacher on the labelled images (with --augment), or with
+FixMatch on the labelled and unlabelled images (--teacher-method fixmatch,
+`kzoo.run.fixmatch.train`; its weight average teaches). Each
 round k then pseudo-labels the unlabelled pool with the un-noised teacher
 (`select_pseudo_labels`: hard or --soft, --threshold, --balance), trains a
 new student from scratch on labelled + pseudo-labelled images with input
@@ -19,7 +21,15 @@ from kzoo.data import with_pseudo_labels
 from kzoo.errors import KzooError
 from kzoo.models import get_model_entry
 from kzoo.outputs import save_keras, write_json
-from kzoo.run import finish, fitting, inputs, options, progress, tensorboard
+from kzoo.run import (
+    finish,
+    fitting,
+    fixmatch,
+    inputs,
+    options,
+    progress,
+    tensorboard,
+)
 from kzoo.run.pseudo_label import fit_semi_supervised, require_pool, with_budget
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
@@ -138,19 +148,30 @@ def round_model(config, k):
 
 
 def train_teacher(config, data, out):
-    """Round 0: the model trained on the labelled images alone, saved to
-    `out/round0`: `(teacher, its report row)`."""
+    """Round 0: the model trained on the labelled images alone, or with
+    FixMatch on the labelled and unlabelled ones (--teacher-method
+    fixmatch: its weight average teaches), saved to `out/round0`:
+    `(teacher, its report row)`."""
     name, width = round_model(config, 0)
-    keras.utils.set_random_seed(config.seed)
-    teacher = inputs.build_model(config, data, model=name, width=width,
-                                 weights=config.weights)
-    fitting.compile_model(teacher, config, data.counts["train"])
-    progress.banner(f"round 0 teacher: {name} on {data.counts['train']} "
-                    "labelled images")
     target = os.path.join(out, "round0")
-    fitting.fit(teacher, config, data, target, phase="round 0 teacher")
+    keras.utils.set_random_seed(config.seed)
+    if config.teacher_method == "fixmatch":
+        teacher_config = fixmatch.teacher_config(config, model=name, width=width)
+        progress.banner(f"round 0 teacher: {name} with FixMatch on "
+                        f"{data.counts['train']} labelled + "
+                        f"{data.counts['unlabeled']} unlabelled images")
+        teacher = fixmatch.train(teacher_config, data, target,
+                                 phase="round 0 teacher").averaged_network()
+    else:
+        teacher = inputs.build_model(config, data, model=name, width=width,
+                                     weights=config.weights)
+        fitting.compile_model(teacher, config, data.counts["train"])
+        progress.banner(f"round 0 teacher: {name} on {data.counts['train']} "
+                        "labelled images")
+        fitting.fit(teacher, config, data, target, phase="round 0 teacher")
     save_keras(teacher, os.path.join(target, "model.keras"))
-    row = dict(round=0, model=name, **finish.scores(teacher, config, data))
+    row = dict(round=0, model=name, method=config.teacher_method,
+               **finish.scores(teacher, config, data))
     progress.say(f"round 0 teacher: val {progress.number(row['val_accuracy'])}, "
                  f"test {progress.number(row['test_accuracy'])}")
     return teacher, row
@@ -246,7 +267,8 @@ def print_table(report):
     progress.say(f"\n{'round':<18} {'model':<10} {'pseudo':>7} {'pl acc':>7} "
                  f"{'val acc':>8} {'test acc':>9}")
     first = report["supervised"]
-    progress.say(f"{'0 supervised':<18} {first['model']:<10} {'-':>7} {'-':>7} "
+    name = "0 " + first.get("method", "supervised")
+    progress.say(f"{name:<18} {first['model']:<10} {'-':>7} {'-':>7} "
                  f"{number(first['val_accuracy']):>8} "
                  f"{number(first['test_accuracy']):>9}")
     for label in ("noised", "no_noise"):

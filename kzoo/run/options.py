@@ -17,6 +17,7 @@ from kzoo.run.config import Command, Option
 DEFAULT_POLICY = "crop"
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 NOISE_POLICY = "crop,randaugment(n=2,m=9)"
+STRONG_POLICY = "crop,randaugment(n=2,m=10),cutout"
 CHECK_EVERY = 250  # = kzoo.training.plan.CHECK_EVERY
 SEARCH_TEMPLATE = "crop,randaugment(n={n},m={m})"
 LWF_METHODS = ("feature", "finetune", "lwf")
@@ -187,7 +188,7 @@ unlabelled pool. Writes train's outputs to --out.""",
 )
 
 NOISY_STUDENT = _command(
-    "noisy-student", "Noisy Student self-training, R rounds (the main job)",
+    "noisy-student", "Noisy Student self-training, R rounds",
     """Noisy Student self-training: a few labels, many unlabelled images, R rounds.
 
   kzoo noisy-student                      # digits, 5 labels per class, 3 rounds
@@ -195,7 +196,8 @@ NOISY_STUDENT = _command(
       --models lenet5,lenet5,vgg11_bn --input-size 32 --rounds 2
 
 The loop of Xie et al. (2020): 1. train a teacher on the labelled images
-(round 0, with --augment); 2. pseudo-label the unlabelled pool with the
+(round 0, with --augment; --teacher-method fixmatch: with FixMatch on the
+labelled and unlabelled images, as `kzoo fixmatch` does); 2. pseudo-label the unlabelled pool with the
 un-noised teacher (hard or --soft targets, --threshold, --balance); 3. train
 a new student from scratch on labelled + pseudo-labelled images with noise:
 --noise on its inputs and dropout (--noise-dropout) in the model; 4. the
@@ -210,6 +212,11 @@ reports: nothing is selected or stopped on it.""",
     "kzoo.run.noisy_student:noisy_student",
     *_with(TRAIN_OPTIONS, augment="default", epochs=300), *SEMI,
     Opt("rounds", 3, t.positive_int),
+    Opt("teacher_method", "supervised", choices=("supervised", "fixmatch"),
+      help="round 0: supervised on the labels (--epochs), or FixMatch on "
+           "labels + pool with `kzoo fixmatch`'s defaults (its own epochs, "
+           "ratio, threshold; --augment its weak view); its weight average "
+           "teaches round 1"),
     Opt("models", type=t.name_list,
       help="model of round 0, 1, ... (the last repeats), each NAME or "
            "NAME:WIDTH, e.g. 'lenet5,vgg11_bn:0.25' (default: --model at "
@@ -228,6 +235,48 @@ reports: nothing is selected or stopped on it.""",
     Opt("ablate_noise", False, kind="bool",
       help="also run the rounds with no noise (no --noise, no dropout) from "
            "the same teacher and report both"),
+)
+
+FIXMATCH = _command(
+    "fixmatch", "FixMatch / FlexMatch consistency training (the main job: "
+    "--flexmatch)",
+    """FixMatch: pseudo-labels of weak views train strong views (Sohn et al. 2020).
+
+  kzoo fixmatch                            # digits, 5 labels per class
+  kzoo fixmatch --flexmatch                # the main job
+  kzoo fixmatch --flexmatch --distribution-alignment
+  kzoo fixmatch --data DIR --labels-per-class 10 --no-cache-pool
+
+Every update trains on a batch of labelled images (--augment, the weak
+policy) and --ratio times as many unlabelled ones (FixMatch's mu). Each
+unlabelled image is decoded once and gives two views: weak (--augment) and
+strong (--strong: RandAugment + Cutout). The prediction on the weak view,
+without gradient, is the pseudo-label of the strong view when its
+confidence reaches --threshold; the unlabelled loss has weight
+--unlabeled-weight. --flexmatch: class-wise curriculum thresholds
+(FlexMatch); --distribution-alignment: the pseudo-label distribution is
+aligned to the labelled one (ReMixMatch). An exponential moving average of
+the weights (--ema-decay) is what is validated, tested and exported. An
+epoch is one pass over the unlabelled pool. On the bundled digits the
+labelled set is 5 per class (a demo budget); other data keeps every label
+unless a budget flag says. Writes train's outputs to --out, plus
+fixmatch.json and fixmatch_curve.png (validation accuracy, mask rate and
+pseudo-label accuracy against the step).""",
+    "kzoo.run.fixmatch:fixmatch",
+    *_with(TRAIN_OPTIONS, augment="default", epochs=1000, label_smoothing=0.0,
+           dropout=0.0),
+    *_with(SEMI, ratio=7),
+    Opt("strong", STRONG_POLICY, help="strong-view policy of the unlabelled images"),
+    Opt("threshold", 0.95, t.unit_interval,
+      "confidence tau a pseudo-label needs (FlexMatch: its maximum)"),
+    Opt("unlabeled_weight", 1.0, t.non_negative_float,
+      "weight lambda_u of the unlabelled loss"),
+    Opt("flexmatch", False, kind="switch",
+      help="FlexMatch class-wise curriculum thresholds (with warm-up)"),
+    Opt("distribution_alignment", False, kind="switch",
+      help="align pseudo-labels to the labelled class distribution (ReMixMatch)"),
+    Opt("ema_decay", 0.999, t.rate,
+      "decay of the weight average that is validated and exported (0: none)"),
 )
 
 DISTILL = _command(
@@ -374,7 +423,10 @@ At each budget (labelled images per class; 'all' = every training image)
 and seed, with the same --model, the techniques run as their commands do,
 each writing under --out/<budget>/<technique>/seed<k>/: supervised,
 supervised_augment (--augment), pseudo_label, noisy_student (--rounds),
-distillation (with --teacher), transfer (with --source, finetune).
+fixmatch (`kzoo fixmatch`, its defaults, --augment the weak view),
+distillation (with --teacher), transfer (with --source, finetune); on
+request (--techniques) flexmatch (fixmatch --flexmatch) and
+fixmatch_noisy_student (noisy-student --teacher-method fixmatch).
 Supervised runs train for about --steps updates (clamped to 15-400
 epochs). Writes report.json and report.png after every technique and
 budget and prints the table; the same command into the same --out reuses
@@ -509,7 +561,7 @@ contract (layout, dtype, value range, size) and outputs.""",
 )
 
 COMMANDS = {c.name: c for c in (
-    TRAIN, NOISY_STUDENT, PSEUDO_LABEL, DISTILL, LWF, TRANSFER, SEARCH,
+    TRAIN, NOISY_STUDENT, FIXMATCH, PSEUDO_LABEL, DISTILL, LWF, TRANSFER, SEARCH,
     LABEL_BUDGET, EVALUATE, PREDICT, EXPORT, INFO, AUGMENT_PREVIEW)}
 
 

@@ -59,7 +59,10 @@ def duration(seconds):
     return f"{minutes}:{seconds:02d}"
 
 
-SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
+# What a progress line shows of the logs, where present (the semi-supervised
+# runs add how many pseudo-labels passed and, where known, how many are right).
+SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "mask_rate",
+         "pseudo_label_accuracy")
 
 
 def metrics_text(logs):

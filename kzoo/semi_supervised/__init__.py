@@ -1,4 +1,4 @@
-"""Learning from unlabelled images: pseudo-labels and Noisy Student.
+"""Learning from unlabelled images: pseudo-labels, Noisy Student, FixMatch.
 
 - `PseudoLabelModel` (Lee 2013): labelled and unlabelled batches in one
   `train_step`, online or fixed pseudo-targets, `UnlabeledWeightSchedule`
@@ -6,10 +6,23 @@
 - `select_pseudo_labels`: threshold, soft/hard targets and class balancing
   of a teacher's predictions (Noisy Student, Xie et al. 2020);
   `predict_probabilities` streams a pool through the un-noised teacher.
-- `kzoo.run.pseudo_label`, `kzoo.run.noisy_student` and
+- `FixMatchModel` (Sohn et al. 2020): weak-view pseudo-labels above τ
+  train the strong view; FlexMatch thresholds and distribution alignment
+  as options; a weight average (EMA) for evaluation and export.
+- `kzoo.run.pseudo_label`, `kzoo.run.fixmatch`, `kzoo.run.noisy_student` and
   `kzoo.run.label_budget` (`kzoo pseudo-label`, ...) run them end to end.
 """
 
+from kzoo.semi_supervised.fixmatch import (
+    STRONG,
+    UNLABELED_INDEX,
+    UNLABELED_LABELS,
+    WEAK,
+    FixMatchModel,
+    align_distribution,
+    flexmatch_beta,
+    flexmatch_thresholds,
+)
 from kzoo.semi_supervised.noisy_student import (
     MODEL_NOISE,
     model_noise,
@@ -24,12 +37,20 @@ from kzoo.semi_supervised.schedule import UnlabeledWeightSchedule, ramp_weight
 from kzoo.semi_supervised.selection import PseudoLabels, select_pseudo_labels
 
 __all__ = [
+    "FixMatchModel",
     "MODEL_NOISE",
     "PSEUDO_TARGETS",
     "PseudoLabelModel",
     "PseudoLabels",
+    "STRONG",
     "UNLABELED",
+    "UNLABELED_INDEX",
+    "UNLABELED_LABELS",
     "UnlabeledWeightSchedule",
+    "WEAK",
+    "align_distribution",
+    "flexmatch_beta",
+    "flexmatch_thresholds",
     "model_noise",
     "predict_probabilities",
     "ramp_weight",

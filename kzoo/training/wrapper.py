@@ -73,7 +73,8 @@ class WrapperModel(keras.Model):
     """Base class: owns the steps; subclasses write `forward`.
 
     `call` and `predict_step` are the served `network`'s forward pass (on
-    images, or on the `"images"` of an inputs dict). `train_step` runs
+    images, or on the `"images"` of an inputs dict; `inference` outside
+    training). `train_step` runs
     `forward(training=True)` under a tape over `network`'s trainable
     variables and minimises `Σ weight · (global mean of the term)` over
     `objective_weights()`; `test_step` runs `forward(training=False)`. Both
@@ -144,6 +145,15 @@ class WrapperModel(keras.Model):
         weight}` (a float or a scalar variable); default: the term `"loss"`."""
         return {"loss": 1.0}
 
+    def after_update(self):
+        """What happens after every optimizer update, inside the training
+        step (e.g. FixMatch's weight average); default: nothing."""
+
+    def inference(self, images):
+        """The served prediction on `images` outside training (`call`,
+        `predict`); default: the network in inference mode."""
+        return self.network(images, training=False)
+
     # --- helpers for `forward` -------------------------------------------
 
     def hard_label_loss(self, y, logits):
@@ -188,7 +198,9 @@ class WrapperModel(keras.Model):
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 
     def call(self, inputs, training=None):
-        return self.network(images_of(inputs), training=training)
+        if training:
+            return self.network(images_of(inputs), training=True)
+        return self.inference(images_of(inputs))
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -200,6 +212,7 @@ class WrapperModel(keras.Model):
             loss = steps.objective(terms.values, self.objective_weights())
             scaled = self.optimizer.scale_loss(loss)
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.after_update()
         return self._update_metrics(x, y, sample_weight, terms)
 
     def test_step(self, data):
@@ -227,8 +240,20 @@ class WrapperModel(keras.Model):
     def get_metrics_result(self):
         """Results of the metrics that have seen data (compiled metrics stay
         unbuilt on label-free data); `loss` is the objective of the epoch
-        so far (its weights constant within an epoch)."""
-        return self._with_loss(self._metric_results())
+        so far (its weights constant within an epoch).
+
+        Eagerly (where Keras reads the results of an epoch or an
+        evaluation), the loss trackers that saw no example are left out, so
+        that the keys are those the steps logged: Keras then reports these
+        results, reduced over all replicas, instead of the last step's logs
+        averaged per replica (inexact when the last batch splits unevenly).
+        """
+        results = self._metric_results()
+        if tf.executing_eagerly():
+            idle = {m.name for m in self.loss_trackers
+                    if float(keras.ops.convert_to_numpy(m.count)) == 0}
+            results = {k: v for k, v in results.items() if k not in idle}
+        return self._with_loss(results)
 
     # --- internals --------------------------------------------------------
 

@@ -75,3 +75,31 @@ def test_label_budget_rejects_unknown_techniques_and_budgets(tmp_path, capsys):
     assert code == 2 and "magic" in err
     code, _, err = kzoo(capsys, "label-budget", "--budgets", "0", "--out", tmp_path)
     assert code == 2 and "--budgets" in err
+
+
+def test_fixmatch_techniques_run_as_their_commands(tmp_path, monkeypatch):
+    calls = []
+    real_run = run.run
+
+    def recorded(command, **kwargs):
+        calls.append((command, kwargs))
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(run, "run", recorded)
+    result = run.run("label-budget", budgets="1,all", seeds="0", smoke=True,
+                     techniques="fixmatch,flexmatch,fixmatch_noisy_student",
+                     out=str(tmp_path / "b"))
+    runs = [(c, k.get("flexmatch"), k.get("teacher_method")) for c, k in calls[1:]]
+    assert runs == [("fixmatch", False, None), ("fixmatch", True, None),
+                    ("noisy-student", None, "fixmatch")]
+    for name in ("fixmatch", "flexmatch", "fixmatch_noisy_student"):
+        cells = result.report["results"][name]
+        assert cells["all"] is None and len(cells["1"]["runs"]) == 1
+
+
+def test_flexmatch_and_fixmatch_noisy_student_are_opt_in():
+    from kzoo.run.label_budget import select_techniques
+
+    chosen = select_techniques(run.configure("label-budget"))
+    assert "fixmatch" in chosen
+    assert "flexmatch" not in chosen and "fixmatch_noisy_student" not in chosen

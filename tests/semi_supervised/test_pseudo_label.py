@@ -6,8 +6,10 @@ import tensorflow as tf
 from kzoo.semi_supervised import PSEUDO_TARGETS, UNLABELED, PseudoLabelModel
 from tests.training.helpers import (
     assert_two_replicas_equal_one_device,
+    ce,
     images_and_labels,
     max_difference,
+    softmax,
     student_model,
 )
 
@@ -24,16 +26,6 @@ def semi_data(n_labeled=12, n_unlabeled=36, batch=6, ratio=3, targets=None):
     ds = tf.data.Dataset.zip(lab, unl).map(
         lambda lab, unl: (dict(images=lab[0], **unl), lab[1]))
     return ds, (x, y, xu)
-
-
-def ce(targets, logits):
-    log_p = logits - np.log(np.sum(np.exp(logits), axis=-1, keepdims=True))
-    return -np.sum(targets * log_p, axis=-1)
-
-
-def softmax(logits):
-    e = np.exp(logits - logits.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
 
 
 def test_logged_losses_follow_lee_formula_with_threshold():

@@ -45,6 +45,17 @@ def dataset(x, y, batch_size=12):
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
 
+def ce(targets, logits):
+    """Cross-entropy of `targets` under softmax(`logits`), per row (numpy)."""
+    log_p = logits - np.log(np.sum(np.exp(logits), axis=-1, keepdims=True))
+    return -np.sum(targets * log_p, axis=-1)
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
 def max_difference(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from kzoo import run
 from kzoo.export import SERVING_TENSORS, load_serving_signature
 from kzoo.models import create_model
-from kzoo.semi_supervised import PseudoLabelModel
+from kzoo.semi_supervised import FixMatchModel, PseudoLabelModel
 from kzoo.training import Distiller
 from tests.training.helpers import SHAPE, dataset, images_and_labels
 
@@ -41,11 +41,13 @@ def one_step(wrapper_of, dtype_policy, set_policy):
     return wrapper, [a - b for a, b in zip(network.get_weights(), before)]
 
 
-@pytest.mark.parametrize("name", ["distiller", "pseudo_label"])
+@pytest.mark.parametrize("name", ["distiller", "pseudo_label", "fixmatch"])
 def test_float16_wrappers_scale_the_loss_and_match_float32_steps(name, policy):
     def wrapper_of():
         if name == "distiller":
             return Distiller(teacher=lenet(1), student=lenet(2), temperature=2.0)
+        if name == "fixmatch":
+            return FixMatchModel(lenet(2), ema_decay=0.5)
         return PseudoLabelModel(lenet(2), unlabeled_weight=0.0)
 
     wrapper, mixed = one_step(wrapper_of, "mixed_float16", policy)

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import kzoo.semi_supervised
 import kzoo.training
-from kzoo.semi_supervised import PseudoLabelModel
+from kzoo.semi_supervised import FixMatchModel, PseudoLabelModel
 from kzoo.training import Distiller, LossTerms, LwFModel, WrapperModel
 from kzoo.training.wrapper import images_of
 from tests.training.helpers import (
@@ -15,6 +15,7 @@ from tests.training.helpers import (
     dataset,
     images_and_labels,
     max_difference,
+    replica_strategy,
     student_model,
     teacher_model,
 )
@@ -54,7 +55,7 @@ def _subclasses(cls):
 def test_no_wrapper_in_kzoo_writes_its_own_steps():
     assert kzoo.training and kzoo.semi_supervised  # every wrapper imported
     found = [c for c in _subclasses(WrapperModel) if c.__module__.startswith("kzoo")]
-    assert {Distiller, LwFModel, PseudoLabelModel} <= set(found)
+    assert {Distiller, LwFModel, PseudoLabelModel, FixMatchModel} <= set(found)
     for cls in found:
         assert "forward" in vars(cls), cls
         own = set(STEPS) & set(vars(cls))
@@ -122,6 +123,26 @@ def test_a_minimal_subclass_on_two_replicas_equals_one_device():
         return history, model.network.get_weights()
 
     assert_two_replicas_equal_one_device(run, ("loss",))
+
+
+def test_evaluation_with_an_uneven_last_batch_on_two_replicas_is_exact():
+    # 43 = 2 x 16 + 11: the last batch splits 6 / 5 over the replicas. The
+    # results come from the metrics reduced over replicas, not from the
+    # last step's logs averaged per replica; idle trackers (the pseudo-label
+    # terms, which evaluation does not compute) are left out.
+    x, y = images_and_labels(n=43, seed=3)
+    results = []
+    for strategy in (tf.distribute.get_strategy(), replica_strategy()):
+        with strategy.scope():
+            model = PseudoLabelModel(student_model())
+            model.compile(keras.optimizers.SGD(0.0), metrics=["accuracy"])
+        results.append(model.evaluate(dataset(x, y, batch_size=16), verbose=0,
+                                      return_dict=True))
+    assert set(results[0]) == {"loss", "labeled_loss", "accuracy"}
+    for key, value in results[0].items():
+        assert results[1][key] == pytest.approx(value, rel=1e-6), key
+    correct = results[0]["accuracy"] * 43
+    assert correct == pytest.approx(round(correct))
 
 
 def test_every_wrapper_serves_network():

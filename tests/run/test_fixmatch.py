@@ -1,0 +1,174 @@
+"""`kzoo fixmatch` end to end: the export is the weight average, a killed
+run resumes to the same weights and state, 2 replicas equal 1 device, the
+noisy-student teacher, and a short real run beats supervised training."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from kzoo import run
+from kzoo.data import batched, load_data
+from kzoo.run import finish, fitting
+from kzoo.run import fixmatch as fm
+from tests.run.helpers import (
+    RAW_FLOAT,
+    SMOKE,
+    kzoo,
+    read_json,
+    score_export,
+    smoke_dir,
+    weights_of,
+)
+from tests.run.test_distributed import SMALL, run_both
+from tests.training.helpers import max_difference
+
+# 4 passes over the digits pool (1,245 images, 12 batches of 16 x 7 each),
+# a check (backup) every pass.
+SHORT = dict(epochs=4, check_every=12, steps_per_execution=4, jit_compile=False)
+
+
+def test_fixmatch_smoke_exports_the_weight_average(tmp_path, capsys):
+    result = run.run("fixmatch", out=str(tmp_path / "fm"), **SMOKE)
+    out = smoke_dir(str(tmp_path / "fm"))
+    config = read_json(out, "config.json")
+    assert config["labels_per_class"] == 5 and config["counts"]["train"] == 50
+    assert (config["threshold"], config["ratio"], config["unlabeled_weight"]) == (
+        0.95, 7, 1.0)
+    with open(os.path.join(out, "training_log.csv")) as f:
+        header = f.readline()
+    for key in ("labeled_loss", "unlabeled_loss", "mask_rate", "pseudo_label_accuracy"):
+        assert key in header
+    report = read_json(out, "fixmatch.json")
+    assert report["method"] == "fixmatch" and "mask_rate" in report
+    assert os.path.isfile(os.path.join(out, fm.CURVE))
+    printed = capsys.readouterr().out
+    assert "fixmatch: 1 epoch" in printed and not RAW_FLOAT.search(printed), printed
+    assert result.model.name == "lenet5"
+    # The SavedModel serves the returned (averaged) network.
+    data = load_data("digits", image_size=(32, 32))
+    direct = finish.accuracy(result.model, batched(data.test, 256), data.class_names)
+    assert score_export(result.saved_model, data="digits") == pytest.approx(
+        direct, abs=1e-4)
+
+
+def test_the_export_is_the_average_not_the_last_weights(tmp_path, monkeypatch):
+    trained = []
+    real_train = fm.train
+
+    def keep(*args, **kwargs):
+        trained.append(real_train(*args, **kwargs))
+        return trained[-1]
+
+    monkeypatch.setattr(fm, "train", keep)
+    result = run.run("fixmatch", out=str(tmp_path / "fm"), ema_decay=0.9, **SHORT)
+    wrapper = trained[0]
+    exported = weights_of(result.out)
+    averaged = [v.numpy() for v in wrapper.ema_weights]
+    assert max_difference([exported[i] for i in range(len(averaged))], averaged) == 0
+    assert max_difference(exported, wrapper.network.get_weights()) > 1e-4
+
+
+def test_a_killed_run_resumes_to_the_same_weights_and_state(tmp_path, monkeypatch):
+    values = dict(SHORT, flexmatch=True, distribution_alignment=True)
+    whole = run.run("fixmatch", out=str(tmp_path / "whole"), **values)
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterTwoChecks(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # the backup of check 2 is written (it runs first)
+                raise Killed
+
+    real_logs = fitting.logs
+    monkeypatch.setattr(fitting, "logs", lambda *a, **k: [
+        *real_logs(*a, **k), KillAfterTwoChecks()])
+    out = str(tmp_path / "killed")
+    with pytest.raises(Killed):
+        run.run("fixmatch", out=out, **values)
+    assert not os.path.exists(os.path.join(out, "model.keras"))
+    monkeypatch.setattr(fitting, "logs", real_logs)
+    resumed = run.run("fixmatch", out=out, **values)
+    assert max_difference(weights_of(whole.out), weights_of(resumed.out)) == 0.0
+    assert whole.test_accuracy == resumed.test_accuracy
+    assert read_json(whole.out, "fixmatch.json")["mask_rate"] == read_json(
+        resumed.out, "fixmatch.json")["mask_rate"]
+
+
+def test_fixmatch_mirrored_over_two_cpus_equals_one_device(tmp_path, capsys):
+    values = dict(SMALL, epochs=2, check_every=12, steps_per_execution=4,
+                  augment="none", strong="none", flexmatch=True,
+                  distribution_alignment=True)
+    one, two = run_both("fixmatch", values, tmp_path, capsys)
+    logs = []
+    for out in (one, two):
+        with open(os.path.join(out, "training_log.csv")) as f:
+            logs.append(np.loadtxt(f, delimiter=",", skiprows=1, ndmin=2))
+    np.testing.assert_allclose(logs[0], logs[1], rtol=1e-5)
+    # Adam's first steps move a weight by about lr * sign(gradient); see
+    # test_distributed's noisy-student round for the bound.
+    assert max_difference(weights_of(one), weights_of(two)) < 1e-3
+
+
+def test_mixed_precision_runs_and_exports_float32(tmp_path):
+    result = run.run("fixmatch", out=str(tmp_path / "fm"), mixed_precision=True,
+                     **SMOKE)
+    import tensorflow as tf
+
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    serving = tf.saved_model.load(result.saved_model).signatures["serving_default"]
+    output = next(iter(serving.structured_outputs.values()))
+    assert output.dtype == tf.float32
+
+
+def test_noisy_student_with_a_fixmatch_teacher(tmp_path, capsys):
+    result = run.run("noisy-student", teacher_method="fixmatch", rounds=1,
+                     out=str(tmp_path / "ns"), **SMOKE)
+    report = result.report
+    assert report["supervised"]["method"] == "fixmatch"
+    out = result.out
+    # The teacher trained as `kzoo fixmatch` does: its log has the FixMatch terms.
+    with open(os.path.join(out, "round0", "training_log.csv")) as f:
+        assert "mask_rate" in f.readline()
+    assert os.path.isfile(os.path.join(out, "round0", "model.keras"))
+    printed = capsys.readouterr().out
+    assert "round 0 teacher: lenet5 with FixMatch" in printed
+    assert "0 fixmatch" in printed  # the table names the teacher's method
+
+
+def test_teacher_config_keeps_fixmatch_defaults_and_shares_the_rest():
+    ns = run.configure("noisy-student", seed=3, labels_per_class=2, epochs=300,
+                       ratio=3, threshold=0.0, batch_size=8, augment="none")
+    config = fm.teacher_config(ns, model="lenet5")
+    assert (config.seed, config.labels_per_class, config.batch_size,
+            config.augment) == (3, 2, 8, "none")
+    defaults = run.configure("fixmatch")
+    assert (config.epochs, config.ratio, config.threshold) == (
+        defaults.epochs, defaults.ratio, defaults.threshold)
+
+
+def test_fixmatch_without_unlabelled_images_is_a_clear_error(tmp_path, capsys):
+    code, _, err = kzoo(capsys, "fixmatch", "--label-fraction", "1.0",
+                        "--out", tmp_path, "--smoke")
+    assert code == 2 and "No unlabelled images" in err
+    code, _, err = kzoo(capsys, "fixmatch", "--strong", "magic", "--out",
+                        tmp_path / "x", "--smoke")
+    assert code == 2 and "magic" in err
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_a_short_real_run_beats_supervised_training(tmp_path):
+    # Seed 0, 5 labels per class, the test split scored through the export.
+    # Supervised: the noisy-student teacher's 300 passes (1,200 steps) with
+    # crop; FixMatch: 200 passes over the pool (2,400 steps, about 35 s
+    # here), under half its default.
+    budget = dict(labels_per_class=5, seed=0, jit_compile=False)
+    supervised = run.run("train", out=str(tmp_path / "sup"), epochs=300,
+                         augment="default", **budget)
+    fixmatch = run.run("fixmatch", out=str(tmp_path / "fm"), epochs=200, **budget)
+    served = score_export(fixmatch.saved_model, data="digits")
+    assert served == pytest.approx(fixmatch.test_accuracy, abs=1e-4)
+    assert fixmatch.test_accuracy > supervised.test_accuracy + 0.03, (
+        fixmatch.test_accuracy, supervised.test_accuracy)
