@@ -1,18 +1,25 @@
-"""kzoo as an installed tool: a non-editable `pip install` into a fresh
+"""kzoo as an installed tool: a `pip install` (not editable) into a fresh
 virtualenv gives a `kzoo` command whose every subcommand runs (a --smoke
 run each) from a folder outside the source tree.
 
-The virtualenv sees this interpreter's site-packages (TensorFlow and the
-other dependencies are not downloaded again: tests never use the network)
-and gets kzoo itself as a built wheel, not a link to this checkout.
+The virtualenv sees the site-packages of the environment running the tests
+(TensorFlow and the other dependencies are not downloaded again: tests
+never use the network), through a `.pth` file, not `--system-site-packages`:
+made from a virtualenv's interpreter, that would see the base Python's
+packages instead, and miss the test environment's. It gets kzoo itself as a
+built wheel, not a link to this checkout, built with the test environment's
+own setuptools and wheel (`--no-build-isolation`), which the test extra
+declares.
 """
 
 import concurrent.futures
 import importlib.util
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -21,7 +28,29 @@ from kzoo.testing.images import make_image_folder
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_SHIPPED = shutil.ignore_patterns(".git", "saved_models", "build", "*.egg-info",
                                      "__pycache__", ".pytest_cache", "tests",
-                                     "benchmarks")
+                                     "benchmarks", ".venv", "venv")
+
+
+def environment_site_packages():
+    """The site-packages folders of the environment running the tests (a
+    virtualenv's own, plus the base ones if it was made to see them)."""
+    folders = site.getsitepackages() + [sysconfig.get_paths()["purelib"],
+                                        sysconfig.get_paths()["platlib"]]
+    return list(dict.fromkeys(f for f in folders if os.path.isdir(f)))
+
+
+def make_venv(env_dir):
+    """A virtualenv without pip of its own that imports this environment's
+    packages (pip, setuptools, TensorFlow, ...) after its own."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)],
+                   check=True)
+    python = env_dir / "bin" / "python"
+    own = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(own, "_test_environment.pth"), "w") as f:
+        f.write("\n".join(environment_site_packages()) + "\n")
+    return python
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +59,11 @@ def venv(tmp_path_factory):
     source = base / "source"
     shutil.copytree(ROOT, source, ignore=NOT_SHIPPED)
     env_dir = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages",
-                    str(env_dir)], check=True)
+    python = make_venv(env_dir)
     pip = subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--no-deps",
-         "--no-build-isolation", "--no-index", "--quiet", str(source)],
-        capture_output=True, text=True)
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+         "--no-index", "--quiet", str(source)],
+        check=False, capture_output=True, text=True)
     assert pip.returncode == 0, pip.stdout + pip.stderr
     shutil.rmtree(source)  # the installed copy must not need its source
     work = base / "elsewhere"

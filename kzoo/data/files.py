@@ -20,10 +20,12 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo.data import images
-from kzoo.data.sources import FileScan
+from kzoo.data.items import display_path, path_bytes
+from kzoo.data.sources import LINKED_FOLDER, FileScan
 from kzoo.errors import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
+RECURSIVE = "**"
 
 
 @dataclasses.dataclass
@@ -31,13 +33,23 @@ class FileList:
     """Files to read, in a stable order.
 
     Attributes:
-        paths: Every file found, as given or joined to its folder or glob.
+        paths: Every file found, as given or joined to its folder or glob,
+            as printable text: a name that is not UTF-8 shows its bytes as
+            `\\xNN` escapes (`items.display_path`), so it can be printed
+            and written as it is.
         refused: `{index in paths: reason}` of the entries the listing
             refused (never opened).
+        read_paths: The file system's bytes of each path, what is read;
+            by default the paths' own (`os.fsencode`).
     """
 
     paths: list
     refused: dict
+    read_paths: list = None
+
+    def __post_init__(self):
+        if self.read_paths is None:
+            self.read_paths = path_bytes(self.paths)
 
     def __len__(self):
         return len(self.paths)
@@ -63,9 +75,12 @@ def list_files(specs, max_image_pixels=images.MAX_IMAGE_PIXELS, exclude=()):
     """Every file under `specs`: folders, files or globs.
 
     A folder is searched at any depth, sorted by path, hidden names left
-    out and links to folders not followed; a glob is expanded with
-    `glob.glob(recursive=True)`, sorted, and a folder it matches is searched
-    as a folder. A file listed twice is kept once, where it first appears.
+    out and links to folders not followed; a glob is expanded as
+    `glob.glob(recursive=True)` does (sorted), but `**` does not follow
+    links to folders either (`expand_glob`); a folder it matches is
+    searched as a folder, a link to a folder it matches is refused. A file
+    listed twice is kept once, where it first appears. Names that are not
+    UTF-8 are read by their bytes and shown escaped (`FileList.paths`).
 
     Args:
         specs: Folder, file and glob strings.
@@ -95,7 +110,7 @@ def list_files(specs, max_image_pixels=images.MAX_IMAGE_PIXELS, exclude=()):
             if reason:
                 refused[len(paths)] = reason
             paths.append(path)
-    return FileList(paths, refused)
+    return FileList([display_path(p) for p in paths], refused, path_bytes(paths))
 
 
 def _entries(spec, max_image_pixels):
@@ -103,14 +118,17 @@ def _entries(spec, max_image_pixels):
     if os.path.lexists(spec):
         matches = [spec]
     else:
-        matches = sorted(glob.glob(spec, recursive=True))
+        matches = expand_glob(spec)
         if not matches:
             raise DataError("No file or folder matches a data item. Expected an "
-                            f"existing folder, file or glob. Received: {spec!r}")
+                            f"existing folder, file or glob. Received: "
+                            f"{spec!r}")
     found = []
     for match in matches:
         scan = FileScan(max_image_pixels)
-        if os.path.isdir(match):
+        if match != spec and os.path.islink(match) and os.path.isdir(match):
+            found.append((match, LINKED_FOLDER))  # as the folder scan does
+        elif os.path.isdir(match):
             readable = scan.files_below(match, on_unreadable=scan.skip_folder)
             found += sorted([(p, None) for p in readable] + list(scan.skipped.items()))
         else:
@@ -119,6 +137,65 @@ def _entries(spec, max_image_pixels):
         raise DataError("A data item holds no files. Expected a folder with "
                         f"images. Received: {spec!r}")
     return found
+
+
+def expand_glob(pattern):
+    """`glob.glob(pattern, recursive=True)`, sorted, except that `**` never
+    descends into a link to a folder (nor into hidden folders, as glob).
+
+    `**` (a whole path component) matches the folder it is in and every
+    folder below it; Python's glob also follows links to folders there, so
+    a link to a folder above it (`d/l1 -> .`) repeats the tree without end.
+    The rest of the pattern keeps glob's meaning.
+    """
+    parts = pattern.split(os.sep)
+    if RECURSIVE not in parts:
+        return sorted(glob.glob(pattern, recursive=True))
+    cut = parts.index(RECURSIVE)
+    prefix = os.sep.join(parts[:cut]) or (os.sep if pattern.startswith(os.sep)
+                                          else "")
+    bases = [p for p in glob.glob(prefix) if os.path.isdir(p)] if prefix else [""]
+    return sorted(set(_below(bases, parts[cut + 1:])))
+
+
+def _below(bases, rest):
+    """Matches of `**/` + `os.sep.join(rest)` in each of `bases`."""
+    folders = [f for base in bases for f in _folders_below(base)]
+    if not rest:  # `d/**`: the folders, and every entry in them
+        return folders + [os.path.join(f, name) for f in folders
+                          for name in _names(f)]
+    more = rest.index(RECURSIVE) if RECURSIVE in rest else len(rest)
+    sub = os.sep.join(rest[:more])
+    if sub:
+        matches = [m for f in folders
+                   for m in glob.glob(os.path.join(glob.escape(f), sub))]
+    else:  # `**/**` or a trailing separator
+        matches = folders
+    if more == len(rest):
+        return matches
+    return _below([m for m in matches if os.path.isdir(m)], rest[more + 1:])
+
+
+def _folders_below(base):
+    """`base` and every folder below it; hidden names and links to folders
+    are left out (never followed)."""
+    top = base or os.curdir
+    found = [base]
+    for dirpath, dirnames, _ in os.walk(top):  # does not follow links
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".")
+            and not os.path.islink(os.path.join(dirpath, d)))
+        found += [os.path.join(base, os.path.relpath(os.path.join(dirpath, d), top))
+                  for d in dirnames]
+    return found
+
+
+def _names(folder):
+    try:
+        return sorted(n for n in os.listdir(folder or os.curdir)
+                      if not n.startswith("."))
+    except OSError:
+        return []
 
 
 def image_dataset(files, size, channels, max_image_pixels=images.MAX_IMAGE_PIXELS):
@@ -142,7 +219,7 @@ def image_dataset(files, size, channels, max_image_pixels=images.MAX_IMAGE_PIXEL
     shape = [*size, channels]
     kept = [i for i in range(len(files)) if i not in files.refused]
     indices = tf.constant(kept, tf.int64)
-    paths = tf.constant([files.paths[i] for i in kept], tf.string)
+    paths = tf.constant([files.read_paths[i] for i in kept], tf.string)
 
     def load(index, path):
         encoded = tf.io.read_file(path)

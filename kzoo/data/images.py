@@ -3,6 +3,12 @@
 Shared by the training pipelines and the SavedModel serving signature, so a
 served image goes through exactly the same steps as a training image.
 Images are float32 in [0, 255] once they leave these functions.
+
+Only the first frame of an animation is ever decoded, and its size is what
+`declared_size` reports: a GIF is cut after its first frame's data (its
+blocks walked in the graph) before TensorFlow's decoder sees it, since that
+decoder decompresses every frame and sizes its output by the largest one,
+whatever the logical screen says.
 """
 
 import operator
@@ -27,33 +33,62 @@ _HEAD_BYTES = 32
 # Segments (APPn, DQT, DHT, COM, ...) a JPEG may have before its frame header.
 _JPEG_MAX_MARKERS = 1000
 
+# The GIF walk (`_gif_walk`) takes one loop step a block (extension or image
+# descriptor) and one a run of up to `probe` sub-blocks of the same size (how
+# encoders write them: all 255 or all 254 bytes but the last), so a first
+# frame of 64 million pixels, whose data stays under 1.5 bytes a pixel (a
+# 12-bit LZW code a pixel; PIL wrote 1.37 for noise), takes under 1,500 steps
+# of 256 sub-blocks. Sub-blocks of changing sizes (XMP metadata reads as
+# such) take a step each: ~300 KB of XMP fit the bound. A GIF not walked to
+# its end within `_GIF_MAX_STEPS` steps is refused as not decodable. A step
+# took 0.1-0.2 ms here (2 cores), so a GIF refused at the bound costs under
+# a second, and walking 12 MB of frame data ~50 ms (its decode: ~250 ms).
+_GIF_MAX_STEPS = 4096
+_GIF_PROBE = 256  # sub-blocks a step when decoding one image
+_GIF_HEADER_PROBE = 16  # ... when reading headers (a batch, up to the frame)
+_GIF_NOT_WALKED = (
+    "The blocks of this GIF cannot be walked to the end of its first frame "
+    f"(cut short, not a GIF block, or over {_GIF_MAX_STEPS} steps); it was "
+    "not decoded")
+
 
 def declared_size(encoded):
     """`(height, width)` int64 as encoded images' headers declare them.
 
-    Reads only the header: PNG's IHDR, GIF's logical screen, BMP's info
-    header (a negative height means top-down), WebP's VP8/VP8L/VP8X header,
-    or the frame header (SOF marker) of a JPEG. Nothing is decoded and
-    nothing raises, and a batch is read at once. Formats are recognised by
-    the magic bytes `tf.io.decode_image` uses.
+    Reads only the header: PNG's IHDR, the first image descriptor of a GIF
+    (the size of the frame `decode` decodes; the logical screen's size plays
+    no part), BMP's info header (a negative height means top-down), WebP's
+    VP8/VP8L/VP8X header (an animation's canvas), or the frame header (SOF
+    marker) of a JPEG. Nothing is decoded and nothing raises, and a batch
+    is read at once. Formats are recognised by the magic bytes
+    `tf.io.decode_image` uses.
 
     Args:
         encoded: A string tensor of encoded images, any shape.
 
     Returns:
         An int64 tensor `encoded.shape + [2]`; `[-1, -1]` for another format,
-        a header cut short or a JPEG whose markers do not lead to a frame
-        header.
+        a header cut short, a JPEG whose markers do not lead to a frame header
+        or a GIF whose blocks do not lead to an image descriptor.
     """
     encoded = tf.convert_to_tensor(encoded, tf.string)
-    flat = tf.reshape(encoded, [-1])
+    size = _declared_sizes(tf.reshape(encoded, [-1]))
+    return tf.reshape(size, tf.concat([tf.shape(encoded), [2]], axis=0))
+
+
+# A graph even when called eagerly: the JPEG and GIF walks' loops would
+# otherwise run op by op in Python (~20 ms a step, not ~0.1 ms).
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+def _declared_sizes(flat):
     head = _bytes_at(flat, 0, _HEAD_BYTES)
     is_jpeg = _starts(head, 0, b"\xff\xd8\xff")
+    is_gif = _starts(head, 0, b"GIF8")
     size = tf.where(is_jpeg[:, None], _jpeg_size(flat, is_jpeg),
                     _size_without_jpeg(head))
+    gif_size, _, _ = _gif_walk(flat, is_gif, to_end=False, probe=_GIF_HEADER_PROBE)
+    size = tf.where(is_gif[:, None], gif_size, size)
     # a header cut short reads as zeros (padding): unreadable, not 0 pixels
-    size = tf.where(tf.reduce_all(size > 0, axis=-1, keepdims=True), size, -1)
-    return tf.reshape(size, tf.concat([tf.shape(encoded), [2]], axis=0))
+    return tf.where(tf.reduce_all(size > 0, axis=-1, keepdims=True), size, -1)
 
 
 def within_pixel_limit(size, max_pixels):
@@ -125,7 +160,6 @@ def _size_without_jpeg(data):
         (_starts(data, 0, b"\x89PNG\r\n\x1a\n") & _starts(data, 12, b"IHDR"),
          _unsigned(data, 20, 4, big_endian=True),
          _unsigned(data, 16, 4, big_endian=True)),
-        (_starts(data, 0, b"GIF8"), le(8, 2), le(6, 2)),
         (_starts(data, 0, b"BM"), signed32(le(22, 4)), signed32(le(18, 4))),
         (_webp(data, b"VP8X"), le(27, 3) + 1, le(24, 3) + 1),
         (_webp(data, b"VP8 "), le(28, 2) % 2**14, le(26, 2) % 2**14),
@@ -179,6 +213,92 @@ def _jpeg_size(encoded, is_jpeg):
     return size
 
 
+def _gif_walk(encoded, active, to_end, probe):
+    """Walk the blocks of the GIFs among `encoded [N]` (rows where `active`)
+    as giflib reads them, up to the first image descriptor, or with `to_end`
+    to the end of the first frame's data.
+
+    From the logical screen and its global colour table, each extension
+    (0x21, a label, data sub-blocks up to an empty one) is skipped until an
+    image descriptor (0x2C), whose width and height are the size of the
+    frame; then its local colour table, LZW code size and data sub-blocks.
+    A sub-block is a size byte and that many bytes. A step reads a window
+    of `256 * probe + 1` bytes and skips a block, or a run of up to `probe`
+    sub-blocks of the size of the first and the empty one that may follow.
+    Anything else (another block type, the trailer first, a string cut
+    short, more than `_GIF_MAX_STEPS` steps) fails the walk.
+
+    Returns:
+        `(size [N, 2] int64 (height, width) of the first frame or -1, end [N]
+        int64 offset just past the walk, ok [N] bool)`.
+    """
+    length = tf.cast(tf.strings.length(encoded), tf.int64)
+    width = 256 * probe + 1
+    start = 13 + _colour_table_bytes(_bytes_at(encoded, 10, 1)[:, 0])
+    runs = tf.range(probe + 1, dtype=tf.int64)[None, :]
+
+    def step(count, pos, phase, size, active, ok):
+        # phase 0: between blocks; 1: extension sub-blocks; 2: frame data.
+        data = _window(encoded, length, pos, tf.where(active, width, 0), width)
+        head = tf.cast(data[:, :10], tf.int64)
+        first = head[:, 0]
+        blocks = tf.equal(phase, 0)
+        extension = blocks & tf.equal(first, 0x21)
+        image = blocks & tf.equal(first, 0x2C) & (pos + 10 <= length)
+        size = tf.where((active & image)[:, None], tf.stack(
+            [_unsigned(head, 7, 2), _unsigned(head, 5, 2)], axis=1), size)
+        # A run of sub-blocks the size of the first, and the byte after it.
+        stride = first + 1
+        at = stride[:, None] * runs  # the next `probe` size bytes, if equal
+        sizes = tf.cast(tf.gather(data, at, batch_dims=1), tf.int64)
+        same = tf.equal(sizes[:, :-1], first[:, None]) & (
+            pos[:, None] + at[:, :-1] < length[:, None])
+        run = tf.reduce_sum(tf.math.cumprod(tf.cast(same, tf.int64), axis=1), axis=1)
+        after = pos + stride * run
+        closed = ~blocks & ((pos < length) & tf.equal(first, 0) | (after < length) & (
+            tf.equal(tf.gather(sizes, run, batch_dims=1), 0)))
+        next_pos = tf.where(
+            blocks,
+            tf.where(extension, pos + 2, pos + 11 + _colour_table_bytes(head[:, 9])),
+            tf.where(closed, tf.where(tf.equal(first, 0), pos, after) + 1, after))
+        next_phase = tf.where(extension, 1, tf.where(image, 2, tf.where(
+            closed, 0, phase)))
+        finished = image if not to_end else closed & tf.equal(phase, 2)
+        moved = active & (pos < length) & (extension | image | ~blocks)
+        return (count + 1, tf.where(moved, next_pos, pos),
+                tf.where(moved, next_phase, phase), size, moved & ~finished,
+                ok | (moved & finished))
+
+    state = (tf.constant(0), start, tf.zeros_like(length, tf.int32),
+             -tf.ones([tf.size(length), 2], tf.int64), active & (start < length),
+             tf.zeros_like(active))
+    _, end, _, size, _, ok = tf.while_loop(
+        lambda count, pos, phase, size, active, ok: (count < _GIF_MAX_STEPS)
+        & tf.reduce_any(active),
+        step, state,
+        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None]),
+                          tf.TensorShape([None]), tf.TensorShape([None, 2]),
+                          tf.TensorShape([None]), tf.TensorShape([None])),
+    )
+    return tf.where(ok[:, None], size, -1), end, ok
+
+
+def _colour_table_bytes(packed):
+    """Bytes of the colour table a GIF screen or image descriptor's packed
+    field announces: 3 * 2^(size + 1) if its top bit is set, else none."""
+    return tf.where(packed >= 128, 3 * tf.bitwise.left_shift(
+        tf.ones_like(packed), packed % 8 + 1), 0)
+
+
+def _window(encoded, length, offset, n, width):
+    """`[N, width]` uint8: `n [N]` bytes of `encoded [N]` (of `length [N]`)
+    from `offset [N]`, zeros past them or past a string's end."""
+    offset = tf.minimum(offset, length)
+    n = tf.minimum(tf.cast(n, tf.int64), length - offset)
+    chunk = tf.strings.substr(encoded, tf.cast(offset, tf.int32), tf.cast(n, tf.int32))
+    return tf.io.decode_raw(chunk, tf.uint8, fixed_length=width)
+
+
 def _webp(data, chunk):
     return (_starts(data, 0, b"RIFF") & _starts(data, 8, b"WEBP")
             & _starts(data, 12, chunk))
@@ -194,11 +314,71 @@ def decode(encoded):
     """Decode one JPEG/PNG/BMP/GIF/WebP string to uint8 `[H, W, C]` (first frame).
 
     Decodes whatever size the header declares: check `within_pixel_limit`
-    of `declared_size` first for images from outside.
+    of `declared_size` first for images from outside. Only the first frame
+    of an animation is decompressed (`first_frame`), so the size
+    `declared_size` reports is the size decoded.
+
+    Raises:
+        tf.errors.InvalidArgumentError: When run, for a string that does not
+            decode, a GIF whose blocks cannot be walked included.
     """
-    image = tf.io.decode_image(encoded, channels=0, expand_animations=False)
+    image = tf.io.decode_image(first_frame(encoded), channels=0,
+                               expand_animations=False)
     image.set_shape([None, None, None])
     return image
+
+
+def first_frame(encoded):
+    """One encoded image string as TensorFlow's decoder should see it: the
+    first frame alone.
+
+    TensorFlow's GIF decoder decompresses every frame and sizes its output
+    by the largest, whatever `expand_animations` says (a 55 KB GIF with a
+    1x1 logical screen and a 9000x9000 frame took 2.3 GB). A GIF is cut
+    after its first frame's data (`_gif_walk`) and ends with the trailer,
+    so the decoder reads one frame; one whose blocks cannot be walked makes
+    the op fail (not decodable) rather than be decoded blind.
+
+    TensorFlow's animated WebP decoder (a VP8X header with the animation
+    flag) decodes the first frame only, on the canvas `declared_size`
+    reads, but always as RGBA, into an output it sizes with 3 channels when
+    the header's alpha flag is clear: a heap overflow (glibc aborts the
+    process: "corrupted size vs. prev_size"). The alpha flag of an animation
+    is set, so the output has the 4 channels written (alpha 255 where the
+    frame is opaque). Other strings are returned as they are.
+    """
+    encoded = tf.convert_to_tensor(encoded, tf.string)
+    flat = tf.reshape(encoded, [1])
+    head = _bytes_at(flat, 0, 21)
+    is_gif = _starts(head, 0, b"GIF8")[0]
+    flags = head[0, 20]
+    animated_webp = (_webp(head, b"VP8X")[0]
+                     & tf.not_equal(tf.bitwise.bitwise_and(flags, 0x02), 0))
+
+    def gif():
+        end, ok = _gif_first_frame_end(flat)
+        check = tf.debugging.Assert(ok[0], [_GIF_NOT_WALKED])
+        with tf.control_dependencies([check]):
+            return tf.strings.join([tf.strings.substr(encoded, 0, tf.cast(
+                end[0], tf.int32)), b"\x3b"])
+
+    def webp_with_alpha():
+        byte = tf.gather(tf.constant([bytes([i]) for i in range(256)]),
+                         tf.bitwise.bitwise_or(flags, 0x10))
+        return tf.strings.join([tf.strings.substr(encoded, 0, 20), byte,
+                                tf.strings.substr(encoded, 21, -1)])
+
+    return tf.cond(is_gif, gif, lambda: tf.cond(
+        animated_webp, webp_with_alpha, lambda: tf.identity(encoded)))
+
+
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+def _gif_first_frame_end(flat):
+    """`(end, ok)` of `_gif_walk` to the end of the first frame (a graph even
+    when called eagerly)."""
+    _, end, ok = _gif_walk(flat, tf.ones_like(flat, tf.bool), to_end=True,
+                           probe=_GIF_PROBE)
+    return end, ok
 
 
 def convert_channels(image, channels):

@@ -3,7 +3,19 @@
 An `Items` object knows the labels of its examples (-1 when unlabelled) and
 builds `tf.data` pipelines of model-ready images, or of encoded images for the
 serving path. Splits and label budgets select by index with `subset`.
+
+Files are read again whenever a pipeline reaches them, and may have changed
+since the scan: each read re-checks the header's pixel limit before
+decoding, and a file that is now over it, no longer decodes or is gone
+becomes a *skipped* example (`is_skipped`: its image is NaN) that
+`kzoo.data.batched` drops from its batch, recorded once in a `SkipLog`.
+`Indexed` reads examples by index, so a pipeline that does not cache them
+can shuffle indices and read only what it batches.
 """
+
+import os
+import sys
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -11,6 +23,174 @@ import tensorflow as tf
 from kzoo.data import images
 
 AUTOTUNE = tf.data.AUTOTUNE
+CHANGED = "it changed after the data scan; skipped"
+_INDEXED = "_kzoo_indexed"  # the attribute of a dataset that holds its `Indexed`
+
+
+def display_path(path):
+    """`path` (str or bytes) as printable text: bytes that are not UTF-8 (a
+    name the file system holds but no text encodes) as `\\xNN` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def path_bytes(paths):
+    """The file system's bytes of each path, what TensorFlow reads (a str
+    with a non-UTF-8 name, decoded by Python with surrogate escapes, cannot
+    be converted to a `tf.string`)."""
+    return [os.fsencode(p) for p in paths]
+
+
+def is_skipped(images_batch):
+    """bool `[N]`: which images of a `[N, H, W, C]` batch stand for a skipped
+    example (NaN pixels; a decoded image never holds NaN)."""
+    return tf.math.is_nan(images_batch[:, 0, 0, 0])
+
+
+class SkipLog:
+    """The files a pipeline skipped when it read them again, each warned
+    about once (on stderr) and recorded in `files` and `reasons`.
+
+    Args:
+        files: List the display paths are appended to (e.g. a
+            `DataSplits.skipped_files`).
+        reasons: Dict `{display path: reason}` (e.g. `skipped_reasons`).
+    """
+
+    def __init__(self, files=None, reasons=None):
+        self.files = [] if files is None else files
+        self.reasons = {} if reasons is None else reasons
+        self._lock = threading.Lock()
+
+    def record(self, path, reason):
+        """Record a file (str or bytes) the first time it is skipped."""
+        shown = display_path(path)
+        with self._lock:
+            if shown in self.reasons:
+                return
+            self.reasons[shown] = reason
+            self.files.append(shown)
+        print(f"warning: {shown}: {reason} ({CHANGED})", file=sys.stderr,
+              flush=True)
+
+    def skipped_image(self, path, declared, shape, max_pixels):
+        """Graph: record `path` (refused for its `declared` size, or not
+        decodable) and return the NaN image of a skipped example."""
+
+        def record(path, height, width):
+            self.record(path.numpy(), _refusal(int(height), int(width), max_pixels))
+            return True
+
+        done = tf.py_function(record, [path, declared[0], declared[1]], tf.bool)
+        with tf.control_dependencies([done]):
+            return tf.fill(shape, float("nan"))
+
+
+class Indexed:
+    """Examples read one at a time by index.
+
+    What lets a pipeline that does not cache its examples shuffle indices
+    over the whole set and read (decode) only what it batches.
+
+    Args:
+        count: Number of examples.
+        read: Graph function `index -> example`; it may raise (a file gone
+            or no longer decodable) or return a skipped example.
+        fallback: Graph function `index -> skipped example` that stands in
+            for one whose `read` raised; None when `read` never raises.
+    """
+
+    def __init__(self, count, read, fallback=None):
+        self.count = int(count)
+        self.read = read
+        self.fallback = fallback
+
+    def examples(self, order=None):
+        """Every example once, in the order `order` gives (a graph function
+        `position -> index`, vectorised; positions 0, 1, ... when None),
+        read in parallel; one an index, its fallback where `read` raised.
+
+        Reads that raise are dropped (`ignore_errors`: nothing per example
+        but the read) and the gaps they leave are refilled with fallbacks
+        in place, so the count and every position are kept.
+        """
+        order = order or _identity
+        positions = tf.data.Dataset.range(self.count)
+        if self.fallback is None:
+            return positions.map(lambda k: self.read(order(k)),
+                                 num_parallel_calls=AUTOTUNE)
+        ds = positions.map(lambda k: (k, self.read(order(k))),
+                           num_parallel_calls=AUTOTUNE)
+        spec = ds.element_spec[1]
+        # A last position `count` (never emitted) closes a gap at the end.
+        end = tf.data.Dataset.from_tensors(
+            (tf.constant(self.count, tf.int64), _zeros(spec)))
+        ds = ds.ignore_errors().concatenate(end).scan(
+            tf.constant(-1, tf.int64), lambda last, x: (x[0], (last, *x)))
+
+        def refill(last, k, example):
+            missing = tf.range(last + 1, k)
+            fallbacks = tf.cond(
+                k > last + 1,
+                lambda: tf.map_fn(lambda m: self.fallback(order(m)), missing,
+                                  fn_output_signature=spec),
+                lambda: _zeros(spec, 0))
+            read = tf.data.Dataset.from_tensors(example).take(
+                tf.cast(k < self.count, tf.int64))
+            return tf.data.Dataset.from_tensor_slices(fallbacks).concatenate(read)
+
+        ds = ds.flat_map(refill)
+        return ds.apply(tf.data.experimental.assert_cardinality(self.count))
+
+    def map(self, fn, sources=None):
+        """`Indexed` of `fn(source index, example)` for each index of
+        `sources` (int `[M]`, into these examples; all when None)."""
+        if sources is None:
+            def at(i):
+                return i
+            count = self.count
+        else:
+            table = tf.constant(np.asarray(sources, np.int64))
+
+            def at(i):
+                return tf.gather(table, i)
+            count = len(sources)
+
+        def read(i):
+            j = at(i)
+            return fn(j, self.read(j))
+
+        fallback = None
+        if self.fallback is not None:
+            def fallback(i):
+                j = at(i)
+                return fn(j, self.fallback(j))
+
+        return Indexed(count, read, fallback)
+
+    def attach(self, dataset):
+        """`dataset` (these examples, in index order), marked as readable by
+        index (see `indexed`)."""
+        setattr(dataset, _INDEXED, self)
+        return dataset
+
+
+def _identity(k):
+    return k
+
+
+def _zeros(spec, batch=None):
+    """Zeros of a structure of `TensorSpec`s (unknown sizes 0), with a
+    leading dimension `batch` unless None."""
+    def zeros(s):
+        shape = [d or 0 for d in s.shape]
+        return tf.zeros(shape if batch is None else [batch, *shape], s.dtype)
+    return tf.nest.map_structure(zeros, spec)
+
+
+def indexed(dataset):
+    """The `Indexed` a dataset was built from, or None (a dataset transformed
+    since, a TFDS split, ...)."""
+    return getattr(dataset, _INDEXED, None)
 
 
 class ArrayItems:
@@ -26,12 +206,19 @@ class ArrayItems:
     def subset(self, indices):
         return ArrayItems(self.pixels[indices], self.labels[indices])
 
-    def dataset(self, size, channels):
+    def dataset(self, size, channels, skips=None):
         ds = tf.data.Dataset.from_tensor_slices((self.pixels, self.labels))
-        return ds.map(
+        ds = ds.map(
             lambda x, y: (images.to_model_input(x, size, channels), y),
             num_parallel_calls=AUTOTUNE,
         )
+        pixels, labels = self.pixels, self.labels
+
+        def read(i):
+            x = tf.gather(tf.constant(pixels), i)
+            return images.to_model_input(x, size, channels), tf.gather(labels, i)
+
+        return Indexed(len(self), read).attach(ds)
 
     def encoded(self):
         ds = tf.data.Dataset.from_tensor_slices((self.pixels, self.labels))
@@ -41,7 +228,7 @@ class ArrayItems:
 class _EncodedItems:
     """Items whose `encoded()` yields `(image bytes, label)`; decoded on the fly."""
 
-    def dataset(self, size, channels):
+    def dataset(self, size, channels, skips=None):
         return self.encoded().map(
             lambda x, y: (images.decode_to_model_input(x, size, channels), y),
             num_parallel_calls=AUTOTUNE,
@@ -49,27 +236,74 @@ class _EncodedItems:
 
 
 class FileItems(_EncodedItems):
-    """Image files; only files that decode should be put in here."""
+    """Image files; only files that decode should be put in here.
 
-    def __init__(self, paths, labels):
+    `dataset` reads each file when the pipeline reaches it and checks it
+    again: a file whose header now declares more than `max_image_pixels`
+    (not decoded), that no longer decodes or is gone is a skipped example,
+    recorded in `skips`.
+    """
+
+    def __init__(self, paths, labels, max_image_pixels=images.MAX_IMAGE_PIXELS):
         self.paths = np.asarray(paths, dtype=object).astype(str)
         self.labels = np.asarray(labels, dtype=np.int32)
+        self.max_image_pixels = images.check_max_pixels(max_image_pixels)
 
     def __len__(self):
         return len(self.labels)
 
     def subset(self, indices):
-        return FileItems(self.paths[indices], self.labels[indices])
+        return FileItems(self.paths[indices], self.labels[indices],
+                         self.max_image_pixels)
 
     def concatenate(self, other):
         return FileItems(
             np.concatenate([self.paths, other.paths]),
             np.concatenate([self.labels, other.labels]),
+            self.max_image_pixels,
         )
 
+    def dataset(self, size, channels, skips=None):
+        reader = self.indexed(size, channels, skips)
+        return reader.attach(reader.examples().with_options(_IGNORE_STATE))
+
+    def indexed(self, size, channels, skips=None):
+        """`Indexed` model-ready `(image, label)` examples of the files."""
+        skips = SkipLog() if skips is None else skips
+        shape = [*size, channels]
+        limit = self.max_image_pixels
+        paths = tf.constant(path_bytes(self.paths), tf.string)
+        labels = tf.constant(self.labels)
+
+        def read(i):
+            path = tf.gather(paths, i)
+            encoded = tf.io.read_file(path)
+            declared = images.declared_size(encoded)
+            image = tf.cond(
+                images.within_pixel_limit(declared, limit),
+                lambda: images.decode_to_model_input(encoded, size, channels),
+                lambda: skips.skipped_image(path, declared, shape, limit))
+            return tf.ensure_shape(image, shape), tf.gather(labels, i)
+
+        def fallback(i):
+            unknown = tf.constant([-1, -1], tf.int64)
+            image = skips.skipped_image(tf.gather(paths, i), unknown, shape, limit)
+            return tf.ensure_shape(image, shape), tf.gather(labels, i)
+
+        return Indexed(len(self), read, fallback)
+
     def encoded(self):
-        ds = tf.data.Dataset.from_tensor_slices((self.paths, self.labels))
+        paths = tf.constant(path_bytes(self.paths), tf.string)
+        ds = tf.data.Dataset.from_tensor_slices((paths, self.labels))
         return ds.map(lambda p, y: (tf.io.read_file(p), y), num_parallel_calls=AUTOTUNE)
+
+
+# A skipped file is recorded by a Python function inside the pipeline; under
+# a tf.distribute strategy the dataset graph is copied within this process,
+# where that function lives, so its "external state" needs no warning.
+_IGNORE_STATE = tf.data.Options()
+_IGNORE_STATE.experimental_external_state_policy = (
+    tf.data.experimental.ExternalStatePolicy.IGNORE)
 
 
 class TfdsItems(_EncodedItems):
@@ -138,7 +372,7 @@ def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     if not len(candidates):
         return reasons
     ds = tf.data.Dataset.from_tensor_slices(
-        (candidates, np.asarray(paths, dtype=object)[candidates].astype(str)))
+        (candidates, tf.constant(path_bytes([paths[i] for i in candidates]), tf.string)))
     ds = ds.map(lambda i, path: (i, tf.shape(images.decode(tf.io.read_file(path)))),
                 num_parallel_calls=AUTOTUNE).ignore_errors()  # failed decodes
     # Read back in batches: element by element, the Python loop cost as
@@ -167,7 +401,8 @@ def declared_sizes(paths):
     # A JPEG whose frame header lies beyond its first bytes: the whole file.
     for i in np.flatnonzero(cut & (sizes[:, 0] < 0)):
         try:
-            sizes[i] = images.declared_size(tf.io.read_file(paths[i])).numpy()
+            sizes[i] = images.declared_size(
+                tf.io.read_file(os.fsencode(paths[i]))).numpy()
         except tf.errors.OpError:
             pass
     return sizes

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kzoo.data import images, sources, splits
+from kzoo.data import images, items, sources, splits
 from kzoo.errors import DataError
 
 # The test hold-out (for sources without a test split) always uses this seed,
@@ -23,7 +23,14 @@ class DataSplits:
     `unlabeled_labels` are the hidden true labels of the unlabelled pool, in
     its order (-1 where unknown, e.g. `unlabeled/` files): for measuring
     pseudo-label accuracy, never for training. `skipped_reasons` maps each
-    of `skipped_files` to why it was skipped.
+    of `skipped_files` to why it was skipped. Paths are printable text (a
+    name that is not UTF-8 with `\\xNN` escapes, `items.display_path`).
+
+    The file datasets read each file when they reach it and check it again
+    (see `kzoo.data.items.FileItems`): a file that changed after the scan
+    (now over the pixel limit, not decodable, or gone) is skipped by
+    `kzoo.data.batched`, warned about once on stderr, and added to
+    `skipped_files` and `skipped_reasons` as the run goes.
     """
 
     name: str
@@ -139,15 +146,17 @@ def load_data(
     )
     pool = train.subset(rest)
     size = tuple(int(s) for s in image_size)
+    # Files skipped when a pipeline reads them again join the scan's.
+    skipped_files = [items.display_path(p) for p in parts.skipped_files]
+    skipped_reasons = {items.display_path(p): r
+                       for p, r in parts.skipped_reasons.items()}
+    skips = items.SkipLog(skipped_files, skipped_reasons)
 
-    def make(items):
-        return items.dataset(size, channels) if items is not None else None
+    def make(part):
+        return part.dataset(size, channels, skips) if part is not None else None
 
     unlabeled_parts = [p for p in (pool, parts.unlabeled) if p is not None and len(p)]
-    unlabeled = None
-    for part in unlabeled_parts:
-        ds = make(part).map(lambda x, y: (x, tf.fill(tf.shape(y), -1)))
-        unlabeled = ds if unlabeled is None else unlabeled.concatenate(ds)
+    unlabeled = _unlabeled(unlabeled_parts, make)
     counts = {
         "train": len(labelled),
         "val": len(val) if val is not None else 0,
@@ -163,14 +172,34 @@ def load_data(
         test=make(test),
         unlabeled=unlabeled,
         counts=counts,
-        skipped_files=parts.skipped_files,
-        skipped_reasons=parts.skipped_reasons,
+        skipped_files=skipped_files,
+        skipped_reasons=skipped_reasons,
         test_items=test,
         unlabeled_labels=np.concatenate(
             [np.asarray(p.labels, np.int32) for p in unlabeled_parts]
             or [np.zeros(0, np.int32)]
         ),
     )
+
+
+def _unlabeled(parts, make):
+    """The pool: `parts`' images with label -1, in order; readable by index
+    (see `kzoo.data.batched`) when its parts are files or arrays."""
+    if len(parts) == 2 and all(isinstance(p, items.FileItems) for p in parts):
+        parts = [parts[0].concatenate(parts[1])]  # one set of files
+    pool = None
+    for part in parts:
+        ds = make(part)
+        reader = items.indexed(ds)
+        ds = ds.map(_label_unknown)
+        if reader is not None and len(parts) == 1:
+            reader.map(lambda i, example: _label_unknown(*example)).attach(ds)
+        pool = ds if pool is None else pool.concatenate(ds)
+    return pool
+
+
+def _label_unknown(x, y):
+    return x, tf.fill(tf.shape(y), -1)
 
 
 def _check_two_classes(parts):

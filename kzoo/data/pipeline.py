@@ -1,8 +1,16 @@
 """Batching pipelines for `model.fit`: cache, shuffle, batch, prefetch."""
 
+import numpy as np
 import tensorflow as tf
 
+from kzoo.data.items import indexed, is_skipped
+
 AUTOTUNE = tf.data.AUTOTUNE
+# Without a cache, and for a dataset that cannot be read by index (a TFDS
+# split, a transformed dataset), the shuffle buffer holds at most this many
+# bytes of examples (and at most SHUFFLE_BUFFER examples).
+SHUFFLE_BUFFER_BYTES = 256 * 2**20
+SHUFFLE_BUFFER = 10_000
 
 
 def batched(dataset, batch_size, training=False, seed=None, cache=True,
@@ -21,6 +29,18 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
     one partial. Pass e's order is a function of `(seed, e)` alone,
     whichever iterator reads it (see `endless_per_iterator`): the same stream on
     every run, after a resume, and under a `tf.distribute` strategy.
+
+    Without the cache (`cache=False`), memory does not grow with the
+    dataset: an endless training stream of a dataset that can be read by
+    index (`kzoo.data.items.indexed`: what `load_data` returns) shuffles
+    the indices of each pass (`tf.random.experimental.index_shuffle` of
+    `(seed, e)`: a full permutation, the same from every iterator) and
+    reads only the examples it batches; any other dataset is shuffled in a
+    buffer of at most `SHUFFLE_BUFFER_BYTES`.
+
+    A skipped example (`kzoo.data.items.is_skipped`: a file over the pixel
+    limit, no longer decodable or gone when it was read again) is dropped
+    from its batch, before `map_fn`; a pass keeps its number of batches.
 
     Args:
         dataset: Unbatched `tf.data.Dataset`.
@@ -42,10 +62,26 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
     """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    reader = None if cache else indexed(dataset)
+    if training and repeat and reader is not None and reader.count > 0:
+        dataset = shuffled_passes(reader, batch_size, seed)
+    else:
+        dataset = _buffered(dataset, batch_size, training, seed, cache, repeat)
+    dataset = dataset.map(drop_skipped)
+    if map_fn is not None:
+        calls = AUTOTUNE if parallel_map else 1
+        dataset = dataset.map(map_fn, num_parallel_calls=calls)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def _buffered(dataset, batch_size, training, seed, cache, repeat):
+    """Batches of `dataset` shuffled in a buffer: all of it when cached."""
     if cache:
         dataset = dataset.cache()
     size = int(dataset.cardinality())
-    buffer = size if size > 0 else 10_000
+    buffer = size if size > 0 else SHUFFLE_BUFFER
+    if not cache:
+        buffer = min(buffer, max(1, SHUFFLE_BUFFER_BYTES // _example_bytes(dataset)))
 
     def passes(examples):
         if training:
@@ -55,11 +91,59 @@ def batched(dataset, batch_size, training=False, seed=None, cache=True,
         # Repeat after batching: every pass ends with its own partial batch.
         return examples.repeat() if repeat else examples
 
-    dataset = endless_per_iterator(dataset, passes) if repeat else passes(dataset)
-    if map_fn is not None:
-        calls = AUTOTUNE if parallel_map else 1
-        dataset = dataset.map(map_fn, num_parallel_calls=calls)
-    return dataset.prefetch(AUTOTUNE)
+    return endless_per_iterator(dataset, passes) if repeat else passes(dataset)
+
+
+def shuffled_passes(reader, batch_size, seed=None):
+    """Endless batches of an `Indexed`'s examples, each pass a permutation.
+
+    Pass e reads the examples in the order `index_shuffle(i, (seed, e))`,
+    a pseudorandom permutation computed index by index: nothing but the
+    examples of the batches in flight is held, whatever the count, and
+    the order is a function of `(seed, e)` alone (no state: every iterator
+    sees the same passes). Each pass ends with its own partial batch.
+
+    Args:
+        reader: An `Indexed` with at least one example.
+        batch_size: Batch size.
+        seed: Seed of the orders; None draws one.
+    """
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    last = reader.count - 1
+
+    def one_pass(e):
+        key = tf.stack([tf.constant(seed, tf.int64), e])
+        return reader.examples(
+            lambda k: tf.random.experimental.index_shuffle(k, key, last)
+        ).batch(batch_size)
+
+    endless = tf.data.Dataset.range(2**62).flat_map(one_pass)
+    return endless.apply(
+        tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+
+
+def _example_bytes(dataset):
+    """Bytes of one example (its static shapes; unknown sizes count 1)."""
+    total = 0
+    for spec in tf.nest.flatten(dataset.element_spec):
+        dims = [d if d is not None else 1 for d in spec.shape]
+        total += int(np.prod(dims)) * max(spec.dtype.size, 1)
+    return max(total, 1)
+
+
+def drop_skipped(*batch):
+    """A batch without its skipped examples (see `kzoo.data.items.is_skipped`):
+    those whose images, the first float component of rank 4, are NaN."""
+    batch = batch[0] if len(batch) == 1 else batch
+    flat = tf.nest.flatten(batch)
+    found = [t for t in flat if t.dtype.is_floating and t.shape.rank == 4]
+    if not found:
+        return batch
+    keep = tf.logical_not(is_skipped(found[0]))
+    kept = tf.cond(tf.reduce_all(keep), lambda: flat,
+                   lambda: [tf.boolean_mask(t, keep) for t in flat])
+    return tf.nest.pack_sequence_as(batch, kept)
 
 
 def endless_per_iterator(dataset, transform):
@@ -105,7 +189,8 @@ def semi_supervised_batches(labeled, unlabeled, batch_size, ratio=1, seed=None,
             (e.g. augmentation + one-hot).
         unlabeled_map: Batch map `(x, t) -> (x, t)` of the unlabelled stream.
         cache_unlabeled: Keep the decoded unlabelled images in memory; off,
-            every epoch streams them from their source (large pools).
+            every epoch streams them from their source (large pools: memory
+            does not grow with the pool, see `batched`).
         targets_key: Name under which the unlabelled targets are kept; None
             drops them.
 
@@ -153,7 +238,8 @@ def fixmatch_batches(labeled, unlabeled, batch_size, ratio, weak, strong,
         seed: Shuffle seed (the pool uses `seed + 1`).
         labeled_map: Batch map `(x, y) -> (x, y)` of the labelled stream.
         cache_unlabeled: Keep the decoded pool in memory (else it is
-            streamed from its source every pass).
+            streamed from its source every pass, shuffled by index: memory
+            does not grow with the pool, see `batched`).
         hidden_labels: Optional int `[N]` true labels of the pool (-1:
             unknown), in the pool's order.
 
@@ -176,6 +262,9 @@ def fixmatch_batches(labeled, unlabeled, batch_size, ratio, weak, strong,
         return out
 
     pool = unlabeled.enumerate()
+    reader = indexed(unlabeled)
+    if reader is not None:  # readable by index: so is the enumerated pool
+        reader.map(lambda i, example: (i, example)).attach(pool)
     unl = batched(pool, batch_size * int(ratio), training=True,
                   seed=None if seed is None else seed + 1, map_fn=views,
                   repeat=True, cache=cache_unlabeled)
@@ -198,8 +287,10 @@ def with_pseudo_labels(dataset, repeats, targets):
 
     Returns:
         An unbatched `(image, target)` dataset of `sum(repeats)` examples;
-        nothing is held in memory beyond the targets.
+        nothing is held in memory beyond the targets. It can be read by
+        index (`kzoo.data.items.indexed`) when `dataset` can.
     """
+    sources = np.repeat(np.arange(len(repeats)), np.asarray(repeats, np.int64))
     repeats = tf.constant(repeats, tf.int64)
     targets = tf.constant(targets, tf.float32)
 
@@ -207,8 +298,13 @@ def with_pseudo_labels(dataset, repeats, targets):
         pair = tf.data.Dataset.from_tensors((example[0], targets[i]))
         return pair.repeat(repeats[i])
 
-    return (
+    expanded = (
         dataset.enumerate()
         .filter(lambda i, example: repeats[i] > 0)
         .flat_map(expand)
     )
+    reader = indexed(dataset)
+    if reader is None:
+        return expanded
+    return reader.map(lambda i, example: (example[0], targets[i]),
+                      sources=sources).attach(expanded)

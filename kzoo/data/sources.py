@@ -16,6 +16,7 @@ from kzoo.errors import DataError
 
 SPLIT_DIRS = ("train", "val", "test")
 UNLABELED_DIR = "unlabeled"
+LINKED_FOLDER = "a symbolic link to a folder (links are not followed)"
 
 
 @dataclasses.dataclass
@@ -87,7 +88,8 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
     header, before decoding). Skipped paths are listed in `skipped_files`,
     with the reason of each in `skipped_reasons`. An unreadable folder of a
     labelled split is an error (its images would silently go missing); an
-    unreadable folder under `unlabeled/` is skipped.
+    unreadable folder under `unlabeled/` is skipped. The `FileItems` check
+    each file again whenever a pipeline reads it (see `FileItems`).
 
     Raises:
         DataError: No class folders, an empty training class, an unreadable
@@ -108,7 +110,8 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
             continue
         paths, labels = _scan_classes(split_dir, class_names, split, scan)
         keep = scan.images(paths)
-        items = FileItems(np.asarray(paths)[keep], np.asarray(labels)[keep])
+        items = FileItems(np.asarray(paths, dtype=object)[keep],
+                          np.asarray(labels)[keep], scan.max_image_pixels)
         _check_nonempty_classes(
             items.labels, class_names, split_dir, every_class=split == "train"
         )
@@ -117,7 +120,8 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
     if os.path.isdir(unlabeled_dir):
         paths = scan.files_below(unlabeled_dir, on_unreadable=scan.skip_folder)
         kept = np.asarray(paths, dtype=object)[scan.images(paths)]
-        parts["unlabeled"] = FileItems(kept, np.full(len(kept), -1))
+        parts["unlabeled"] = FileItems(kept, np.full(len(kept), -1),
+                                       scan.max_image_pixels)
     name = os.path.basename(root.rstrip(os.sep))
     return SourceParts(name, class_names, 3, skipped_files=list(scan.skipped),
                        skipped_reasons=scan.skipped, **parts)
@@ -187,7 +191,7 @@ def select_classes(parts, names):
         if isinstance(sub, ArrayItems):
             return ArrayItems(sub.pixels, labels)
         if isinstance(sub, FileItems):
-            return FileItems(sub.paths, labels)
+            return FileItems(sub.paths, labels, sub.max_image_pixels)
         return TfdsItems(_remapped(sub._load_encoded, mapping), sub.indices, labels)
 
     return dataclasses.replace(
@@ -290,7 +294,7 @@ class FileScan:
         path = os.path.join(dirpath, name)
         if not os.path.islink(path):
             return False
-        self.skipped[path] = "a symbolic link to a folder (links are not followed)"
+        self.skipped[path] = LINKED_FOLDER
         return True
 
     def not_readable(self, path):

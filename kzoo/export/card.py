@@ -9,10 +9,15 @@ against the card, not against the training code.
 import json
 import os
 
+from kzoo.errors import KzooError, shortened
 from kzoo.outputs import write_json
+from kzoo.reading import read_text
 
 CARD_FILE = "model_card.json"
 _CHANNELS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
+# What a card or a run's config.json may weigh (the names of 21,841 ImageNet
+# classes take about 300 kB).
+RECORD_MAX_BYTES = 4 << 20  # as kzoo.run.config.CONFIG_MAX_BYTES
 
 
 def tensor_input(model):
@@ -92,12 +97,21 @@ def describe(model, written, class_names, out):
 
 def write_card(model, out, class_names, written):
     """Write (or update) `out/model_card.json` with the formats in
-    `written` (`{format: path}`); its path."""
+    `written` (`{format: path}`); its path.
+
+    A card there that is not one kzoo can read (`read_card` refuses it) is
+    replaced by the new card, not merged: it is this folder's own output.
+    """
     path = os.path.join(out, CARD_FILE)
-    card = read_card(out) or {}
+    try:
+        card = read_card(out) or {}
+    except KzooError:
+        card = {}
     card["model"] = model.name
     card["class_names"] = class_names
-    card.setdefault("formats", {}).update(
+    formats = card.get("formats")
+    card["formats"] = formats if isinstance(formats, dict) else {}
+    card["formats"].update(
         describe(model, {k: v for k, v in written.items() if k != "card"},
                  class_names, out))
     write_json(path, card)
@@ -107,22 +121,79 @@ def write_card(model, out, class_names, written):
 def recorded_class_names(*folders):
     """The class names a run recorded in the first of `folders` that has
     them (`model_card.json`, which has them per output, else
-    `config.json`), or None."""
+    `config.json`), or None.
+
+    Returns:
+        A list of names, or (a multi-task export) a dict of such lists by
+        task; None when no file records any.
+
+    Raises:
+        KzooError: Naming the file, when one of them is not kzoo's: larger
+            than `RECORD_MAX_BYTES`, not JSON, not a JSON object, or with
+            `class_names` that are not names.
+    """
     for folder in folders:
         for name in (CARD_FILE, "config.json"):
             path = os.path.join(folder, name)
             if os.path.isfile(path):
-                with open(path) as f:
-                    names = json.load(f).get("class_names")
+                names = _class_names(read_record(path), path)
                 if names:
                     return names
     return None
 
 
 def read_card(out):
-    """The card in `out`, or None."""
+    """The card in `out`, or None.
+
+    Raises:
+        KzooError: The card is not one kzoo wrote (see `read_record`).
+    """
     path = os.path.join(out, CARD_FILE)
     if not os.path.isfile(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    return read_record(path)
+
+
+def read_record(path):
+    """The JSON object in `path`, a file kzoo wrote next to a model
+    (`model_card.json`, `config.json`).
+
+    Raises:
+        KzooError: Naming `path`: it is larger than `RECORD_MAX_BYTES`,
+            does not parse, nests too deeply or holds no JSON object.
+    """
+    text = read_text(path, RECORD_MAX_BYTES, "model record")
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise KzooError(f"{path} is nested too deeply to be a kzoo "
+                        "model_card.json or config.json.") from None
+    except ValueError as err:
+        raise KzooError(f"{path} is not valid JSON ({err}); expected the "
+                        "model_card.json or config.json a kzoo run writes."
+                        ) from None
+    if not isinstance(record, dict):
+        raise KzooError(f"{path} must hold a JSON object (a kzoo run's record). "
+                        f"Received: a {type(record).__name__}")
+    return record
+
+
+def _class_names(record, path):
+    """`record["class_names"]`: None, a list of names or a dict of such
+    lists by task (an LwF export)."""
+    names = record.get("class_names")
+    if names is None or names == [] or names == {}:
+        return None
+    if isinstance(names, dict) and names and all(
+            isinstance(k, str) and _is_names(v) for k, v in names.items()):
+        return names
+    if _is_names(names):
+        return names
+    raise KzooError(
+        f"{path}: class_names must be a list of class names (strings), or "
+        "one such list per task. Received: "
+        f"{shortened(names)}")
+
+
+def _is_names(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)

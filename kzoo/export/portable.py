@@ -63,8 +63,7 @@ def float32_model(model):
 
 
 def _all_layers(model):
-    for layer in model._flatten_layers(include_self=False):
-        yield layer
+    yield from model._flatten_layers(include_self=False)
 
 
 def _float32_config(value):
@@ -88,13 +87,17 @@ def export_litert(model, path):
     """Write `model` as a LiteRT flatbuffer at `path` (atomically); its path.
 
     Raises:
-        KzooError: The converter failed (its first line is given).
+        KzooError: The converter failed (its first line is given), or the
+            write did (a full disk, a read-only folder: the file is named
+            and no part of it is left).
     """
     wrapped = inference_model(model)
     with atomic_path(path) as tmp, _quiet():
         try:
             wrapped.export(tmp, format="litert", verbose=False,
                            input_signature=[_input_spec(wrapped)])
+        except OSError:
+            raise  # a failed write (a full disk): `atomic_path` names the file
         except Exception as err:  # the converter raises many kinds
             raise KzooError(f"LiteRT conversion failed: {_first_line(err)}") \
                 from err
@@ -108,8 +111,9 @@ def export_onnx(model, path, opset=ONNX_OPSET):
     `probabilities`); the batch dimension is dynamic.
 
     Raises:
-        KzooError: `tf2onnx` is not installed (extra `onnx`), or the
-            conversion failed.
+        KzooError: `tf2onnx` is not installed (extra `onnx`), the
+            conversion failed, or the write did (the file is named and no
+            part of it is left).
     """
     tf2onnx = require("tf2onnx", "onnx")
     from tensorflow.python.framework.convert_to_constants import (
@@ -140,9 +144,8 @@ def export_onnx(model, path, opset=ONNX_OPSET):
     # The frozen outputs come in the order the output dict flattens: by key.
     flat_names = tf.nest.flatten({k: k for k in concrete.structured_outputs})
     _rename(proto, {inputs[0]: INPUT_NAME, **dict(zip(outputs, flat_names))})
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(proto.SerializeToString())
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(proto.SerializeToString())
     return path
 
 

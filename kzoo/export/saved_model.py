@@ -18,7 +18,8 @@ Signatures:
 - `serving_tensors(images: float32 [N, H, W, C])`: pixel values in [0, 255],
   any size and 1, 3 or 4 channels; converted and resized in the graph.
 Both return `logits` float32 [N, num_classes], `probabilities` float32
-[N, num_classes], `class_ids` int64 [N] and `classes` string [N]. A model
+[N, num_classes], `class_ids` int64 [N] and `classes` string [N], with N = 0
+for an empty batch (the model is not run). A model
 with several outputs (a dict of logits per task, e.g. `LwFModel.network`)
 returns these four per task, prefixed: `old_classes`, `new_classes`, ...
 
@@ -100,10 +101,24 @@ def _serving_functions(model, names_by_output, max_pixels):
     names = {key: tf.constant([str(c) for c in value])
              for key, value in names_by_output.items()}
 
+    def logits(batch):
+        # The model is not run on an empty batch: TensorFlow's CPU
+        # convolutions fail on one ("input depth must be evenly divisible by
+        # filter depth: 3 vs 6" in LeNet-5), so 0 images get 0 rows of logits.
+        def empty():
+            zeros = {key: tf.zeros([0, len(value)], tf.float32)
+                     for key, value in names_by_output.items()}
+            return zeros[""] if list(zeros) == [""] else zeros
+
+        def run():
+            return tf.nest.map_structure(lambda value: tf.cast(value, tf.float32),
+                                         model(batch, training=False))
+
+        return tf.cond(tf.shape(batch)[0] > 0, run, empty)
+
     def outputs(batch):
         result = {}
-        for key, prefix, value in per_task(model(batch, training=False)):
-            value = tf.cast(value, tf.float32)
+        for key, prefix, value in per_task(logits(batch)):
             probabilities = tf.nn.softmax(value, axis=-1)
             class_ids = tf.argmax(probabilities, axis=-1)
             result[prefix + "logits"] = value
@@ -122,7 +137,11 @@ def _serving_functions(model, names_by_output, max_pixels):
         ]
     )
     def serve_tensors(images):
-        batch = image_ops.to_model_input(images, size, channels)
+        # An empty batch of any image size (even 0x0) answers 0 rows.
+        batch = tf.cond(
+            tf.shape(images)[0] > 0,
+            lambda: image_ops.to_model_input(images, size, channels),
+            lambda: tf.zeros([0, height, width, channels], tf.float32))
         return outputs(tf.ensure_shape(batch, [None, height, width, channels]))
 
     return serve_encoded, serve_tensors

@@ -5,6 +5,9 @@ register themselves) because pretrained weights (`pretrained.py`) need
 the registry too.
 """
 
+import os
+
+from kzoo.models.archive import load_keras_file
 from kzoo.models.pretrained import create_pretrained
 from kzoo.models.registry import get_model_entry
 
@@ -48,6 +51,13 @@ def create_model(name, /, num_classes=1000, input_shape=None, weights=None,
     entry.check_options(kwargs)
     if input_shape is None:
         input_shape = entry.default_input_shape
+    if _is_keras_file(weights):
+        weights = load_keras_file(os.fspath(weights))
     if weights is not None:
         return create_pretrained(entry, num_classes, input_shape, weights, kwargs)
     return entry.builder(num_classes=num_classes, input_shape=input_shape, **kwargs)
+
+
+def _is_keras_file(weights):
+    return (isinstance(weights, (str, os.PathLike))
+            and os.fspath(weights).endswith(".keras") and os.path.isfile(weights))

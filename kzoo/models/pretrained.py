@@ -19,6 +19,7 @@ import keras
 
 from kzoo.errors import KzooError
 from kzoo.layers import ReverseChannels
+from kzoo.models.archive import load_keras_file
 from kzoo.models.weights import (
     copy_weights,
     load_backbone_weights,
@@ -361,7 +362,7 @@ def _trained_model(weights):
         return weights
     path = os.fspath(weights) if isinstance(weights, (str, os.PathLike)) else None
     if path and os.path.isfile(path) and path.endswith(".keras"):
-        return keras.models.load_model(path)
+        return load_keras_file(path)  # checked before Keras reads it
     raise KzooError(
         "`weights` must be 'imagenet', a .h5/.weights.h5 file of "
         "keras.applications, a .keras file or a keras.Model (for a kzoo run "

@@ -19,7 +19,9 @@ import argparse
 import dataclasses
 import json
 
-from kzoo.errors import KzooError
+from kzoo.errors import KzooError, shortened
+from kzoo.reading import read_text
+from kzoo.run.types import ListType
 
 # The key under which `record_config` lists the keys of a run's config.json
 # that are facts about the run (class names, counts, ...), not options.
@@ -28,6 +30,20 @@ RECORDED_KEY = "kzoo_recorded"
 # Options that say how a run was started, not what it computes: never
 # recorded, so that replaying a config.json resumes rather than restarts.
 NOT_RECORDED = ("config", "fresh")
+
+# A config file is read only up to this size (a run's config.json is a few
+# kB; the names of 21,841 ImageNet classes take about 300 kB). JSON and YAML
+# of this size parse to at most a few hundred MB of Python objects: YAML
+# aliases, which could expand a few hundred bytes into gigabytes, are
+# refused, so every node of the parsed structure is a piece of the text.
+CONFIG_MAX_BYTES = 4 << 20
+# YAML builds about ten times slower and larger than JSON (a 1 MiB list of
+# one-character items: about 9 s and 200 MB with libyaml), and is written by
+# hand: a smaller limit.
+YAML_MAX_BYTES = 1 << 20
+# Nesting a config file may have (options are values or lists; the facts of
+# a recorded run, such as an LwF run's class names per task, go 3 deep).
+CONFIG_MAX_DEPTH = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +79,11 @@ class Option:
     def flag(self):
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def is_list(self):
+        """Whether the value is a list (the flag may be repeated)."""
+        return isinstance(self.type, ListType)
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
@@ -74,6 +95,12 @@ class Option:
         if self.not_applicable:
             return f"not used here: {self.not_applicable}"
         text = self.help
+        bounds = getattr(self.type, "bounds", None)
+        if self.is_list and not self.type.paths and "repeat" not in text:
+            bounds = "; ".join(filter(None, (
+                "comma-separated, or the flag repeated (one item each)", bounds)))
+        if bounds and bounds not in text:
+            text = f"{text}; {bounds}" if text else bounds
         if self.required:
             return f"{text} (required)".strip()
         if "default:" not in text and self.kind != "switch":
@@ -91,7 +118,8 @@ class Option:
             KzooError: Naming `source` and the option.
         """
         def refuse(why):
-            raise KzooError(f"{source}: {self.name}: {why}. Received: {value!r}")
+            raise KzooError(f"{source}: {self.name}: {why}. Received: "
+                            f"{shortened(value)}")
 
         if value is None:
             if self.default is None:
@@ -101,12 +129,16 @@ class Option:
             if not isinstance(value, bool):
                 refuse("expected true or false")
             return value
-        if isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
         if isinstance(value, (dict, bool)):
             refuse(f"expected a value for {self.flag}")
+        listed = isinstance(value, (list, tuple))
+        if listed and not self.is_list:
+            refuse(f"expected a single value for {self.flag}, not a list")
         try:
-            converted = self.type(str(value)) if self.type else str(value)
+            if listed:  # item by item: an item is never split on commas
+                converted = self.type.from_items(value)
+            else:
+                converted = self.type(str(value)) if self.type else str(value)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as err:
             refuse(str(err) or "invalid value")
         if self.choices is not None and converted not in self.choices:
@@ -151,7 +183,7 @@ class RunConfig:
     values (JSON-able), which `configure(command, **d)` reads back.
     """
 
-    __slots__ = ("command", "_values")
+    __slots__ = ("_values", "command")
 
     def __init__(self, command, values):
         object.__setattr__(self, "command", command)
@@ -212,8 +244,10 @@ def _converted(command, values, source):
     names = {o.name for o in command.options}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise KzooError(f"Unknown keys {unknown} in {source}. Valid keys: "
-                        f"{sorted(names)}")
+        more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
+        shown = [k if len(k) <= 60 else f"{k[:40]}...{k[-12:]}" for k in unknown[:10]]
+        raise KzooError(f"Unknown keys {shown}"
+                        f"{more} in {source}. Valid keys: {sorted(names)}")
     return {k: command.option(k).convert(v, source) for k, v in values.items()}
 
 
@@ -226,7 +260,7 @@ def _checked(command, values):
             raise KzooError(
                 f"{option.flag} does not apply to kzoo {command.name}: "
                 f"{option.not_applicable}. Received: {option.flag} "
-                f"{values[option.name]}")
+                f"{shortened(values[option.name], as_text=True)}")
     groups = {}
     for option in command.options:
         if option.exclusive and values.get(option.name) not in (None, False):
@@ -260,6 +294,10 @@ def build_parser(command, prog=None):
             target.add_argument(option.flag, dest=option.name, default=None,
                                 action=argparse.BooleanOptionalAction,
                                 help=help_text)
+        elif option.is_list:  # converted by parse_argv (ListType.from_flags)
+            target.add_argument(option.flag, dest=option.name, action="append",
+                                default=None, metavar=option.name.upper(),
+                                help=help_text)
         else:
             target.add_argument(option.flag, dest=option.name, type=option.type,
                                 choices=option.choices, default=None,
@@ -284,8 +322,20 @@ def parse_argv(command, argv, prog=None):
     values = command.defaults()
     if path:
         values.update(_converted(command, read_config(path), path))
-    values.update((k, v) for k, v in args.items() if v is not None)
+    for name, value in args.items():
+        if value is not None:
+            values[name] = _from_flags(command.option(name), value)
     return _checked(command, values), path
+
+
+def _from_flags(option, value):
+    """A list option's flag values (one per occurrence) as its list."""
+    if not option.is_list:
+        return value
+    try:
+        return option.type.from_flags(value)
+    except (argparse.ArgumentTypeError, ValueError) as err:
+        _refuse_command_line(f"argument {option.flag}: {err}")
 
 
 def _refuse_command_line(message):
@@ -296,39 +346,98 @@ def read_config(path):
     """Read a JSON or YAML config file into a dict with underscore keys.
 
     A run's own `config.json` replays it: the facts it records beside the
-    options (listed under `RECORDED_KEY`) are dropped.
+    options (listed under `RECORDED_KEY`) are dropped. The file is read up
+    to `CONFIG_MAX_BYTES` (YAML: `YAML_MAX_BYTES`); YAML aliases are
+    refused, and so is nesting deeper than `CONFIG_MAX_DEPTH`.
 
     Raises:
-        KzooError: The file cannot be read, does not parse, or does not hold
-            a mapping.
+        KzooError: The file cannot be read, is not a regular file, is too
+            large, does not parse, nests too deeply, or does not hold a
+            mapping (with a list of strings under `RECORDED_KEY`).
     """
+    is_yaml = str(path).endswith((".yaml", ".yml"))
+    text = read_text(path, YAML_MAX_BYTES if is_yaml else CONFIG_MAX_BYTES,
+                     "config file")
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as err:
-        raise KzooError(f"Cannot read config file {path}: "
-                        f"{err.strerror or err}.") from None
-    try:
-        if path.endswith((".yaml", ".yml")):
+        if is_yaml:
             config = _load_yaml(path, text)
         else:
             config = json.loads(text)
+    except KzooError:
+        raise
+    except RecursionError:
+        raise KzooError(f"Config file {path} is nested too deeply to parse; "
+                        f"expected at most {CONFIG_MAX_DEPTH} levels.") from None
     except ValueError as err:
         raise KzooError(f"Config file {path} does not parse: {first_line(err)}"
                         ) from None
+    _check_depth(config, path)
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise KzooError(f"Config {path} must hold a mapping of flag names to values.")
     facts = config.pop(RECORDED_KEY, None) or []
-    return {k.replace("-", "_"): v for k, v in config.items() if k not in facts}
+    if not isinstance(facts, list) or not all(isinstance(k, str) for k in facts):
+        raise KzooError(
+            f"Config {path}: {RECORDED_KEY} must list the keys of the facts a "
+            f"run recorded (strings). Received: {shortened(facts)}")
+    values = {}
+    for key, value in config.items():
+        if key in facts:
+            continue
+        name = key.replace("-", "_")
+        if name in values:
+            raise KzooError(f"Config {path} sets {name} twice (as "
+                            f"{name.replace('_', '-')} and {name}). "
+                            f"Received: {key!r}")
+        values[name] = value
+    return values
+
+
+def _check_depth(value, path):
+    """Refuse nesting deeper than `CONFIG_MAX_DEPTH` (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = (value.values() if isinstance(value, dict) else value
+                    if isinstance(value, list) else ())
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > CONFIG_MAX_DEPTH:
+                    raise KzooError(
+                        f"Config file {path} nests lists or mappings more than "
+                        f"{CONFIG_MAX_DEPTH} levels deep.")
+                stack.append((child, depth + 1))
 
 
 def _load_yaml(path, text):
+    """The YAML `text`, with PyYAML's safe loader (plain data; Python tags
+    are refused), after one pass over its events that refuses aliases and
+    nesting deeper than `CONFIG_MAX_DEPTH` before anything is built (the C
+    loader would crash on deep nesting, and aliases can expand a few
+    hundred bytes into gigabytes)."""
     try:
         import yaml
     except ImportError:
         raise KzooError(f"Reading {path} needs PyYAML (pip install pyyaml).")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.safe_load(text) or {}
+        depth = 0
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise KzooError(
+                    f"Config file {path} uses the YAML alias *{event.anchor} "
+                    f"(line {event.start_mark.line + 1}): aliases are not "
+                    "allowed in a kzoo config (a few can expand to "
+                    "gigabytes); write the values out.")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > CONFIG_MAX_DEPTH:
+                    raise KzooError(
+                        f"Config file {path} nests lists or mappings more than "
+                        f"{CONFIG_MAX_DEPTH} levels deep (line "
+                        f"{event.start_mark.line + 1}).")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=loader) or {}
     except yaml.YAMLError as err:
         raise ValueError(" ".join(str(err).split())) from None
 

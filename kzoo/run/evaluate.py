@@ -8,7 +8,7 @@ from kzoo.analysis import classification_report
 from kzoo.data import load_data
 from kzoo.errors import KzooError
 from kzoo.export import load_serving_signature, versions
-from kzoo.outputs import write_json
+from kzoo.outputs import check_user_file, user_file, write_json_to
 from kzoo.run import inputs, progress
 from kzoo.run.result import RunResult
 
@@ -22,10 +22,22 @@ def evaluate(config):
     TF Serving receives them. Files the data scan skipped are counted,
     listed and recorded (`skipped_files`), never scored.
 
+    --out (optional) is checked before anything is read and written as
+    `kzoo.outputs.user_file` does: a pipe or a device (`/dev/null`,
+    `/dev/stdout`) is written to, a regular file replaced atomically,
+    keeping its permissions.
+
     Returns:
         `RunResult` whose `metrics` is the classification report (with
         `test_accuracy`).
+
+    Raises:
+        KzooError: --out cannot be written (its folder missing or
+            read-only, a folder), before anything is read; a failed write
+            (a full disk) names --out.
     """
+    if config.out:
+        check_user_file(config.out, "--out")
     # The image size is irrelevant here: the signature decodes and resizes.
     data = load_data(config.data, data_dir=config.data_dir,
                      download=config.download, seed=config.seed,
@@ -44,7 +56,8 @@ def evaluate(config):
         shown = "n/a" if acc is None else progress.number(acc)
         progress.say(f"  {name:>12}: {shown}")
     if config.out:
-        write_json(config.out, report)
+        with user_file(config.out, option="--out") as f:
+            write_json_to(f, report)
     return RunResult("evaluate", config.out, report, model_dir)
 
 

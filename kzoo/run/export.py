@@ -5,6 +5,7 @@ import os
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, output_classes
 from kzoo.export.card import recorded_class_names
+from kzoo.outputs import check_output_folder
 from kzoo.run import progress
 from kzoo.run.exporting import write_exports
 from kzoo.run.result import RunResult
@@ -17,12 +18,16 @@ def export(config):
     Returns:
         `RunResult` whose `report` maps each format to the path written
         (and `card` to `model_card.json`).
+
+    Raises:
+        KzooError: No model at --model; --out a file, in a missing folder,
+            or not writable (checked before the model is loaded); a write
+            that fails (a full disk) names the file, and leaves no part of
+            it.
     """
     model_file, run_dir = locate_model(config.model)
     out = os.path.abspath(config.out or run_dir)
-    if not os.path.isdir(os.path.dirname(out)):
-        raise KzooError(f"The folder of --out does not exist: "
-                        f"{os.path.dirname(out)}. Received: --out {config.out}")
+    check_output_folder(out, "--out")
     model = load_model_source(model_file)  # kzoo's layers registered
     class_names = config.class_names or recorded_class_names(
         os.path.dirname(model_file), run_dir)

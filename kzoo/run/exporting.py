@@ -1,9 +1,18 @@
 """What a run writes at its end: the formats --export names."""
 
+import contextlib
+import errno
 import os
 
+import tensorflow as tf
+
 from kzoo.export import card, export_saved_model, portable
-from kzoo.outputs import save_keras
+from kzoo.outputs import save_keras, write_error
+
+# TensorFlow's file-system errors end `<path>; <strerror>`: the reasons a
+# SavedModel write fails for lack of room or permission.
+_FILE_SYSTEM_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                       errno.EPERM, errno.EFBIG)
 
 
 def write_exports(model, formats, out, class_names, config=None):
@@ -21,11 +30,17 @@ def write_exports(model, formats, out, class_names, config=None):
     Returns:
         `{format: path written}`; the SavedModel's version folder under
         `"savedmodel"`.
+
+    Raises:
+        KzooError: A write failed (a full disk, a read-only folder): the
+            message names the file (or SavedModel folder) and no part of it
+            is left.
     """
     written = {}
     for name in formats:
         if name == "savedmodel":
-            written[name] = export_saved_model(model, out, class_names)
+            with _saved_model_errors(out):
+                written[name] = export_saved_model(model, out, class_names)
         elif name == "keras":
             written[name] = os.path.join(out, "model.keras")
             save_keras(model, written[name])
@@ -44,3 +59,23 @@ def saved_model_note(version_dir):
     if version_dir:
         return f"SavedModel: {version_dir}"
     return "no SavedModel (not in --export)"
+
+
+@contextlib.contextmanager
+def _saved_model_errors(out):
+    """A failed SavedModel write as a `KzooError` naming it: an `OSError`
+    (Keras writing `model.keras` into it) or TensorFlow's own error for a
+    full disk or a read-only folder (`export_saved_model` has already
+    removed its temporary folder)."""
+    what = f"a SavedModel version under {out}"
+    try:
+        yield
+    except OSError as err:
+        raise write_error(out, err, what=what) from err
+    except tf.errors.OpError as err:
+        reasons = [code for code in _FILE_SYSTEM_ERRNOS
+                   if f"; {os.strerror(code)}" in (err.message or "")]
+        if not reasons:
+            raise
+        cause = OSError(reasons[0], os.strerror(reasons[0]))
+        raise write_error(out, cause, what=what) from err

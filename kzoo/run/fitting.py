@@ -7,7 +7,7 @@ import keras
 
 from kzoo import runtime
 from kzoo.errors import KzooError
-from kzoo.run import inputs, progress, tensorboard
+from kzoo.run import inputs, progress, session, tensorboard
 from kzoo.run.session import backup_config
 from kzoo.training.callbacks import BackupAndRestore, PlanCSVLogger, PlanTensorBoard
 from kzoo.training.plan import FitPlan, plan_fit
@@ -31,14 +31,19 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
     the batches the finished checks used. `backup` names this call's backup
     folder under `out` (one per `fit` call).
 
+    Inside a `session` the backup outlives the `fit` (the session removes
+    it once the run has written everything): when it holds the finished
+    training, as after a kill in the test, the plots or the export, the
+    finished weights are restored and nothing trains.
+
+    Returns:
+        Keras's `History`, or None when the training had finished before.
+
     Raises:
         KzooError: --out lacks space, or the loss became NaN/infinite (the
             last good backup is kept).
     """
     runtime.check_output_dir(out, runtime.output_bytes(model))
-    tensorboard.log_training_samples(out, data, config)
-    if train is None:
-        train = inputs.train_dataset(data, config)
     num_train = data.counts["train"] if num_train is None else num_train
     plan = fit_plan(config, num_train, epochs)
     if plan.steps_per_epoch % model.steps_per_execution:
@@ -48,10 +53,16 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
             "steps per check: compile it with `compile_model(..., epochs=)` "
             "of this fit.")
     limits = dict(validation_steps=1) if config.smoke else {}
-    guard = BackupAndRestore(
-        os.path.join(out, backup), fresh=config.fresh, plan=plan,
-        config=backup_config(config, num_train=num_train, **plan.to_dict()))
+    guard = backup_guard(config, out, backup, plan, num_train)
     start = guard.resume_epoch()
+    if start >= plan.epochs:
+        guard.restore(model)
+        progress.say(f"{phase}: training finished before ({plan.passes} "
+                     f"epochs); its weights restored from {guard.backup_dir}")
+        return None
+    tensorboard.log_training_samples(out, data, config)
+    if train is None:
+        train = inputs.train_dataset(data, config)
     if start:
         progress.say(f"resuming from {guard.backup_dir}: "
                      f"{progress.passes(plan.passes_done(start))} of "
@@ -70,6 +81,19 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
     if guard.diverged_at is not None:
         raise KzooError(guard.divergence_message())
     return history
+
+
+def backup_guard(config, out, backup, plan, num_train):
+    """The `BackupAndRestore` of a `fit` into `out/backup`; inside a
+    `session`, kept by it until the run has written everything."""
+    owner = session.current()
+    guard = BackupAndRestore(
+        os.path.join(out, backup), fresh=config.fresh, plan=plan,
+        config=backup_config(config, num_train=num_train, **plan.to_dict()),
+        keep=owner is not None)
+    if owner is not None:
+        owner.keep_backup(guard)
+    return guard
 
 
 def fit_plan(config, num_train, epochs=None):

@@ -4,6 +4,7 @@ alignment as options: `kzoo fixmatch`. The model is
 run does (resumable, guarded `fit`) and exports its weight average."""
 
 import csv
+import math
 import os
 
 import numpy as np
@@ -108,7 +109,7 @@ def train(config, data, out, phase="fixmatch"):
         weak=weak, strong=strong, seed=config.seed,
         labeled_map=inputs.train_map(data, config),
         cache_unlabeled=cache_pool(config, data, pool_size),
-        hidden_labels=data.unlabeled_labels)
+        hidden_labels=known_labels(data))
     num_train = pass_size(config, data, pool_size)
     fitting.compile_model(model, config, num_train)
     fitting.fit(model, config, data, out, train=batches, num_train=num_train,
@@ -137,6 +138,16 @@ def teacher_config(config, **values):
     return configure("fixmatch", **{**shared, **values})
 
 
+def known_labels(data):
+    """The pool's hidden labels for measuring the pseudo-labels
+    (`pseudo_label_accuracy`), or None when none is known (a folder's
+    `unlabeled/` files): the metric is then neither logged nor shown."""
+    labels = data.unlabeled_labels
+    if labels is None or not (np.asarray(labels) >= 0).any():
+        return None
+    return labels
+
+
 def labelled_distribution(data):
     """The class distribution of the labelled split (distribution
     alignment's target): one pass over its labels."""
@@ -158,23 +169,27 @@ def read_log(out):
 
 def last_logs(out):
     """The last check's training logs (mask rate, pseudo-label accuracy,
-    validation accuracy), rounded."""
+    validation accuracy), rounded; None where a value is n/a (NaN: no
+    pseudo-label with a known label passed the threshold in that check)."""
     rows = read_log(out)
     keys = ("mask_rate", "pseudo_label_accuracy", "val_accuracy")
     last = rows[-1] if rows else {}
-    return {k: round(last[k], 4) for k in keys if k in last}
+    return {k: None if math.isnan(last[k]) else round(last[k], 4)
+            for k in keys if k in last}
 
 
 def plot_curve(out):
     """Validation accuracy (of the average), mask rate and pseudo-label
-    accuracy against the training step: `out/fixmatch_curve.png`."""
+    accuracy (where the pool's labels are known) against the training
+    step: `out/fixmatch_curve.png`. A check where a value is n/a (NaN) is
+    a gap in its line; a line with no value at all is not drawn."""
     rows = read_log(out)
     series = {}
     for key, label in (("val_accuracy", "validation accuracy (EMA)"),
                        ("mask_rate", "mask rate"),
                        ("pseudo_label_accuracy", "pseudo-label accuracy")):
         points = [(r["step"], r[key]) for r in rows if key in r and "step" in r]
-        if points:
+        if any(not math.isnan(v) for _, v in points):
             series[label] = ([s for s, _ in points], [v for _, v in points])
     if series:
         plot_lines(series, os.path.join(out, CURVE), xlabel="training step",

@@ -158,14 +158,21 @@ def imagenet_options(name, options, channels):
 
 def trained_weights(weights):
     """--weights as `kzoo.models.initial_weights` takes it: a kzoo run
-    folder or SavedModel loaded as its Keras model; anything else as given.
+    folder, SavedModel or `.keras` file loaded as its Keras model (the
+    `.keras` file checked first, see `kzoo.training.load_model_source`);
+    anything else as given.
 
     Raises:
-        KzooError: A SavedModel without its Keras model.
+        KzooError: A SavedModel without its Keras model, or a `.keras` file
+            that is refused.
     """
-    if weights == IMAGENET or not os.path.isdir(weights):
+    is_keras_file = os.path.isfile(weights) and weights.endswith(".keras")
+    if weights == IMAGENET or not (os.path.isdir(weights) or is_keras_file):
         return weights
-    model = load_model_source(weights)
+    try:
+        model = load_model_source(weights)
+    except KzooError as err:
+        raise KzooError(f"--weights {weights}: {first_line(err)}") from None
     if not is_layered(model):
         raise KzooError(
             f"The SavedModel at {weights} has no Keras model to copy weights "
@@ -182,8 +189,9 @@ def load_initial_weights(network, name, weights):
     """
     backbone_only = weights == IMAGENET or str(weights).endswith(
         pretrained.WEIGHT_FILE_SUFFIXES)
+    source = trained_weights(weights)  # a refused file says so itself
     try:
-        initial_weights(network, trained_weights(weights), name=name)
+        initial_weights(network, source, name=name)
     except (ValueError, OSError) as err:
         hint = "" if backbone_only else (
             " (a trained model of the same architecture; for new classes use "

@@ -32,13 +32,13 @@ DATA = (
       help="let TFDS download the dataset (off: never fetches)"),
     Opt("classes", type=t.name_list,
       help="keep only these classes, e.g. '5,6,7,8,9' (default: all)"),
-    Opt("seed", 0, t.non_negative_int),
+    Opt("seed", 0, t.seed),
 )
 
 MODEL = (
     Opt("model", "lenet5", help="registered model name (kzoo info --list)"),
-    Opt("width", 1.0, t.positive_float, "filter/unit multiplier"),
-    Opt("input_size", type=t.positive_int,
+    Opt("width", 1.0, t.width, "filter/unit multiplier"),
+    Opt("input_size", type=t.input_size,
       help="square image size (default: the model's)"),
     Opt("channels", type=int, choices=(1, 3), help="default: the data's own"),
     Opt("weights",
@@ -50,7 +50,7 @@ MODEL = (
 )
 
 BUDGET = (
-    Opt("labels_per_class", type=t.positive_int, exclusive="budget",
+    Opt("labels_per_class", type=t.images_per_class, exclusive="budget",
       help="labelled images kept per class (the rest join the unlabelled pool)"),
     Opt("label_fraction", type=t.fraction, exclusive="budget",
       help="fraction of each class kept labelled"),
@@ -58,8 +58,8 @@ BUDGET = (
 )
 
 TRAINING = (
-    Opt("epochs", 30, t.positive_int),
-    Opt("batch_size", 16, t.positive_int, "global batch (all replicas)"),
+    Opt("epochs", 30, t.epochs),
+    Opt("batch_size", 16, t.batch_size, "global batch (all replicas)"),
     Opt("lr", 1e-3, t.positive_float, "Adam learning rate"),
     Opt("schedule", "constant", choices=("constant", "cosine"),
       help="learning-rate schedule over the whole run"),
@@ -73,10 +73,10 @@ TRAINING = (
       help="XLA-compile the train step (off: on 2-core CPUs TensorFlow's "
            "own kernels trained LeNet-5 1.0-2.0x faster than XLA's, see "
            "benchmarks/bench_lenet_throughput.py)"),
-    Opt("steps_per_execution", 32, t.positive_int,
+    Opt("steps_per_execution", 32, t.steps,
       "train steps per graph call (the divisor of a check's steps nearest "
       "this, at most twice this)"),
-    Opt("check_every", CHECK_EVERY, t.positive_int,
+    Opt("check_every", CHECK_EVERY, t.steps,
       "validate, log and back up every this many training steps (rounded to "
       "whole graph calls; at least one pass over the data, at most the "
       "whole run)"),
@@ -111,7 +111,7 @@ RUNTIME = (
 )
 
 SEMI = (
-    Opt("ratio", 3, t.positive_int, "unlabelled images per labelled image in a batch"),
+    Opt("ratio", 3, t.ratio, "unlabelled images per labelled image in a batch"),
     Opt("cache_pool", None, kind="bool",
       help="keep the decoded unlabelled pool in memory (default: when it "
            "takes under 2 GiB; else streamed every epoch)"),
@@ -181,9 +181,9 @@ unlabelled pool. Writes train's outputs to --out.""",
       help="probabilities as targets instead of one-hot argmax"),
     Opt("unlabeled_weight", 3.0, t.non_negative_float,
       "final unlabelled loss weight alpha_f (Lee: 3)"),
-    Opt("t1", type=t.non_negative_int,
+    Opt("t1", type=t.epoch,
       help="epoch where alpha starts to rise (default: 10% of --epochs)"),
-    Opt("t2", type=t.non_negative_int,
+    Opt("t2", type=t.epoch,
       help="epoch where alpha reaches alpha_f (default: 60% of --epochs)"),
 )
 
@@ -211,17 +211,17 @@ SavedModel. --epochs is the round-0 teacher's. The validation split only
 reports: nothing is selected or stopped on it.""",
     "kzoo.run.noisy_student:noisy_student",
     *_with(TRAIN_OPTIONS, augment="default", epochs=300), *SEMI,
-    Opt("rounds", 3, t.positive_int),
+    Opt("rounds", 3, t.rounds),
     Opt("teacher_method", "supervised", choices=("supervised", "fixmatch"),
       help="round 0: supervised on the labels (--epochs), or FixMatch on "
            "labels + pool with `kzoo fixmatch`'s defaults (its own epochs, "
            "ratio, threshold; --augment its weak view); its weight average "
            "teaches round 1"),
-    Opt("models", type=t.name_list,
+    Opt("models", type=t.model_specs,
       help="model of round 0, 1, ... (the last repeats), each NAME or "
            "NAME:WIDTH, e.g. 'lenet5,vgg11_bn:0.25' (default: --model at "
            "--width every round)"),
-    Opt("student_epochs", 100, t.positive_int,
+    Opt("student_epochs", 100, t.epochs,
       "epochs of each student (one epoch = one pass over the pseudo-labelled "
       "images at --ratio x --batch-size)"),
     Opt("threshold", 0.0, t.unit_interval, "teacher confidence a pseudo-label needs"),
@@ -304,12 +304,12 @@ no label smoothing, no dropout in the students, a cosine schedule.""",
                           ".keras file or SavedModel)")),
     Opt("teacher", "vgg11_bn",
       help="registered model name (trained here) or .keras/SavedModel path"),
-    Opt("teacher_width", 0.25, t.positive_float),
+    Opt("teacher_width", 0.25, t.width),
     Opt("teacher_dropout", 0.5, t.rate,
       "dropout of a teacher trained here (--dropout is the students')"),
-    Opt("teacher_epochs", type=t.positive_int, help="default: --epochs"),
+    Opt("teacher_epochs", type=t.epochs, help="default: --epochs"),
     Opt("student", "lenet5"),
-    Opt("student_width", 1.0, t.positive_float),
+    Opt("student_width", 1.0, t.width),
     Opt("temperature", 4.0, t.positive_float),
     Opt("student_loss_weight", 0.1, t.unit_interval,
       "weight a of the hard-label loss; 1 - a goes to distillation"),
@@ -349,7 +349,7 @@ split. Each method exports one SavedModel serving both tasks under
     Opt("old_classes", type=t.name_list, required=True,
       help="the old task's classes in the data spec, in the model's order"),
     Opt("method", "all", choices=LWF_METHODS + ("all",)),
-    Opt("warmup_epochs", 30, t.positive_int),
+    Opt("warmup_epochs", 30, t.epochs),
     Opt("temperature", 2.0, t.positive_float),
     Opt("old_loss_weight", 1.0, t.non_negative_float),
 )
@@ -405,11 +405,11 @@ bundled digits the budget is 10 labels per class unless a budget flag
 says.""",
     "kzoo.run.search:search",
     *_with(TRAIN_OPTIONS, augment=SEARCH_TEMPLATE, epochs=100),
-    Opt("trials", 8, t.positive_int, "(N, M) pairs to try with --sampler random"),
+    Opt("trials", 8, t.trials, "(N, M) pairs to try with --sampler random"),
     Opt("sampler", "random", choices=("random", "grid"),
       help="random: --trials distinct pairs; grid: every pair"),
-    Opt("n_values", [1, 2, 3], t.int_list),
-    Opt("m_values", list(range(1, 31, 2)), t.int_list),
+    Opt("n_values", [1, 2, 3], t.randaugment_ops),
+    Opt("m_values", list(range(1, 31, 2)), t.magnitudes),
 )
 
 LABEL_BUDGET = _command(
@@ -433,14 +433,14 @@ budget and prints the table; the same command into the same --out reuses
 the finished runs (--fresh runs them again).""",
     "kzoo.run.label_budget:label_budget",
     *DATA,
-    Opt("budgets", ["1", "5", "10", "all"], t.name_list,
+    Opt("budgets", ["1", "5", "10", "all"], t.budget_list,
       "labels per class, comma-separated; 'all' = fully labelled"),
-    Opt("seeds", ["0", "1", "2"], t.name_list),
+    Opt("seeds", ["0", "1", "2"], t.seed_list),
     Opt("model", "lenet5"),
-    Opt("input_size", type=t.positive_int, help="default: the model's"),
+    Opt("input_size", type=t.input_size, help="default: the model's"),
     Opt("augment", "default", help="policy of supervised_augment and the teachers"),
-    Opt("steps", 1200, t.positive_int, "approximate updates of each supervised run"),
-    Opt("rounds", 2, t.positive_int, "Noisy Student rounds"),
+    Opt("steps", 1200, t.steps, "approximate updates of each supervised run"),
+    Opt("rounds", 2, t.rounds, "Noisy Student rounds"),
     Opt("techniques", type=t.name_list, help="subset to run (default: all that apply)"),
     Opt("teacher", help=".keras/SavedModel teacher for the distillation line"),
     Opt("source", help=".keras/SavedModel source model for the transfer line"),
@@ -468,7 +468,7 @@ recorded (skipped_files), never scored.""",
     *DATA,
     Opt("task", help="output of a multi-task export to score, e.g. 'new' or 'old' "
                    "(an LwF model) (default: the single output)"),
-    Opt("batch_size", 64, t.positive_int),
+    Opt("batch_size", 64, t.batch_size),
     Opt("out", help="metrics JSON path (default: not written)"),
     Opt("smoke", False, kind="switch", help="score 2 batches only"),
 )
@@ -483,10 +483,10 @@ INFO = _command(
     "kzoo.run.info:info",
     Opt("model", help="registered model name"),
     Opt("list", False, kind="switch", help="list the registered models"),
-    Opt("input_size", type=t.positive_int, help="default: the model's"),
+    Opt("input_size", type=t.input_size, help="default: the model's"),
     Opt("channels", type=int, choices=(1, 3), help="default: the model's"),
-    Opt("num_classes", 1000, t.positive_int),
-    Opt("width", type=t.positive_float, help="default: the builder's"),
+    Opt("num_classes", 1000, t.classes),
+    Opt("width", type=t.width, help="default: the builder's"),
     Opt("smoke", False, kind="switch", help="the same (info is fast)"),
 )
 
@@ -503,9 +503,9 @@ entries pick partners from the batch); titles give each image's top labels.""",
     "kzoo.run.augment_preview:augment_preview",
     *DATA,
     Opt("augment", "default", help=f"policy string; 'default' = '{DEFAULT_POLICY}'"),
-    Opt("input_size", 32, t.positive_int),
-    Opt("images", 6, t.positive_int, "rows"),
-    Opt("draws", 5, t.positive_int, "augmented columns"),
+    Opt("input_size", 32, t.input_size),
+    Opt("images", 6, t.preview_images, "rows"),
+    Opt("draws", 5, t.preview_draws, "augmented columns"),
     Opt("out", "augment_preview.png"),
     Opt("smoke", False, kind="switch", help="2 images, 2 draws"),
 )
@@ -518,8 +518,10 @@ PREDICT = _command(
   kzoo predict --model run/1 --data 'photos/*.jpg' --top-k 3 --format json
 
 --model is a run folder (its latest version), a SavedModel version folder
-or a .keras file. --data is a folder (searched at any depth), image files,
-or a glob, comma-separated. Images are read, decoded and resized as the
+or a .keras file. --data is a folder (searched at any depth), an image file
+or a glob; repeat it for more (--data a.png --data 'b,c.png': each one item)
+or give one comma-separated value (split unless a file or folder of exactly
+that name exists). Images are read, decoded and resized as the
 export's serving_default does, streamed in batches (memory does not grow
 with the number of images). A file that does not decode is counted, listed
 in the output with its error, and not predicted. Writes one row per file:
@@ -527,13 +529,16 @@ the path, the top --top-k classes and their probabilities.""",
     "kzoo.run.predict:predict",
     Opt("model", required=True,
       help="run folder, SavedModel version folder or .keras file"),
-    Opt("data", required=True, type=t.name_list,
-      help="folder(s), image file(s) or glob(s), comma-separated"),
+    Opt("data", required=True, type=t.path_list,
+      help="folder, image file or glob; repeat the flag for more (each "
+           "--data is one item, commas and all), or give one "
+           "comma-separated value, which is split unless a file or folder of "
+           "exactly that name exists; a config file's list is item by item"),
     Opt("out", help="output file (default: predictions.csv, or .json with "
                     "--format json)"),
     Opt("format", "csv", choices=("csv", "json")),
-    Opt("top_k", 1, t.positive_int, "classes per image"),
-    Opt("batch_size", 64, t.positive_int),
+    Opt("top_k", 1, t.classes, "classes per image"),
+    Opt("batch_size", 64, t.batch_size),
     Opt("smoke", False, kind="switch", help="predict 2 batches only"),
 )
 

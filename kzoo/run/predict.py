@@ -6,6 +6,8 @@ import dataclasses
 import json
 import math
 import os
+import re
+import stat
 
 import keras
 import numpy as np
@@ -14,7 +16,7 @@ from kzoo.data.files import list_files, read_batches
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, load_serving_signature, versions
 from kzoo.export.card import CARD_FILE, recorded_class_names
-from kzoo.outputs import atomic_path
+from kzoo.outputs import check_user_file, user_file
 from kzoo.run import progress
 from kzoo.run.result import RunResult
 from kzoo.training import load_model_source
@@ -22,6 +24,12 @@ from kzoo.training import load_model_source
 SMOKE_BATCHES = 2
 SHOWN_SKIPPED = 5  # skipped files listed in the summary
 SHOWN_CLASSES = 10  # classes whose top-1 count the summary gives
+# A spreadsheet runs a CSV cell starting with one of these as a formula
+# (OWASP, "CSV Injection"); such a text cell is written with a leading `'`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# How a file predict wrote begins: the CSV header, or a JSON list of records.
+_PREDICTIONS_HEAD = re.compile(
+    rb'path,class_1,probability_1,|\[\s*(\{"path": |\]\s*$)')
 
 
 @dataclasses.dataclass
@@ -65,17 +73,30 @@ def predict(config):
     streamed in batches; a file that is refused or does not decode is
     counted and written with its reason in the `error` field.
 
+    --out is written as `kzoo.outputs.user_file` does: a named pipe, a
+    character device (`/dev/null`) or `/dev/stdout` is written to in place;
+    a regular file is replaced atomically, keeping its permissions. An
+    --out among the inputs is refused, unless it is the predictions file of
+    an earlier run (it begins as predict's CSV or JSON does) or empty: that
+    one is left out of the inputs and replaced. In CSV, a text cell (path, class
+    name, error) that begins with `=`, `+`, `-`, `@`, a tab or a carriage
+    return gets a leading `'`, so that a spreadsheet shows it as text and
+    never runs it as a formula (OWASP's advice on CSV injection); JSON
+    holds the text as it is.
+
     Returns:
         `RunResult` whose `metrics` hold `num_predicted`, `num_skipped`,
         `counts` (top-1 predictions per class) and `skipped` (path, error).
 
     Raises:
-        KzooError: --out's folder missing, no model at --model, a --data
+        KzooError: --out not writable (its folder missing or read-only, a
+            folder, one of the input images), no model at --model, a --data
             item matching nothing, or --top-k above the number of classes;
-            all before any image is read.
+            all before any image is read. A failed write (a full disk) names
+            --out.
     """
     out = _output_path(config.out, config.format)
-    files = list_files(config.data, exclude=[out])  # an earlier run's output
+    files = _input_files(config.data, out)
     predictor = load_predictor(config.model)
     num_classes = len(predictor.class_names)
     if config.top_k > num_classes:
@@ -100,15 +121,51 @@ def predict(config):
 
 
 def _output_path(out, fmt):
-    """--out, checked; by default `predictions.<format>`."""
+    """--out, checked (`kzoo.outputs.check_user_file`); by default
+    `predictions.<format>`."""
     if out is None:
         out = f"predictions.{fmt}"
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise KzooError(f"The folder of --out must exist. Received: out={out!r}")
-    if os.path.isdir(out):
-        raise KzooError(f"--out must be a file, not a folder. Received: out={out!r}")
+    check_user_file(out, "--out")
     return out
+
+
+def _input_files(data, out):
+    """The files under --data, less --out if it is an earlier run's
+    predictions, an empty file, a pipe or a device (`list_files(exclude=...)`).
+
+    Raises:
+        KzooError: --out is a file among the inputs that predict did not
+            write: replacing it would destroy an input.
+    """
+    try:
+        info = os.stat(out)
+    except OSError:
+        return list_files(data)  # nothing there: no input to replace
+    if (not stat.S_ISREG(info.st_mode) or info.st_size == 0
+            or _written_by_predict(out)):
+        return list_files(data, exclude=[out, os.path.realpath(out)])
+    files = list_files(data)
+    for path in files.paths:
+        try:
+            found = os.stat(path)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (info.st_dev, info.st_ino):
+            raise KzooError(
+                f"--out is one of the input files ({path}): predict would "
+                "replace it with its predictions. Expected an --out that is "
+                "not under --data, or the predictions file of an earlier run. "
+                f"Received: --out {out}")
+    return files
+
+
+def _written_by_predict(path):
+    """Whether the file at `path` begins as predict's CSV or JSON does."""
+    try:
+        with open(path, "rb") as f:
+            return bool(_PREDICTIONS_HEAD.match(f.read(64)))
+    except OSError:
+        return False
 
 
 def load_predictor(path):
@@ -189,8 +246,8 @@ def _class_names(folder, num_classes):
     names = recorded_class_names(folder)
     if names is None:
         return ([str(i) for i in range(num_classes)],
-                f"no class names found ({CARD_FILE} or config.json beside the "
-                f"model): classes are named 0-{num_classes - 1}")
+                (f"no class names found ({CARD_FILE} or config.json beside the "
+                 f"model): classes are named 0-{num_classes - 1}"))
     if not isinstance(names, list) or len(names) != num_classes:
         raise KzooError(
             f"The class names recorded in {folder} do not fit the model's "
@@ -257,14 +314,25 @@ def _fields(k):
     return ["path", *ranked, "error"]
 
 
+def csv_cell(value):
+    """A value as a CSV cell: `""` for None, text that a spreadsheet would
+    run as a formula (`FORMULA_STARTS`) behind a `'`, the rest as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 @contextlib.contextmanager
 def _row_writer(path, fmt, k):
     """Yield `write(path, picks, error)` (`picks`: `[(class, probability)]`
-    or None), streaming CSV rows or a JSON list of records into a temporary
-    file that replaces `path` only once complete (`atomic_path`)."""
+    or None), streaming CSV rows (`csv_cell`) or a JSON list of records to
+    --out (`kzoo.outputs.user_file`: a regular file is replaced only once
+    complete)."""
     fields = _fields(k)
     written = [0]
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    with user_file(path, "w", newline="", option="--out") as f:
         table = csv.writer(f) if fmt == "csv" else None
         if table is not None:
             table.writerow(fields)
@@ -277,7 +345,7 @@ def _row_writer(path, fmt, k):
                 values += pick
             values.append(error)
             if table is not None:
-                table.writerow(["" if v is None else v for v in values])
+                table.writerow([csv_cell(v) for v in values])
             else:
                 f.write(("," if written[0] else "") + "\n  "
                         + json.dumps(dict(zip(fields, values))))

@@ -66,7 +66,18 @@ SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "mask_rate",
 
 
 def metrics_text(logs):
-    return "  ".join(f"{k} {number(logs[k])}" for k in SHOWN if k in (logs or {}))
+    return "  ".join(f"{k} {logged(k, logs[k])}" for k in SHOWN
+                     if k in (logs or {}))
+
+
+def logged(key, value):
+    """A logged value for people: `number`, or `n/a` for a rate that is
+    NaN (nothing to measure in that check, e.g. no pseudo-label passed the
+    threshold); a NaN loss stays `nan`."""
+    if (not key.endswith("loss") and value is not None
+            and math.isnan(float(value))):
+        return "n/a"
+    return number(value)
 
 
 def passes(value):

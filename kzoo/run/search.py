@@ -28,7 +28,7 @@ from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress
 from kzoo.run.exporting import saved_model_note, write_exports
 from kzoo.run.result import RunResult
-from kzoo.run.session import session
+from kzoo.run.session import current, session
 
 # The search's budget on the bundled digits (see `inputs.demo_budget`).
 DEMO_LABELS_PER_CLASS = 10
@@ -137,6 +137,8 @@ def run_trials(config, data, pairs, record, out):
         trial["seconds"] = round(time.perf_counter() - start, 2)
         record["trials"].append(trial)
         record.save()
+        if current() is not None:  # recorded: its backup restores nothing now
+            current().release_backups(os.path.join(out, "trials", f"trial{i}"))
         result = (f"val accuracy {progress.number(trial['val_accuracy'])}"
                   if "val_accuracy" in trial else f"FAILED ({trial['error']})")
         progress.say(f"{name}: {result} in {trial['seconds']} s")

@@ -4,10 +4,13 @@ Every technique runs inside `session(config)`: the `--strategy` scope with
 `--deterministic` and `--mixed-precision` applied (restored at exit), and a
 `Session` that hands out output folders — checked writable, locked (one run
 per folder at a time) and claimed for this run's settings before anything
-else is written.
+else is written — and keeps the backups of the run's `fit` calls until the
+run has written everything: a run killed after training (in the test, the
+plots, the export) is finished by the same command without training again.
 """
 
 import contextlib
+import contextvars
 import json
 import os
 import shutil
@@ -43,8 +46,26 @@ def backup_config(config, **plan):
     return dict(values, **plan)
 
 
+_CURRENT = contextvars.ContextVar("kzoo_session", default=None)
+
+
+def current():
+    """The `Session` the caller runs in (None outside `session(...)`)."""
+    return _CURRENT.get()
+
+
 class Session:
-    """One run under its strategy: where this process writes."""
+    """One run under its strategy: where this process writes, and the
+    backups it keeps until it has written everything.
+
+    The backups of the run's `fit` calls (`kzoo.run.fitting.fit` hands
+    them in with `keep_backup`) outlive their `fit`: a run killed after
+    training (scoring, plotting, exporting, or between two phases) leaves
+    them complete, and the same command restores the finished weights and
+    goes on from there. They are removed when the run succeeds, before its
+    run marker (`release_backups` removes those under a folder earlier,
+    once what they fed is recorded, e.g. a search's trial).
+    """
 
     def __init__(self, strategy, config):
         self.strategy = strategy
@@ -52,6 +73,7 @@ class Session:
         self.scratch = []
         self.locks = []
         self.markers = []
+        self.backups = []
 
     def output_dir(self, out):
         """`run_dir(out)` on the chief; a scratch folder of it (removed when
@@ -82,13 +104,33 @@ class Session:
         write_json(marker, {"kzoo_run": 1, "config": config})
         self.markers.append(marker)
 
+    def keep_backup(self, backup):
+        """Keep `backup` (a `BackupAndRestore` made with `keep=True`) until
+        the run succeeds."""
+        self.backups.append(backup)
+
+    def release_backups(self, folder):
+        """Remove the kept backups under `folder` now: what they trained is
+        recorded (a search's trial), nothing will restore them."""
+        folder = os.path.join(os.path.abspath(folder), "")
+        for backup in list(self.backups):
+            if os.path.abspath(backup.backup_dir).startswith(folder):
+                backup.remove()
+                self.backups.remove(backup)
+
     def close(self, succeeded):
-        if succeeded:
-            for marker in self.markers:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(marker)
-        for lock in self.locks:
-            lock.release()
+        try:
+            if succeeded:
+                # The outputs are complete: the backups go, then the marker
+                # (a kill in between retrains a finished run, never loses one).
+                for backup in self.backups:
+                    backup.remove()
+                for marker in self.markers:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(marker)
+        finally:
+            for lock in self.locks:
+                lock.release()
 
 
 @contextlib.contextmanager
@@ -105,11 +147,13 @@ def session(config):
                 f"{config.batch_size}, about {config.batch_size / replicas:g} "
                 "per replica")
         run = Session(strategy, config)
+        token = _CURRENT.set(run)
         succeeded = False
         try:
             yield run
             succeeded = True
         finally:
+            _CURRENT.reset(token)
             run.close(succeeded)
     for path in run.scratch:
         shutil.rmtree(path, ignore_errors=True)

@@ -171,7 +171,8 @@ def recorded_options(config, out):
         return dict(config.to_dict(), command=config.command.name)
     with open(path) as f:
         recorded = json.load(f)
-    facts = set(recorded.get("kzoo_recorded", ())) - {"command"}
+    marker = recorded.get("kzoo_recorded", ())
+    facts = set(marker if isinstance(marker, list) else ()) - {"command"}
     return {k: v for k, v in recorded.items()
             if k not in facts and k != "kzoo_recorded"}
 

@@ -100,8 +100,10 @@ class FixMatchModel(WrapperModel):
     Logged: `loss`, `labeled_loss`, `unlabeled_loss` (over all unlabelled
     images), `mask_rate`, and with `x["unlabeled_labels"]` (hidden labels,
     -1 where unknown) `pseudo_label_accuracy`: the accuracy of the
-    pseudo-labels that passed the threshold. Every mean and state update
-    is over the global batch, so 2 replicas train as one device.
+    pseudo-labels that passed the threshold among those whose label is
+    known; NaN (n/a, never 0) while none of them did (see `SelectedMean`).
+    Without `x["unlabeled_labels"]` it is not logged. Every mean and state
+    update is over the global batch, so 2 replicas train as one device.
 
     Args:
         network: The classifier to train; it returns logits.
@@ -126,6 +128,7 @@ class FixMatchModel(WrapperModel):
 
     LOSS_KEYS = ("labeled_loss", "unlabeled_loss", "mask_rate",
                  "pseudo_label_accuracy")
+    SELECTED_KEYS = ("pseudo_label_accuracy",)
 
     def __init__(self, network, threshold=0.95, unlabeled_weight=1.0,
                  flexmatch=False, pool_size=None, threshold_warmup=True,

@@ -8,15 +8,28 @@
   and per-example `LossTerms`). Every wrapper serves `network`.
 - `Distiller`: knowledge distillation, `precompute_teacher_logits`.
 - `LwFModel`: Learning without Forgetting.
+
+Names load on first use, so that `kzoo.training.optimizers` (whose classes
+`import kzoo` registers with Keras) imports neither TensorFlow nor
+`kzoo.models`.
 """
 
-from kzoo.training.distiller import Distiller, precompute_teacher_logits
-from kzoo.training.losses import crossentropy, distillation_loss
-from kzoo.training.lwf import LwFModel
-from kzoo.training.optimizers import LRMultiplierOptimizer, ScaledSchedule
-from kzoo.training.sources import load_model_source
-from kzoo.training.transfer import finetune_optimizer, transfer_model
-from kzoo.training.wrapper import LossTerms, WrapperModel
+import importlib
+
+_EXPORTS = {
+    "Distiller": "distiller",
+    "precompute_teacher_logits": "distiller",
+    "crossentropy": "losses",
+    "distillation_loss": "losses",
+    "LwFModel": "lwf",
+    "LRMultiplierOptimizer": "optimizers",
+    "ScaledSchedule": "optimizers",
+    "load_model_source": "sources",
+    "finetune_optimizer": "transfer",
+    "transfer_model": "transfer",
+    "LossTerms": "wrapper",
+    "WrapperModel": "wrapper",
+}
 
 __all__ = [
     "Distiller",
@@ -32,3 +45,13 @@ __all__ = [
     "precompute_teacher_logits",
     "transfer_model",
 ]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kzoo.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"kzoo.training.{_EXPORTS[name]}"), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -30,7 +30,8 @@ class BackupAndRestore(keras.callbacks.Callback):
     Like Keras's callback it backs up weights, optimizer state and the epoch
     count at every epoch end, restores them when `fit` starts again (`fit`
     then starts at the first unfinished epoch), and removes the backup when
-    `fit` ends. Unlike it:
+    `fit` ends (with `keep=True`, when its owner calls `remove()`). Unlike
+    it:
 
     - **Atomic.** Each backup writes a new weights file, then replaces the
       metadata file (`training_metadata.json`, which names the weights file)
@@ -65,16 +66,22 @@ class BackupAndRestore(keras.callbacks.Callback):
         fresh: Discard an existing kzoo backup instead of resuming it.
         plan: The fit's `FitPlan` (a Keras epoch is then a check of several
             passes): messages count passes and steps instead of Keras epochs.
+        keep: Keep the backup when `fit` ends; the caller removes it (`remove`)
+            once what it makes of the trained model is written, so that a run
+            killed after training restores its finished weights instead of
+            training again (see `kzoo.run.session.Session`).
 
     Raises:
         KzooError: `backup_dir` holds files that are not a kzoo backup, or a
             kzoo backup of a run with another config (and not `fresh`).
     """
 
-    def __init__(self, backup_dir, config=None, fresh=False, plan=None):
+    def __init__(self, backup_dir, config=None, fresh=False, plan=None,
+                 keep=False):
         super().__init__()
         self.backup_dir = backup_dir
         self.plan = plan
+        self.keep = keep
         self.config = json.loads(json.dumps(config or {}, default=str))
         self.diverged_at = None
         self._epoch = 0
@@ -126,6 +133,22 @@ class BackupAndRestore(keras.callbacks.Callback):
         has finished (0 without a backup)."""
         return int(self._metadata["epoch"]) if self._metadata else 0
 
+    def restore(self, model):
+        """Load the backup (weights and optimizer state) into `model`, whose
+        optimizer is built first; nothing without a backup."""
+        if self._metadata is None:
+            return
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self._weights_path(self._metadata))
+
+    def remove(self):
+        """Remove the backup (only the files this callback writes); nothing
+        when there is none."""
+        if os.path.isdir(self.backup_dir):
+            self._remove_backup()
+        self._metadata = None
+
     def _weights_path(self, metadata):
         return os.path.join(self.backup_dir, metadata["weights"])
 
@@ -145,9 +168,7 @@ class BackupAndRestore(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._metadata is None:
             return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self._weights_path(self._metadata))
+        self.restore(self.model)
         self.model._initial_epoch = self.resume_epoch()  # as Keras's callback
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -167,9 +188,8 @@ class BackupAndRestore(keras.callbacks.Callback):
             self._save(epoch + 1)
 
     def on_train_end(self, logs=None):
-        if self.diverged_at is None and os.path.isdir(self.backup_dir):
-            self._remove_backup()
-            self._metadata = None
+        if self.diverged_at is None and not self.keep:
+            self.remove()
 
     def _finite_state(self):
         variables = list(self.model.weights)
@@ -240,6 +260,13 @@ def check_same_settings(recorded, config, what):
     )
 
 
+def _is_nan(value):
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _finite_loss(logs):
     value = (logs or {}).get("loss")
     if value is None:
@@ -270,11 +297,16 @@ class PlanTensorBoard(keras.callbacks.TensorBoard):
     """Keras's `TensorBoard` for a `FitPlan`'s checks: the epoch scalars
     (`epoch_loss`, `epoch_val_accuracy`, ...) are written at the training
     step of the check, not at its index, so runs with other --check-every
-    or --batch-size values share one x axis per step."""
+    or --batch-size values share one x axis per step. A metric other than
+    a loss that is NaN (n/a in that check) is left out."""
 
     def __init__(self, plan, log_dir, **kwargs):
         super().__init__(log_dir, **kwargs)
         self.plan = plan
 
     def _log_epoch_metrics(self, epoch, logs):
+        # A rate that is NaN is n/a in this check (no pseudo-label passed
+        # the threshold): a gap in its curve, not a point. A NaN loss is kept.
+        logs = {k: v for k, v in (logs or {}).items()
+                if k.endswith("loss") or not _is_nan(v)}
         super()._log_epoch_metrics(self.plan.steps_done(epoch + 1), logs)

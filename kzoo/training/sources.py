@@ -1,4 +1,8 @@
-"""Where a pre-trained model comes from: memory, a `.keras` file or a SavedModel."""
+"""Where a pre-trained model comes from: memory, a `.keras` file or a SavedModel.
+
+A user's `.keras` file is checked before Keras opens it
+(`kzoo.models.archive.load_keras_file`).
+"""
 
 import os
 
@@ -6,6 +10,7 @@ import keras
 
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, SERVING_TENSORS
+from kzoo.models.archive import load_keras_file
 
 
 def load_model_source(source):
@@ -31,12 +36,12 @@ def load_model_source(source):
         return source
     path = os.fspath(source)
     if os.path.isfile(path) and path.endswith(".keras"):
-        return keras.models.load_model(path)
+        return load_keras_file(path)
     if os.path.isdir(path):
         for name in (KERAS_MODEL_FILE, "model.keras"):
             candidate = os.path.join(path, name)
             if os.path.isfile(candidate):
-                return keras.models.load_model(candidate)
+                return load_keras_file(candidate)
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             return SignatureLogits(path)
     raise KzooError(

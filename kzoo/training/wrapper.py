@@ -69,6 +69,35 @@ class LossTerms(NamedTuple):
     masks: Optional[dict] = None
 
 
+class SelectedMean(keras.metrics.Mean):
+    """The mean of a logged term over the examples its mask selects; NaN
+    (not applicable) while it has seen examples but selected none, e.g. the
+    accuracy of the pseudo-labels that passed a threshold when none did.
+
+    `Mean` reads 0.0 then, indistinguishable from a measured 0. The number
+    of examples seen (`seen`) tells a term that was logged with nothing
+    selected from one that was not logged at all (`WrapperModel` leaves
+    the latter out of the logs).
+    """
+
+    def __init__(self, name="selected_mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.seen = self.add_variable(shape=(), initializer="zeros",
+                                      dtype=self.dtype, name="seen")
+
+    def update_state(self, values, sample_weight=None):
+        super().update_state(values, sample_weight)
+        self.seen.assign_add(tf.cast(tf.size(values), self.dtype))
+
+    def reset_state(self):
+        super().reset_state()
+        self.seen.assign(0)
+
+    def result(self):
+        return tf.where(self.count > 0, super().result(),
+                        tf.constant(float("nan"), self.dtype))
+
+
 class WrapperModel(keras.Model):
     """Base class: owns the steps; subclasses write `forward`.
 
@@ -101,6 +130,9 @@ class WrapperModel(keras.Model):
     """
 
     LOSS_KEYS = ("loss",)
+    # Logged keys whose mask may select nothing in a check: n/a, not 0 (see
+    # `SelectedMean`).
+    SELECTED_KEYS = ()
     METRICS_OUTPUT = None  # for a network with a dict of outputs: the measured one
 
     def __init__(self, network, label_smoothing=0.0, **kwargs):
@@ -118,7 +150,9 @@ class WrapperModel(keras.Model):
         super().__init__(**kwargs)
         self.network = network
         self.label_smoothing = label_smoothing
-        self.loss_trackers = [keras.metrics.Mean(name=k) for k in self.LOSS_KEYS]
+        self.loss_trackers = [
+            (SelectedMean if k in self.SELECTED_KEYS else keras.metrics.Mean)(name=k)
+            for k in self.LOSS_KEYS]
         self._hard_loss = None
         self.built = True  # the network is built; nothing of its own
 
@@ -250,8 +284,8 @@ class WrapperModel(keras.Model):
         """
         results = self._metric_results()
         if tf.executing_eagerly():
-            idle = {m.name for m in self.loss_trackers
-                    if float(keras.ops.convert_to_numpy(m.count)) == 0}
+            idle = {m.name for m in self.loss_trackers if float(
+                keras.ops.convert_to_numpy(getattr(m, "seen", m.count))) == 0}
             results = {k: v for k, v in results.items() if k not in idle}
         return self._with_loss(results)
 

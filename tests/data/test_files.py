@@ -1,6 +1,7 @@
 """Files named on a command line: listed in a stable order, hostile entries
 refused unread, streamed as the serving signature decodes them."""
 
+import glob
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kzoo.data import files as file_listing
 from kzoo.data.files import FileList, image_dataset, list_files, read_batches
 from kzoo.data.images import MAX_IMAGE_PIXELS, NOT_DECODABLE, OVER_PIXEL_LIMIT
 from kzoo.errors import DataError
@@ -193,3 +195,72 @@ def test_reading_never_blocks_on_a_pipe_or_a_device(images):
         "sub/zero.png": "not a regular file (a character device)",
     }
     assert len(out["good"]) == 5
+
+
+# In a child with a deadline and a memory cap: a glob that follows a link
+# to a folder above it repeats the tree without end (two loops: a hang with
+# memory growing), which must fail this test, not hang the suite.
+_GLOB_SCRIPT = textwrap.dedent("""
+    import json, resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30))
+    from kzoo.data.files import list_files
+    files = list_files(sys.argv[1:])
+    print(json.dumps({"paths": files.paths, "refused": files.refused}))
+""")
+
+
+@pytest.mark.parametrize("loops", [1, 2])
+def test_a_recursive_glob_does_not_follow_links_to_folders(tmp_path, loops):
+    root = tmp_path / "d"
+    for sub in ["", *[f"s{i}" for i in range(9)], "s0/deep"]:
+        (root / sub).mkdir(exist_ok=True)
+        write_image(root / sub / "x.png", _pixels(4, 4))
+    for i in range(loops):
+        os.symlink(".", root / f"l{i + 1}")  # d/l1 -> d
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", _GLOB_SCRIPT, str(root / "**" / "x.png"),
+         str(root / "s0" / "**")],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [os.path.relpath(p, root) for p in out["paths"]] == [
+        "s0/deep/x.png", "s0/x.png", "s1/x.png", "s2/x.png", "s3/x.png",
+        "s4/x.png", "s5/x.png", "s6/x.png", "s7/x.png", "s8/x.png", "x.png"]
+    assert out["refused"] == {}
+
+
+def test_glob_matches_are_what_glob_finds_without_links(images):
+    os.symlink(images / "sub", images / "link")
+    (images / ".hidden_dir").mkdir()
+    write_image(images / ".hidden_dir" / "h.png", _pixels(4, 4))
+    for pattern in ("**/*.png", "sub/**", "**/deep/*", "*/**/*.jp*g", "**/**/*.png",
+                    "s*/**/", "**"):
+        spec = str(images / pattern)
+        # glob also walks `link` (and would loop on a link to a folder above)
+        want = {os.path.normpath(p) for p in glob.glob(spec, recursive=True)
+                if "link" not in os.path.relpath(p, images).split(os.sep)}
+        got = [os.path.normpath(p) for p in file_listing.expand_glob(spec)
+               if "link" not in os.path.relpath(p, images).split(os.sep)]
+        assert got == sorted(want), pattern
+    # a link to a folder a glob matches is refused, as the folder scan does
+    files = list_files([str(images / "*")])
+    refused = {os.path.relpath(files.paths[i], images): r
+               for i, r in files.refused.items()}
+    assert refused == {"link": "a symbolic link to a folder (links are not followed)"}
+
+
+def test_a_name_that_is_not_utf8_is_read_and_shown_escaped(images):
+    name = os.fsdecode(b"\xff.png")
+    write_image(os.path.join(images, name), _pixels(6, 6))
+    write_bytes(os.path.join(images, os.fsdecode(b"bad\xfe.txt")), b"text")
+    files = list_files([str(images)])
+    shown = [os.path.relpath(p, images) for p in files.paths]
+    assert all(p.encode("utf-8") for p in files.paths)  # printable, writable
+    good, bad = shown.index("\\xff.png"), shown.index("bad\\xfe.txt")
+    assert files.read_paths[good] == os.fsencode(os.path.join(images, name))
+    batches = list(read_batches(files, (8, 8), 3, batch_size=4))
+    read = sorted(i for b in batches for i in b.indices)
+    assert good in read and read == sorted(set(range(7)) - {bad})
+    assert {i: e for b in batches for i, e in b.errors.items()} == {
+        bad: NOT_DECODABLE}

@@ -8,6 +8,7 @@ far above float32 reordering error and far below any real difference
 (a dropped preprocessing step moves logits by their own size).
 """
 
+import errno
 import json
 import os
 
@@ -22,9 +23,9 @@ from kzoo.models import create_model
 MODELS = {
     # LeNet-5: Rescaling; AlexNet: LRN and mean-RGB Normalization (whose
     # constants Keras's own ONNX export leaves as graph inputs); VGG-BN: BN.
-    "lenet5": dict(input_shape=(32, 32, 1)),
-    "alexnet": dict(input_shape=(67, 67, 3), width=0.25),
-    "vgg11_bn": dict(input_shape=(32, 32, 3), width=0.125),
+    "lenet5": {"input_shape": (32, 32, 1)},
+    "alexnet": {"input_shape": (67, 67, 3), "width": 0.25},
+    "vgg11_bn": {"input_shape": (32, 32, 3), "width": 0.125},
 }
 
 
@@ -175,3 +176,20 @@ def test_the_card_gives_each_format_its_input_contract(models, tmp_path):
     assert serving["serving_default"]["input"]["dtype"] == "string"
     assert set(serving["serving_default"]["outputs"]) == {
         "logits", "probabilities", "class_ids", "classes"}
+
+
+def test_a_full_disk_is_an_error_naming_the_file_and_leaves_nothing(
+        monkeypatch, models, tmp_path):
+    def half_export(model, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"TFL3 half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(keras.Model, "export", half_export)
+    path = str(tmp_path / "model.tflite")
+    with pytest.raises(KzooError) as caught:
+        portable.export_litert(models["lenet5"], path)
+    assert str(caught.value).startswith(
+        f"Cannot write {path}: No space left on device [ENOSPC]; nothing "
+        "partial was left.")
+    assert not os.listdir(tmp_path)

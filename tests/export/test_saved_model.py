@@ -22,6 +22,7 @@ from kzoo.export import (
 )
 from kzoo.models import create_model
 from kzoo.testing import make_image_folder, rest_request_to_inputs, write_image
+from tests.data.frames_helpers import gif_with_frames
 from tests.data.helpers import png_declaring
 
 
@@ -224,6 +225,23 @@ def test_max_image_pixels_of_the_export(tmp_path):
     with pytest.raises(ValueError, match="Received: max_image_pixels=-1"):
         export_saved_model(_tiny_model(), str(tmp_path / "m"), ["a", "b"],
                            max_image_pixels=-1)
+
+
+def test_serving_holds_the_pixel_limit_for_a_gif_frame_and_decodes_one(tmp_path):
+    version_dir = export_saved_model(_tiny_model(), str(tmp_path / "m"), ["a", "b"],
+                                     max_image_pixels=64)
+    serve = load_serving_signature(version_dir)
+    small = image_ops.encode_png(np.zeros((8, 8, 1), np.uint8)).numpy()
+    lying = gif_with_frames((1, 1), [(0, 0, 8, 9)])  # a 1x1 screen, a 9x8 frame
+    assert "image 1 of the batch declares 9x8 pixels" in _serve_error(
+        version_dir, [small, lying])
+    # 300 frames: the first alone is decoded; its data cut short: refused
+    frames = gif_with_frames((8, 8), [(0, 0, 8, 8)] * 300)
+    out = serve(images=tf.constant([frames, small]))
+    np.testing.assert_allclose(out["logits"][0], _tiny_model()(
+        np.full((1, 8, 8, 1), 76.0, np.float32))[0], atol=1e-4)  # luma of red
+    assert ("image 0 of the batch cannot be read or decoded" in _serve_error(
+        version_dir, [frames[:40], small]))
 
 
 def test_version_folder_follows_the_umask(tmp_path):

@@ -1,5 +1,9 @@
 """`kzoo augment-preview`: a PNG grid of originals and augmented draws."""
 
+import io
+import os
+import stat
+
 import numpy as np
 from PIL import Image
 
@@ -7,6 +11,7 @@ from kzoo import run
 from kzoo.augment import DEFAULT_POLICY
 from kzoo.run.augment_preview import label_text
 from tests.run.helpers import kzoo, one_error_line
+from tests.user_files import character_device, read_in_thread
 
 
 def test_preview_writes_a_grid_png(tmp_path, capsys):
@@ -40,3 +45,36 @@ def test_preview_label_text():
     names = ["cat", "dog", "eel"]
     assert label_text(np.array([0.0, 1.0, 0.0]), names) == "dog"
     assert label_text(np.array([0.3, 0.7, 0.0]), names) == "dog 0.70 / cat 0.30"
+
+
+def test_preview_out_a_pipe_a_device_or_a_user_s_file(tmp_path):
+    fifo = tmp_path / "pipe"  # no extension: PNG
+    os.mkfifo(fifo)
+    join = read_in_thread(fifo)
+    try:
+        run.run("augment-preview", smoke=True, out=str(fifo))
+    finally:
+        got = join()
+    assert Image.open(io.BytesIO(got)).format == "PNG"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    null = character_device(tmp_path)  # /dev/null (as root, a node of it)
+    run.run("augment-preview", smoke=True, out=null)
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    mine = tmp_path / "grid.png"
+    mine.write_bytes(b"")
+    os.chmod(mine, 0o600)
+    run.run("augment-preview", smoke=True, out=str(mine))
+    assert Image.open(mine).format == "PNG"
+    assert stat.S_IMODE(os.stat(mine).st_mode) == 0o600
+
+
+def test_preview_refuses_an_out_it_cannot_write_before_reading(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    for out, expected in [
+            (tmp_path / "afile" / "g.png", f"{tmp_path / 'afile'} is not a folder"),
+            (tmp_path, "it is a folder"),
+            (tmp_path / "g.csv", "--out must end in an image format")]:
+        code, printed, err = kzoo(capsys, "augment-preview", "--out", out)
+        assert code == 2 and printed == ""
+        assert expected in one_error_line(err)
+    assert os.listdir(tmp_path) == ["afile"]

@@ -38,9 +38,9 @@ def test_bad_flags_fail_in_one_line_before_anything_is_written(
 
 
 CONFIG_ERRORS = [
-    ({"epochs": 0}, "epochs: must be >= 1, got 0"),
+    ({"epochs": 0}, "epochs: must be an integer in [1, 100,000], got 0"),
     ({"schedule": "linear"}, "schedule: expected one of ['constant', 'cosine']"),
-    ({"input_size": 0}, "input_size: must be >= 1, got 0"),
+    ({"input_size": 0}, "input_size: must be an integer in [1, 1,024], got 0"),
     ({"lr": "fast"}, "lr: expected a number"),
     ({"smoke": "yes"}, "smoke: expected true or false"),
     ({"batch_size": None}, "expected a value for --batch-size"),

@@ -2,12 +2,14 @@
 
 import json
 import os
+import stat
 
 import pytest
 
 from kzoo import run
 from kzoo.testing import make_image_folder
 from tests.run.helpers import FAST, kzoo, one_error_line
+from tests.user_files import fake_read_only_file_system, read_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,8 @@ def test_evaluate_reports_skipped_files_and_finds_the_latest_version(
     assert f"scoring the latest version: {out / '2'}" in text
     assert "files the data scan skipped: 1" in text
     assert "broken.png: cannot be read or decoded" in text
-    scored = json.load(open(report))
+    with open(report) as f:
+        scored = json.load(f)
     assert [os.path.basename(p) for p in scored["skipped_files"]] == ["broken.png"]
     assert scored["num_examples"] == 12  # the broken file is never scored
     # The version folder itself is scored as given, to the same numbers.
@@ -69,3 +72,45 @@ def test_evaluate_refuses_a_task_or_classes_the_export_does_not_have(
     assert "The model predicts class 'a'" in line or (
         "The model predicts class 'b'" in line)
     assert "data classes: ['x', 'y']" in line
+
+
+TWO_BATCHES = {"smoke": True, "batch_size": 4}  # 8 images
+
+
+def test_evaluate_out_a_pipe_or_a_user_s_file(exported, tmp_path):
+    root, out = exported
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    join = read_in_thread(fifo)
+    try:
+        run.run("evaluate", model=str(out), data=root, out=str(fifo), **TWO_BATCHES)
+    finally:
+        got = join()
+    assert json.loads(got)["num_examples"] == 8
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # a device: as a pipe
+    mine = tmp_path / "mine.json"
+    mine.write_text("{}")
+    os.chmod(mine, 0o600)
+    run.run("evaluate", model=str(out), data=root, out=str(mine), **TWO_BATCHES)
+    with open(mine) as f:
+        assert json.load(f)["num_examples"] == 8
+    assert stat.S_IMODE(os.stat(mine).st_mode) == 0o600
+
+
+def test_evaluate_refuses_an_out_it_cannot_write_before_scoring(
+        exported, tmp_path, capsys, monkeypatch):
+    root, out = exported
+    (tmp_path / "afile").write_text("")
+    code, printed, err = kzoo(capsys, "evaluate", "--model", out, "--data", root,
+                              "--out", tmp_path / "afile" / "e.json")
+    assert code == 2 and printed == ""
+    assert one_error_line(err) == (
+        f"error: The folder of --out must exist: {tmp_path / 'afile'} is not a "
+        f"folder. Received: --out {tmp_path / 'afile' / 'e.json'}")
+    # A read-only folder (as root every permission check passes: the
+    # system's answers on a read-only mount are faked).
+    fake_read_only_file_system(monkeypatch)
+    code, printed, err = kzoo(capsys, "evaluate", "--model", out, "--data", root,
+                              "--out", tmp_path / "e.json")
+    assert code == 2 and printed == ""
+    assert "is on a read-only file system" in one_error_line(err)

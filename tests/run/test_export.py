@@ -1,8 +1,14 @@
 """`--export` on a training command and `kzoo export` on a finished run."""
 
+import errno
 import json
 import os
+import socket
+import subprocess
+import sys
+import uuid
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,6 +16,7 @@ import tensorflow as tf
 from kzoo import run
 from kzoo.data import load_data
 from tests.run.helpers import SMOKE, kzoo, one_error_line, saved_lenet, smoke_dir
+from tests.user_files import dead_pid, fake_read_only_file_system
 
 
 def test_a_run_writes_the_formats_export_names(tmp_path):
@@ -21,7 +28,8 @@ def test_a_run_writes_the_formats_export_names(tmp_path):
     files = set(os.listdir(out))
     assert {"1", "model.tflite", "model.onnx", "model_card.json"} <= files
     assert "model.keras" not in files  # not asked for
-    card = json.load(open(os.path.join(out, "model_card.json")))
+    with open(os.path.join(out, "model_card.json")) as f:
+        card = json.load(f)
     assert set(card["formats"]) == {"savedmodel", "litert", "onnx"}
     assert card["formats"]["litert"]["input"]["shape"] == [None, 32, 32, 1]
     assert card["class_names"] == [str(i) for i in range(10)]
@@ -47,7 +55,8 @@ def test_export_writes_other_formats_of_a_finished_run(tmp_path, capsys):
     assert code == 0, err
     assert os.path.isfile(os.path.join(out, "model.onnx"))
     assert f"onnx       {os.path.join(out, 'model.onnx')} (" in printed
-    card = json.load(open(os.path.join(out, "model_card.json")))
+    with open(os.path.join(out, "model_card.json")) as f:
+        card = json.load(f)
     # the run's own formats stay on the card; onnx joins them
     assert set(card["formats"]) == {"savedmodel", "keras", "onnx"}
     assert card["class_names"] == [str(i) for i in range(10)]
@@ -89,3 +98,96 @@ def test_export_refuses_what_is_not_a_model(tmp_path, capsys):
     code, _, err = kzoo(capsys, "train", "--export", "savedmodel,tflite")
     assert code == 2
     assert "expected one or more of savedmodel, keras, litert, onnx" in err
+
+
+def test_export_refuses_an_out_it_cannot_write_before_loading(
+        tmp_path, capsys, monkeypatch):
+    path = saved_lenet(tmp_path / "m.keras", num_classes=3)
+    (tmp_path / "afile").write_text("mine")
+    code, printed, err = kzoo(capsys, "export", "--model", path, "--out",
+                              tmp_path / "afile")
+    assert code == 2 and printed == ""
+    assert one_error_line(err) == (
+        f"error: Cannot write --out {tmp_path / 'afile'}: it is a file, not a "
+        "folder. Expected a folder (made if missing). Received: --out "
+        f"{tmp_path / 'afile'}")
+    assert (tmp_path / "afile").read_text() == "mine"
+    # A read-only folder (as root every permission check passes: the
+    # system's answers on a read-only mount are faked).
+    fake_read_only_file_system(monkeypatch)
+    code, printed, err = kzoo(capsys, "export", "--model", path, "--out",
+                              tmp_path / "serving")
+    assert code == 2 and printed == ""
+    assert one_error_line(err) == (
+        f"error: Cannot write --out {tmp_path / 'serving'}: {tmp_path} is on a "
+        "read-only file system. Expected a folder this user may write to. "
+        f"Received: --out {tmp_path / 'serving'}")
+
+
+def test_a_full_disk_mid_export_is_one_error_line_and_leaves_nothing(
+        tmp_path, capsys, monkeypatch):
+    path = saved_lenet(tmp_path / "m.keras", num_classes=3)
+    out = tmp_path / "serving"
+    out.mkdir()
+    enospc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def half_save(model, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"PK half a zip")
+        raise enospc
+
+    monkeypatch.setattr(keras.Model, "save", half_save)
+    code, _, err = kzoo(capsys, "export", "--model", path, "--format", "keras",
+                        "--out", out)
+    assert code == 2
+    assert one_error_line(err) == (
+        f"error: Cannot write {out / 'model.keras'}: No space left on device "
+        "[ENOSPC]; nothing partial was left. Expected a writable file system "
+        f"with free space. Received: path='{out / 'model.keras'}'")
+    assert os.listdir(out) == []
+    monkeypatch.undo()
+
+    def half_archive(archive, folder, *args, **kwargs):
+        with open(os.path.join(folder, "saved_model.pb"), "wb") as f:
+            f.write(b"half")
+        raise tf.errors.ResourceExhaustedError(  # as TensorFlow says it
+            None, None, f"{folder}/variables/variables_temp; No space left on "
+                        "device [Op:SaveV2]")
+
+    # `keras.export.ExportArchive()` makes the backend's subclass
+    archive_class = type(keras.export.ExportArchive())
+    monkeypatch.setattr(archive_class, "write_out", half_archive)
+    code, _, err = kzoo(capsys, "export", "--model", path, "--format",
+                        "savedmodel", "--out", out)
+    assert code == 2
+    assert one_error_line(err) == (
+        f"error: Cannot write a SavedModel version under {out}: No space left "
+        "on device [ENOSPC]; nothing partial was left. Expected a writable file "
+        f"system with free space. Received: path='{out}'")
+    assert os.listdir(out) == []
+
+
+def test_a_killed_export_s_temporary_file_is_removed_by_the_next(tmp_path, capsys):
+    pytest.importorskip("ai_edge_litert")
+    path = saved_lenet(tmp_path / "m.keras", num_classes=3)
+    out = tmp_path / "serving"
+    out.mkdir()
+    host = socket.gethostname()
+
+    def orphan(pid):  # named as `kzoo.outputs.atomic_path` names it
+        name = f".model.tflite.{host}-{pid}-{uuid.uuid4().hex}.tmp.tflite"
+        (out / name).write_bytes(b"half a flatbuffer")
+        return name
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        dead, alive = orphan(dead_pid()), orphan(live.pid)
+        code, _, err = kzoo(capsys, "export", "--model", path, "--format",
+                            "litert", "--out", out)
+        assert code == 0, err
+        left = set(os.listdir(out))
+    finally:
+        live.kill()
+        live.wait()
+    assert dead not in left  # a dead process's: removed
+    assert left == {"model.tflite", "model_card.json", alive}  # a live one's kept

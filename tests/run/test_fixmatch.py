@@ -15,6 +15,7 @@ from kzoo.run import fixmatch as fm
 from tests.run.helpers import (
     RAW_FLOAT,
     SMOKE,
+    SMOKE_FLAGS,
     kzoo,
     read_json,
     score_export,
@@ -42,15 +43,65 @@ def test_fixmatch_smoke_exports_the_weight_average(tmp_path, capsys):
         assert key in header
     report = read_json(out, "fixmatch.json")
     assert report["method"] == "fixmatch" and "mask_rate" in report
+    # The digits pool's labels are known: the metric is there (null: n/a).
+    accuracy = report["pseudo_label_accuracy"]
+    assert accuracy is None or 0.0 <= accuracy <= 1.0
     assert os.path.isfile(os.path.join(out, fm.CURVE))
     printed = capsys.readouterr().out
     assert "fixmatch: 1 epoch" in printed and not RAW_FLOAT.search(printed), printed
+    assert "pseudo_label_accuracy " in printed and " nan" not in printed
     assert result.model.name == "lenet5"
     # The SavedModel serves the returned (averaged) network.
     data = load_data("digits", image_size=(32, 32))
     direct = finish.accuracy(result.model, batched(data.test, 256), data.class_names)
     assert score_export(result.saved_model, data="digits") == pytest.approx(
         direct, abs=1e-4)
+
+
+def test_a_pool_of_unknown_labels_has_no_pseudo_label_accuracy(
+        folder, tmp_path, monkeypatch, capsys):
+    drawn = []
+    monkeypatch.setattr(fm, "plot_lines",
+                        lambda series, *a, **k: drawn.append(set(series)))
+    code, printed, err = kzoo(capsys, "fixmatch", "--data", folder,
+                              "--input-size", "16", "--out", tmp_path / "fm",
+                              *SMOKE_FLAGS)
+    assert code == 0, err
+    out = smoke_dir(str(tmp_path / "fm"))
+    # The pool is unlabeled/ alone: no label to measure pseudo-labels against.
+    assert read_json(out, "config.json")["counts"]["unlabeled"] == 30
+    assert "mask_rate" in printed and "pseudo_label_accuracy" not in printed
+    report = read_json(out, "fixmatch.json")
+    assert "mask_rate" in report and "pseudo_label_accuracy" not in report
+    assert "pseudo_label_accuracy" not in read_json(out, "metrics.json")
+    with open(os.path.join(out, "training_log.csv")) as f:
+        assert "pseudo_label_accuracy" not in f.readline()
+    assert drawn == [{"validation accuracy (EMA)", "mask rate"}]
+
+
+def write_log(out, rows):
+    with open(os.path.join(out, "training_log.csv"), "w") as f:
+        f.write("epoch,step,passes,mask_rate,pseudo_label_accuracy,val_accuracy\n")
+        f.writelines(f"{i},{12 * (i + 1)},{i + 1},0.5,{plr},{val}\n"
+                     for i, (plr, val) in enumerate(rows))
+
+
+def test_an_n_a_check_is_null_in_the_report_and_a_gap_in_the_curve(
+        tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(fm, "plot_lines", lambda series, *a, **k: drawn.append(series))
+    out = str(tmp_path)
+    write_log(out, [("0.9", "0.5"), ("nan", "0.6"), ("0.8", "0.7"), ("nan", "0.8")])
+    assert fm.last_logs(out) == {"mask_rate": 0.5, "pseudo_label_accuracy": None,
+                                 "val_accuracy": 0.8}
+    fm.plot_curve(out)
+    steps, values = drawn[0]["pseudo-label accuracy"]
+    assert steps == [12, 24, 36, 48]
+    assert values[0] == 0.9 and values[2] == 0.8
+    assert np.isnan(values[1]) and np.isnan(values[3])  # gaps, not points at 0
+    write_log(out, [("nan", "0.5"), ("nan", "0.6")])  # never measurable
+    fm.plot_curve(out)
+    assert set(drawn[1]) == {"validation accuracy (EMA)", "mask rate"}
 
 
 def test_the_export_is_the_average_not_the_last_weights(tmp_path, monkeypatch):

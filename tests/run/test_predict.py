@@ -2,9 +2,11 @@
 with the predictions of the export's own serving signature."""
 
 import csv
+import errno
 import json
 import os
 import shutil
+import stat
 
 import keras
 import numpy as np
@@ -14,6 +16,7 @@ import tensorflow as tf
 from kzoo import run
 from kzoo.data.images import MAX_IMAGE_PIXELS, NOT_DECODABLE, OVER_PIXEL_LIMIT
 from kzoo.export import export_saved_model, load_serving_signature
+from kzoo.run import predict as predict_module
 from kzoo.testing import make_image_folder, write_image
 from kzoo.testing.images import class_pattern
 from tests.data.helpers import png_declaring, write_bytes
@@ -24,6 +27,11 @@ from tests.run.helpers import (
     one_error_line,
     run_kzoo,
     saved_lenet,
+)
+from tests.user_files import (
+    character_device,
+    fake_read_only_file_system,
+    read_in_thread,
 )
 
 CLASSES = ["a", "b", "c"]
@@ -63,9 +71,19 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+def _read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def _served(version_dir, paths):
     serve = load_serving_signature(str(version_dir))
-    encoded = tf.constant([open(p, "rb").read() for p in paths])
+    encoded = tf.constant([_read_bytes(p) for p in paths])
     return {k: v.numpy() for k, v in serve(images=encoded).items()}
 
 
@@ -123,7 +141,7 @@ def test_top_k_globs_file_lists_and_json(trained, tmp_path):
         assert sorted(row[f"class_{j}"] for j in (1, 2, 3)) == CLASSES
     run.run("predict", model=str(out / "1"), data=data, top_k=3,
             format="json", out=str(tmp_path / "p.json"))
-    records = json.load(open(tmp_path / "p.json"))
+    records = _read_json(tmp_path / "p.json")
     assert [list(r) for r in records] == [list(rows[0])] * len(rows)
     assert [{k: "" if v is None else str(v) for k, v in r.items()}
             for r in records] == rows
@@ -187,7 +205,7 @@ def test_the_command_prints_a_summary(trained, tmp_path, capsys, monkeypatch):
     code, text, _ = kzoo(capsys, "predict", "--model", out, "--data", new,
                          "--format", "json", "--smoke", "--batch-size", "2")
     assert code == 0 and "smoke: 2 batches only" in text
-    assert len(json.load(open(tmp_path / "predictions.json"))) == 4
+    assert len(_read_json(tmp_path / "predictions.json")) == 4
 
 
 def test_class_names_default_to_numbers_with_a_note(trained, tmp_path, capsys):
@@ -234,3 +252,143 @@ def test_a_multi_task_model_is_refused(trained, tmp_path, capsys):
     assert code == 2
     assert "one output (one task); this one has outputs ['new', 'old']" in (
         one_error_line(err))
+
+
+def test_out_a_pipe_a_device_or_a_user_s_file_is_written_as_they_expect(
+        trained, tmp_path):
+    out, new = trained
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    join = read_in_thread(fifo)
+    try:
+        run.run("predict", model=str(out / "1"), data=str(new), out=str(fifo))
+    finally:
+        got = join().decode()
+    assert got.startswith("path,class_1,probability_1,error\r\n")
+    assert len(got.splitlines()) == 7
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # written to, not replaced
+    null = character_device(tmp_path)  # /dev/null (as root, a node of it)
+    result = run.run("predict", model=str(out / "1"), data=str(new), out=null)
+    assert result.metrics["num_predicted"] == 6
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    mine = tmp_path / "mine.csv"
+    mine.write_text("a user's notes\n")
+    os.chmod(mine, 0o600)
+    run.run("predict", model=str(out / "1"), data=str(new), out=str(mine))
+    assert len(_rows(mine)) == 6
+    assert stat.S_IMODE(os.stat(mine).st_mode) == 0o600
+    assert set(os.listdir(tmp_path)) == {"mine.csv", "pipe.csv"} | (
+        {"null"} if null != "/dev/null" else set())
+
+
+def test_an_out_among_the_inputs_is_refused_before_anything_is_written(
+        trained, tmp_path, capsys):
+    out, new = trained
+    folder = tmp_path / "photos"
+    shutil.copytree(new, folder)
+    image = (folder / "top.png").read_bytes()
+    (tmp_path / "link.png").symlink_to(folder / "top.png")
+    for target in (folder / "top.png", tmp_path / "link.png",
+                   folder / "sub" / ".." / "top.png"):
+        code, printed, err = kzoo(capsys, "predict", "--model", out, "--data",
+                                  folder, "--out", target)
+        assert code == 2 and printed == ""  # refused before the model loads
+        assert one_error_line(err) == (
+            f"error: --out is one of the input files ({folder / 'top.png'}): "
+            "predict would replace it with its predictions. Expected an --out "
+            "that is not under --data, or the predictions file of an earlier "
+            f"run. Received: --out {target}")
+        assert (folder / "top.png").read_bytes() == image
+    # An earlier run's predictions inside the folder are not an input, even
+    # named like an image; nor is an empty file (`> photos/p.csv`).
+    for name, fmt, runs in (("p.json", "json", 2), ("good_3.png", "csv", 2),
+                            ("empty.csv", "csv", 1)):
+        if name == "empty.csv":
+            (folder / name).write_bytes(b"")
+        for _ in range(runs):
+            code, printed, err = kzoo(capsys, "predict", "--model", out, "--data",
+                                      folder, "--out", folder / name, "--format", fmt)
+            assert code == 0, err
+            assert "files: 6 under 1 --data item" in printed
+            assert "skipped 0 files" in printed
+        (folder / name).unlink()
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_a_quote(trained, tmp_path,
+                                                       monkeypatch):
+    out, new = trained
+    names = ['=HYPERLINK("http:\\evil","x").png', "+1.png", "-2.png",
+             "@SUM(A1).png", "\tTab.png", "\rReturn.png", "plain.png"]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in names:
+        shutil.copy(new / "top.png", folder / name)
+    bare = tmp_path / "model"
+    bare.mkdir()
+    shutil.copy(out / "model.keras", bare / "model.keras")
+    with open(bare / "config.json", "w") as f:
+        json.dump({"class_names": ["=1+1", "-b", "c"]}, f)
+    monkeypatch.chdir(folder)  # paths as the glob gives them: the bare names
+    run.run("predict", model=str(bare), data="*.png", top_k=3,
+            out=str(tmp_path / "p.csv"))
+    rows = _rows(tmp_path / "p.csv")
+    cells = {"'" + n if n != "plain.png" else n for n in names}
+    assert {r["path"] for r in rows} == cells
+    assert {r["class_1"] for r in rows} | {r["class_2"] for r in rows} | {
+        r["class_3"] for r in rows} == {"'=1+1", "'-b", "c"}
+    float(rows[0]["probability_1"])  # numbers stay numbers
+    run.run("predict", model=str(bare), data="*.png", top_k=3, format="json",
+            out=str(tmp_path / "p.json"))
+    records = _read_json(tmp_path / "p.json")
+    assert {r["path"] for r in records} == set(names)  # JSON stays raw
+    assert {r["class_1"] for r in records} <= {"=1+1", "-b", "c"}
+
+
+def test_a_full_disk_or_a_read_only_folder_is_one_error_line(
+        trained, tmp_path, capsys, monkeypatch):
+    out, new = trained
+    full = character_device(tmp_path, "full")  # /dev/full: ENOSPC
+    code, _, err = kzoo(capsys, "predict", "--model", out, "--data", new,
+                        "--out", full)
+    assert code == 2
+    assert one_error_line(err) == (
+        f"error: Cannot write {full}: No space left on device [ENOSPC]. Expected "
+        f"a writable file system with free space. Received: --out {full}")
+    # A disk that fills mid-file: the previous file stays, nothing partial.
+    previous = tmp_path / "p.csv"
+    previous.write_text("previous\n")
+    real_writer = csv.writer
+
+    class FillingWriter:
+        def __init__(self, f):
+            self.table, self.rows = real_writer(f), 0
+
+        def writerow(self, row):
+            self.rows += 1
+            if self.rows > 3:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.table.writerow(row)
+
+    monkeypatch.setattr(predict_module.csv, "writer", FillingWriter)
+    code, _, err = kzoo(capsys, "predict", "--model", out, "--data", new,
+                        "--out", previous)
+    assert code == 2
+    assert one_error_line(err) == (
+        f"error: Cannot write {previous}: No space left on device [ENOSPC]; "
+        "nothing partial was left. Expected a writable file system with free "
+        f"space. Received: --out {previous}")
+    assert previous.read_text() == "previous\n"
+    assert set(os.listdir(tmp_path)) == {"p.csv"} | (
+        {"full"} if full != "/dev/full" else set())
+    monkeypatch.undo()
+    # A read-only folder (root passes permission checks: the system's
+    # answers on a read-only mount are faked) is refused before the model
+    # loads.
+    fake_read_only_file_system(monkeypatch)
+    code, printed, err = kzoo(capsys, "predict", "--model", out, "--data", new,
+                              "--out", tmp_path / "new.csv")
+    assert code == 2 and printed == ""
+    assert one_error_line(err) == (
+        f"error: Cannot write --out {tmp_path / 'new.csv'}: its folder {tmp_path} "
+        "is on a read-only file system. Expected a folder this user may write "
+        f"to. Received: --out {tmp_path / 'new.csv'}")

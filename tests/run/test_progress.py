@@ -98,3 +98,12 @@ def test_numbers_are_rounded_to_what_they_mean():
     assert progress.counts({"train": 1295, "val": 143}) == (
         "train 1,295, val 143 images")
     assert progress.duration(75) == "1:15" and progress.duration(3725) == "1:02:05"
+
+
+def test_a_rate_with_nothing_to_measure_is_n_a_and_a_nan_loss_stays_nan():
+    logs = {"loss": float("nan"), "mask_rate": 0.0,
+            "pseudo_label_accuracy": np.float32("nan")}
+    assert progress.metrics_text(logs) == (
+        "loss nan  mask_rate 0.0000  pseudo_label_accuracy n/a")
+    assert progress.metrics_text({"pseudo_label_accuracy": 0.5}) == (
+        "pseudo_label_accuracy 0.5000")

@@ -13,6 +13,7 @@ from kzoo.semi_supervised import (
     flexmatch_beta,
     flexmatch_thresholds,
 )
+from kzoo.training.wrapper import SelectedMean
 from tests.training.helpers import (
     assert_two_replicas_equal_one_device,
     ce,
@@ -109,6 +110,41 @@ def test_logged_terms_and_lambda_u_follow_the_formula():
         logs["loss"], [labeled.mean() + 2.5 * unlabeled.mean()], rtol=1e-5)
     np.testing.assert_allclose(logs["pseudo_label_accuracy"],
                                [(pseudo == hidden)[known].mean()], rtol=1e-6)
+
+
+def epoch_logs(threshold, hidden=None):
+    """The logs of one epoch of FixMatch (no update) at `threshold`."""
+    ds, _ = fixmatch_data(hidden=hidden)
+    model = model_of(threshold=threshold)
+    model.compile(keras.optimizers.SGD(0.0))
+    return {k: v[0] for k, v in model.fit(ds, epochs=1, verbose=0).history.items()}
+
+
+def test_pseudo_label_accuracy_is_n_a_when_no_known_pseudo_label_passed():
+    known = np.array([0, 1, 2, 3, 1, 0] * 3, np.int32)
+    # Labels known, nothing reaches tau = 1: NaN (n/a), never 0.0.
+    nothing = epoch_logs(1.0, hidden=known)
+    assert nothing["mask_rate"] == 0.0
+    assert np.isnan(nothing["pseudo_label_accuracy"])
+    # Everything passes, but no label is known: n/a as well.
+    unknown = epoch_logs(0.0, hidden=np.full(18, -1, np.int32))
+    assert unknown["mask_rate"] == 1.0
+    assert np.isnan(unknown["pseudo_label_accuracy"])
+    # Without hidden labels the metric is not logged at all.
+    assert "pseudo_label_accuracy" not in epoch_logs(0.0)
+    # Something passes: a rate.
+    assert 0.0 <= epoch_logs(0.0, hidden=known)["pseudo_label_accuracy"] <= 1.0
+
+
+def test_selected_mean_is_nan_while_it_selected_nothing_and_resets():
+    mean = SelectedMean(name="rate")
+    assert float(mean.seen) == 0.0
+    mean.update_state(tf.constant([1.0, 0.0, 1.0]), sample_weight=tf.zeros([3]))
+    assert float(mean.seen) == 3.0 and np.isnan(float(mean.result()))
+    mean.update_state(tf.constant([1.0, 0.0]), sample_weight=tf.constant([1.0, 1.0]))
+    assert float(mean.result()) == 0.5
+    mean.reset_state()
+    assert float(mean.seen) == 0.0 and np.isnan(float(mean.result()))
 
 
 def test_gradient_step_matches_the_formula():

@@ -1,3 +1,4 @@
+import glob
 import json
 import os
 
@@ -7,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kzoo.errors import KzooError
-from kzoo.training.callbacks import BackupAndRestore
+from kzoo.training.callbacks import BackupAndRestore, PlanTensorBoard
 from kzoo.training.plan import FitPlan
 from tests.training.helpers import max_difference
 
@@ -89,6 +90,24 @@ def test_finite_runs_back_up_and_clean_up_like_keras(tmp_path):
                 callbacks=[backup])
     assert backup.diverged_at is None
     assert not os.path.exists(tmp_path / "backup")
+
+
+def test_a_kept_backup_outlives_fit_restores_the_end_and_goes_on_remove(tmp_path):
+    backup = BackupAndRestore(str(tmp_path / "backup"), keep=True)
+    trained = model()
+    trained.fit(stream(), epochs=3, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[backup])
+    assert backup.resume_epoch() == 3  # the finished training, kept
+    (tmp_path / "backup" / "notes.txt").write_text("mine")
+    again = BackupAndRestore(str(tmp_path / "backup"), keep=True)
+    restored = model()
+    again.restore(restored)
+    assert max_difference(restored.get_weights(), trained.get_weights()) == 0.0
+    assert max_difference([v.numpy() for v in restored.optimizer.variables],
+                          [v.numpy() for v in trained.optimizer.variables]) == 0.0
+    again.remove()
+    assert os.listdir(tmp_path / "backup") == ["notes.txt"]  # only kzoo's files
+    assert again.resume_epoch() == 0
 
 
 def test_restart_resumes_at_the_first_unfinished_epoch(tmp_path):
@@ -198,3 +217,34 @@ def test_what_a_kill_leaves_of_a_first_backup_is_cleaned_not_refused(tmp_path):
     model().fit(stream(), epochs=2, steps_per_epoch=STEPS, verbose=0,
                 callbacks=[backup])
     assert not folder.exists()
+
+
+class Logs(keras.callbacks.Callback):
+    """Adds `values[epoch]` to each epoch's logs (as a model's metric would)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs.update(self.values[epoch])
+
+
+def test_tensorboard_leaves_an_n_a_rate_out_and_keeps_a_nan_loss(tmp_path):
+    plan = FitPlan(steps_per_pass=STEPS, passes=3, steps_per_execution=1,
+                   steps_per_epoch=STEPS, epochs=3)
+    nan = float("nan")
+    values = [{"pseudo_label_accuracy": 0.5, "extra_loss": 1.0},
+              {"pseudo_label_accuracy": nan, "extra_loss": 1.0},
+              {"pseudo_label_accuracy": 0.75, "extra_loss": nan}]
+    model().fit(stream(), epochs=3, steps_per_epoch=STEPS, verbose=0,
+                callbacks=[Logs(values), PlanTensorBoard(plan, str(tmp_path))])
+    found = {}
+    for path in glob.glob(str(tmp_path / "train" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag.startswith("epoch_"):
+                    found.setdefault(value.tag, {})[event.step] = float(
+                        tf.make_ndarray(value.tensor))
+    assert found["epoch_pseudo_label_accuracy"] == {4: 0.5, 12: 0.75}  # a gap at 8
+    assert np.isnan(found["epoch_extra_loss"][12])
