@@ -439,7 +439,15 @@ def _load_yaml(path, text):
                 depth -= 1
         return yaml.load(text, Loader=loader) or {}
     except yaml.YAMLError as err:
-        raise ValueError(" ".join(str(err).split())) from None
+        message = " ".join(str(err).split())
+        if "nesting depth" in message:
+            # libyaml 0.2.5's scanner (PyYAML >= 6.0.4) refuses 1,000 open
+            # collections while scanning ahead, before their events reach
+            # the count above: the same refusal, said the same way.
+            raise KzooError(
+                f"Config file {path} nests lists or mappings more than "
+                f"{CONFIG_MAX_DEPTH} levels deep ({message}).") from None
+        raise ValueError(message) from None
 
 
 def record_config(values, **facts):
