@@ -78,6 +78,24 @@ def process_running(pid):
     return True
 
 
+# The part of a temporary file's or folder's name that says who made it
+# (`temporary_tag`), so that a later writer can tell a killed one's leftovers
+# (`orphaned`) from a live writer's or another machine's.
+TAG_PATTERN = r"(?P<host>.+)-(?P<pid>[0-9]+)-[0-9a-f]{32}"
+
+
+def temporary_tag():
+    """`<host>-<pid>-<32 hex>`: unique, and names this host and process."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def orphaned(match):
+    """Whether a `TAG_PATTERN` match names a process of this host that has
+    ended."""
+    return (match["host"] == socket.gethostname()
+            and not process_running(int(match["pid"])))
+
+
 def _temporary_parts(path):
     """`(folder, prefix, suffix)` of the temporary files of `path`."""
     directory, name = os.path.split(os.path.abspath(path))
@@ -96,14 +114,11 @@ def remove_orphans(path):
     not a regular file.
     """
     directory, prefix, suffix = _temporary_parts(path)
-    pattern = re.compile(re.escape(prefix) + r"(?P<host>.+)-(?P<pid>[0-9]+)-"
-                         r"[0-9a-f]{32}" + re.escape(suffix))
-    host = socket.gethostname()
+    pattern = re.compile(re.escape(prefix) + TAG_PATTERN + re.escape(suffix))
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
             match = pattern.fullmatch(entry.name)
-            if (match and match["host"] == host
-                    and not process_running(int(match["pid"]))
+            if (match and orphaned(match)
                     and entry.is_file(follow_symlinks=False)):
                 with contextlib.suppress(OSError):
                     os.remove(entry.path)
@@ -157,8 +172,7 @@ def atomic_path(path, received=None):
     """
     remove_orphans(path)
     directory, prefix, suffix = _temporary_parts(path)
-    tmp = os.path.join(directory, f"{prefix}{socket.gethostname()}-"
-                                  f"{os.getpid()}-{uuid.uuid4().hex}{suffix}")
+    tmp = os.path.join(directory, f"{prefix}{temporary_tag()}{suffix}")
     try:
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         yield tmp

@@ -32,13 +32,12 @@ import errno
 import os
 import re
 import shutil
-import socket
-import uuid
 
 import keras
 import tensorflow as tf
 
 from kzoo.data import images as image_ops
+from kzoo.outputs import TAG_PATTERN, orphaned, temporary_tag
 
 SERVING_DEFAULT = "serving_default"
 SERVING_TENSORS = "serving_tensors"
@@ -270,8 +269,7 @@ def export_saved_model(model, base_dir, class_names, version=None,
     remove_stale_temporaries(base_dir)
     # mkdir's default mode (0o777 less the umask), not mkdtemp's 0o700: the
     # version folder keeps this mode, and TF Serving may run as another user.
-    tmp = os.path.join(base_dir, f"{_TMP_PREFIX}{socket.gethostname()}-"
-                                 f"{os.getpid()}-{uuid.uuid4().hex}")
+    tmp = os.path.join(base_dir, f"{_TMP_PREFIX}{temporary_tag()}")
     os.mkdir(tmp)
     try:
         archive.write_out(tmp, verbose=False)
@@ -287,7 +285,7 @@ def export_saved_model(model, base_dir, class_names, version=None,
 
 # An export writes into `.tmp-<host>-<pid>-<32 hex>` and renames it when whole.
 _TMP_PREFIX = ".tmp-"
-_TMP_NAME = re.compile(r"\.tmp-(?P<host>.+)-(?P<pid>[0-9]+)-[0-9a-f]{32}")
+_TMP_NAME = re.compile(re.escape(_TMP_PREFIX) + TAG_PATTERN)
 
 
 def remove_stale_temporaries(base_dir):
@@ -300,21 +298,10 @@ def remove_stale_temporaries(base_dir):
     """
     if os.name != "posix":
         return
-    host = socket.gethostname()
     for name in os.listdir(base_dir):
         match = _TMP_NAME.fullmatch(name)
-        if match and match["host"] == host and not _running(int(match["pid"])):
+        if match and orphaned(match):
             shutil.rmtree(os.path.join(base_dir, name), ignore_errors=True)
-
-
-def _running(pid):
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _publish(tmp, base_dir, version):

@@ -1,6 +1,7 @@
 import base64
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -339,7 +340,7 @@ def test_the_folder_of_an_export_killed_mid_write_goes_at_the_next_export(tmp_pa
     (stale,) = os.listdir(base)
     assert stale.startswith(".tmp-")
     assert "half-written" in os.listdir(os.path.join(base, stale))
-    host, hex32 = export_module.socket.gethostname(), "0" * 32
+    host, hex32 = socket.gethostname(), "0" * 32
     dead = stale[len(f".tmp-{host}-"):].split("-")[0]  # the killed process
     # what is not a dead local export's stays: a live process's (this one's),
     # another machine's, and names kzoo does not make
