@@ -345,20 +345,32 @@ HEAD_BYTES = 2**16
 def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     """Why each file cannot be used as an image: a reason, or None if it can.
 
+    The reasons of `scan_image_files` (see there).
+    """
+    return scan_image_files(paths, max_image_pixels)[0]
+
+
+def scan_image_files(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
+    """Why each file cannot be used as an image, and the channels it decodes to.
+
     Two passes. The first reads each file's first `HEAD_BYTES` and its
     header (`images.declared_size`, `SCAN_BATCH` files a call); a file
     declaring more than `max_image_pixels` is refused without being
     decoded. The second decodes the others in one parallel `tf.data` pass
     with the decoder the pipelines use, so corrupt, truncated, non-image
-    and oversized files are all found before any batching.
+    and oversized files are all found before any batching; the channel
+    count of each decoded image (1 grey, 2 grey with alpha, 3 RGB, 4 RGBA,
+    as `images.decode` gives it) comes with it at no extra cost.
 
     Args:
         paths: File paths (regular files: a named pipe would block the read).
         max_image_pixels: The most pixels (height * width) an image may have.
 
     Returns:
-        A list, one entry a path: None, `images.NOT_DECODABLE` or an
-        `images.OVER_PIXEL_LIMIT` line.
+        `(reasons, channels)`: a list, one entry a path (None,
+        `images.NOT_DECODABLE` or an `images.OVER_PIXEL_LIMIT` line), and
+        an int array of the channels each file decodes to (0 where it has
+        a reason).
     """
     paths = list(paths)
     declared = declared_sizes(paths)
@@ -368,20 +380,22 @@ def scan_images(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     reasons = [images.NOT_DECODABLE if ok
                else _refusal(height, width, max_image_pixels)
                for (height, width), ok in zip(declared, within)]
+    channels = np.zeros(len(paths), np.int32)
     candidates = np.flatnonzero(within)
     if not len(candidates):
-        return reasons
+        return reasons, channels
     ds = tf.data.Dataset.from_tensor_slices(
         (candidates, tf.constant(path_bytes([paths[i] for i in candidates]), tf.string)))
-    ds = ds.map(lambda i, path: (i, tf.shape(images.decode(tf.io.read_file(path)))),
+    ds = ds.map(lambda i, path: (i, tf.shape(images.decode(tf.io.read_file(path)))[-1]),
                 num_parallel_calls=AUTOTUNE).ignore_errors()  # failed decodes
     # Read back in batches: element by element, the Python loop cost as
     # much as the decoding (load_data on 30k PNGs: 12.8 s read back one file
     # at a time, 6.0 s in batches of 1,024; benchmarks/bench_load_data.py).
-    for index, _ in ds.batch(SCAN_BATCH).as_numpy_iterator():
+    for index, decoded in ds.batch(SCAN_BATCH).as_numpy_iterator():
+        channels[index] = decoded
         for i in index:
             reasons[i] = None
-    return reasons
+    return reasons, channels
 
 
 def declared_sizes(paths):

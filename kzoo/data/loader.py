@@ -22,7 +22,11 @@ class DataSplits:
     `unlabeled` dataset has label -1. Use `kzoo.data.batched` to batch.
     `unlabeled_labels` are the hidden true labels of the unlabelled pool, in
     its order (-1 where unknown, e.g. `unlabeled/` files): for measuring
-    pseudo-label accuracy, never for training. `skipped_reasons` maps each
+    pseudo-label accuracy, never for training. `data_channels` is the
+    source's own channel count (`image_shape[-1]` is what was asked for).
+    `val_fraction` is the share of each training class held out for
+    validation, out of `val_pool` training images (None and 0 when the
+    validation split is the source's own, or there is none). `skipped_reasons` maps each
     of `skipped_files` to why it was skipped. Paths are printable text (a
     name that is not UTF-8 with `\\xNN` escapes, `items.display_path`).
 
@@ -45,6 +49,9 @@ class DataSplits:
     test_items: object = dataclasses.field(repr=False, default=None)
     unlabeled_labels: np.ndarray = dataclasses.field(repr=False, default=None)
     skipped_reasons: dict = dataclasses.field(repr=False, default_factory=dict)
+    data_channels: int = None
+    val_fraction: float = None
+    val_pool: int = 0
 
     @property
     def num_classes(self):
@@ -97,14 +104,16 @@ def load_data(
             `DIR/unlabeled/**`; or `DIR/<class>/*`), `"tfds:NAME"`, or
             in-memory arrays `(x, y)` / `{"train": (x, y), "test": ...}`.
         image_size: `(height, width)` the images are resized to.
-        channels: 1 or 3; the source's own (digits 1, folders 3, TFDS from
-            its features) when None.
+        channels: 1 or 3; the source's own when None: digits 1, a folder 1
+            when every image is grey (with or without alpha), else 3, TFDS
+            and arrays from their shape.
         labels_per_class: Keep K labelled training images per class; the rest
             of the training split joins the unlabelled pool.
         label_fraction: Keep this fraction of each class labelled instead.
         val_fraction: Per-class fraction of the training split held out for
             validation when the source has no validation split (taken before
-            the label budget); 0 for none.
+            the label budget; at least 1 image of a class of 2 or more); 0
+            for none.
         test_fraction: Per-class fraction held out for testing when the source
             has no test split (always with seed 0, the same for every run).
         seed: Seed of the validation split and the label budget.
@@ -123,9 +132,12 @@ def load_data(
     Raises:
         DataError: Unknown spec, empty class folder, folder without images,
             unreadable train/val/test folder, fewer than 2 classes,
-            impossible label budget, ...
+            impossible label budget, ... A `splits.OptionError` for one
+            about these arguments (`with_flags()` words it for `kzoo`).
     """
     images.check_max_pixels(max_image_pixels)
+    splits.check_budget(labels_per_class, label_fraction)
+    _check_val_fraction(val_fraction)
     parts = resolve_source(spec, data_dir, download, class_names, max_image_pixels)
     if classes is not None:
         parts = sources.select_classes(parts, classes)
@@ -134,13 +146,19 @@ def load_data(
     if channels not in (1, 3):
         raise DataError(f"channels must be 1 or 3. Received: channels={channels}")
     train, test = parts.train, parts.test
+    held = Held(parts.class_names, parts.train.labels)
     if test is None:
-        keep, held = splits.stratified_split(train.labels, test_fraction, TEST_SPLIT_SEED)
-        train, test = train.subset(keep), train.subset(held)
-    val = parts.val
+        keep, out = splits.stratified_split(train.labels, test_fraction, TEST_SPLIT_SEED)
+        train, test = train.subset(keep), train.subset(out)
+        held.hold_test(test_fraction, test.labels)
+    val, val_pool = parts.val, 0
     if val is None and val_fraction:
-        keep, held = splits.stratified_split(train.labels, val_fraction, seed + 1)
-        train, val = train.subset(keep), train.subset(held)
+        val_pool = len(train)
+        keep, out = splits.stratified_split(train.labels, val_fraction, seed + 1)
+        train, val = train.subset(keep), train.subset(out)
+        held.hold_val(val_fraction, val.labels)
+    if labels_per_class is not None:
+        held.check_fits(labels_per_class)
     labelled, rest = splits.label_budget(
         train.labels, parts.class_names, seed, labels_per_class, label_fraction
     )
@@ -179,7 +197,79 @@ def load_data(
             [np.asarray(p.labels, np.int32) for p in unlabeled_parts]
             or [np.zeros(0, np.int32)]
         ),
+        data_channels=parts.channels,
+        val_fraction=val_fraction if val_pool else None,
+        val_pool=val_pool,
     )
+
+
+def _check_val_fraction(val_fraction):
+    if val_fraction is not None and not 0 <= val_fraction < 1:
+        raise splits.OptionError(lambda name: (
+            f"{name('val_fraction')} must be in [0, 1) (0: no validation "
+            f"split). Received: {name('val_fraction', val_fraction)}"))
+
+
+class Held:
+    """What the test and validation hold-outs took of each training class,
+    to say why a label budget does not fit.
+
+    Args:
+        class_names: The classes.
+        labels: Labels of the source's whole training split.
+    """
+
+    def __init__(self, class_names, labels):
+        self.class_names = class_names
+        self.total = self._counts(labels)
+        self.tested = self.validated = self._counts([])
+        self.test_fraction = self.val_fraction = 0
+
+    def _counts(self, labels):
+        n = len(self.class_names)
+        labels = np.asarray(labels, np.int64)
+        return np.bincount(labels[(labels >= 0) & (labels < n)], minlength=n)
+
+    def hold_test(self, fraction, labels):
+        self.test_fraction, self.tested = fraction, self._counts(labels)
+
+    def hold_val(self, fraction, labels):
+        self.val_fraction, self.validated = fraction, self._counts(labels)
+
+    def check_fits(self, labels_per_class):
+        """Raises `splits.OptionError` naming the first class that holds
+        fewer than `labels_per_class` once the hold-outs are taken."""
+        left = self.total - self.tested - self.validated
+        short = np.flatnonzero(left < labels_per_class)
+        if len(short):
+            cls = int(short[0])
+            raise splits.OptionError(
+                lambda name: self._too_many(name, labels_per_class, cls))
+
+    def _too_many(self, name, k, cls):
+        total, tested, validated = (int(self.total[cls]), int(self.tested[cls]),
+                                    int(self.validated[cls]))
+        left = total - tested - validated
+        testing = ("for testing (the data has no test split: "
+                   f"{self.test_fraction:.0%} of each class, the same in every run)")
+        validation = (f"for validation ({name('val_fraction', self.val_fraction)} "
+                      f"of each class, at least 1; {name('val_fraction', 0)} "
+                      "holds none)")
+        taken = [(n, what) for n, what in ((tested, testing),
+                                           (validated, validation)) if n]
+        held = ""
+        if taken:
+            (n, what), *more = taken
+            held = (f", of which {n} {'is' if n == 1 else 'are'} held out {what}"
+                    + "".join(f" and {m} {w}" for m, w in more)
+                    + f", leaving {left}")
+        fix = (f"Give at most {name('labels_per_class', left)}" if left > 0
+               else "Add images of this class")
+        return (
+            f"{name('labels_per_class', k)} is more than class "
+            f"'{self.class_names[cls]}' can give: it has {total} training "
+            f"image{'s' if total != 1 else ''}{held}. {fix}. Received: "
+            f"{name('labels_per_class', k)}")
 
 
 def _unlabeled(parts, make):

@@ -11,11 +11,22 @@ import stat
 import numpy as np
 
 from kzoo.data import images
-from kzoo.data.items import ArrayItems, FileItems, TfdsItems, scan_images
+from kzoo.data.items import ArrayItems, FileItems, TfdsItems, scan_image_files
+from kzoo.data.splits import OptionError
 from kzoo.errors import DataError
 
 SPLIT_DIRS = ("train", "val", "test")
 UNLABELED_DIR = "unlabeled"
+# The unlabelled pool's folder, in either spelling (one of them at a time).
+UNLABELED_DIRS = (UNLABELED_DIR, "unlabelled")
+RESERVED_DIRS = frozenset(SPLIT_DIRS + UNLABELED_DIRS)
+# The layouts `folder_source` reads, for its error messages and --help.
+FOLDER_LAYOUT = (
+    "DIR/train/<class>/* (one folder of images per class), optional "
+    "DIR/val/<class>/*, DIR/test/<class>/* and DIR/unlabeled/** (or "
+    "unlabelled/: images without labels, at any depth); or DIR/<class>/* "
+    "alone, of which test and validation images are held out per class"
+)
 LINKED_FOLDER = "a symbolic link to a folder (links are not followed)"
 
 
@@ -79,7 +90,13 @@ def array_source(data, class_names=None):
 def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
     """`root/train/<class>/*` (+ optional val/, test/, unlabeled/**).
 
-    A root without `train/` is read as `root/<class>/*`. Only regular files
+    A root without `train/` is read as `root/<class>/*` (then `val/` or
+    `test/` beside the classes is an error: they are read only beside
+    `train/`). The pool's folder may be spelt `unlabeled/` or `unlabelled/`
+    (both at once is an error). The source's channels are 1 when every
+    image decodes to grey (grey or grey with alpha: a PNG of colour type 0
+    or 4, a one-component JPEG, ...), else 3; the scan decodes each file
+    once anyway, so this costs nothing more. Only regular files
     are read (a symbolic link to one is followed); named pipes, devices,
     broken links, links to folders inside a class or unlabeled folder (not
     followed; a class folder that is itself a link is read) and files too
@@ -92,16 +109,21 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
     each file again whenever a pipeline reads it (see `FileItems`).
 
     Raises:
-        DataError: No class folders, an empty training class, an unreadable
-            train/val/test folder, a split without a decodable image, ...
+        DataError: No class folders (the message shows the layout), an
+            empty training class, an unreadable train/val/test folder, a
+            split without a decodable image, ...
     """
     root = os.path.abspath(root)
     has_train = os.path.isdir(os.path.join(root, "train"))
     train_dir = os.path.join(root, "train") if has_train else root
-    reserved = set(SPLIT_DIRS) | {UNLABELED_DIR}
-    class_names = _class_dirs(train_dir, () if has_train else reserved)
+    class_names = _class_dirs(train_dir, () if has_train else RESERVED_DIRS)
     if not class_names:
-        raise DataError(f"No class folders found in {train_dir}.")
+        raise DataError(
+            f"No class folders found in {train_dir}. Expected the layout "
+            f"{FOLDER_LAYOUT}. Received: {_contents(train_dir)}")
+    if not has_train:
+        _check_flat_layout(root)
+    unlabeled_dir = _unlabeled_dir(root)
     scan = FileScan(max_image_pixels)
     parts = {}
     for split in SPLIT_DIRS:
@@ -116,15 +138,56 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
             items.labels, class_names, split_dir, every_class=split == "train"
         )
         parts[split] = items
-    unlabeled_dir = os.path.join(root, UNLABELED_DIR)
-    if os.path.isdir(unlabeled_dir):
+    if unlabeled_dir is not None:
         paths = scan.files_below(unlabeled_dir, on_unreadable=scan.skip_folder)
         kept = np.asarray(paths, dtype=object)[scan.images(paths)]
         parts["unlabeled"] = FileItems(kept, np.full(len(kept), -1),
                                        scan.max_image_pixels)
     name = os.path.basename(root.rstrip(os.sep))
-    return SourceParts(name, class_names, 3, skipped_files=list(scan.skipped),
+    return SourceParts(name, class_names, scan.channels(),
+                       skipped_files=list(scan.skipped),
                        skipped_reasons=scan.skipped, **parts)
+
+
+def _unlabeled_dir(root):
+    """`root`'s unlabelled folder (`unlabeled/` or `unlabelled/`), or None.
+
+    Raises:
+        DataError: Both spellings are there (which one holds the pool?).
+    """
+    found = [os.path.join(root, d) for d in UNLABELED_DIRS
+             if os.path.isdir(os.path.join(root, d))]
+    if len(found) > 1:
+        raise DataError(
+            f"Data folder {root} has both unlabeled/ and unlabelled/: expected "
+            "one folder of unlabelled images (either spelling); move the "
+            f"images of one into the other. Received: {', '.join(found)}")
+    return found[0] if found else None
+
+
+def _check_flat_layout(root):
+    """A root read as `root/<class>/*` must not hold `val/` or `test/`: they
+    would be neither classes nor splits (read only beside `train/`)."""
+    splits = [d for d in ("val", "test") if os.path.isdir(os.path.join(root, d))]
+    if splits:
+        names = ", ".join(f"{d}/" for d in splits)
+        raise DataError(
+            f"Data folder {root} has {names} but no train/: expected the "
+            f"training classes in {os.path.join(root, 'train')}/<class>/ "
+            f"beside them (the layout {FOLDER_LAYOUT}). Received: "
+            f"{_contents(root)}")
+
+
+def _contents(directory):
+    """What `directory` holds, in a few words, for an error message."""
+    names = [n for n in _list_dir(directory) if not n.startswith(".")]
+    folders = sorted(n for n in names if os.path.isdir(os.path.join(directory, n)))
+    files = len(names) - len(folders)
+    shown = ", ".join(f"{d}/" for d in folders[:5]) + (
+        f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+    what = [f"{files} file{'s' if files != 1 else ''}"]
+    what.append(f"the folders {shown}" if folders else "no folders")
+    return f"{directory} holds {' and '.join(what)}"
 
 
 def tfds_source(name, data_dir=None, download=False):
@@ -175,10 +238,9 @@ def select_classes(parts, names):
     names = [str(n) for n in names]
     unknown = [n for n in names if n not in parts.class_names]
     if not names or unknown or len(set(names)) != len(names):
-        raise DataError(
+        raise OptionError(lambda name: (
             f"Classes must be distinct names among {parts.class_names}. "
-            f"Received: classes={names}"
-        )
+            f"Received: {name('classes', names)}"))
     old = np.array([parts.class_names.index(n) for n in names], dtype=np.int32)
     mapping = np.full(len(parts.class_names), -1, dtype=np.int32)
     mapping[old] = np.arange(len(old), dtype=np.int32)
@@ -257,6 +319,7 @@ class FileScan:
         self.max_image_pixels = images.check_max_pixels(max_image_pixels)
         self.max_bytes = images.max_encoded_bytes(self.max_image_pixels)
         self.skipped = {}
+        self.decoded_channels = set()  # what the kept images decode to
 
     def files_below(self, directory, on_unreadable=_raise_unreadable):
         """Sorted regular files below `directory`, hidden names left out.
@@ -283,12 +346,22 @@ class FileScan:
         self.skipped[err.filename] = f"unreadable folder ({err.strerror})"
 
     def images(self, paths):
-        """Mask of `paths` that are images within the limit; records the rest."""
-        reasons = scan_images(paths, self.max_image_pixels)
+        """Mask of `paths` that are images within the limit; records the rest
+        (and the channels the kept ones decode to)."""
+        reasons, channels = scan_image_files(paths, self.max_image_pixels)
         for path, reason in zip(paths, reasons):
             if reason:
                 self.skipped[path] = reason
-        return np.array([r is None for r in reasons], dtype=bool)
+        kept = np.array([r is None for r in reasons], dtype=bool)
+        self.decoded_channels.update(channels[kept].tolist())
+        return kept
+
+    def channels(self):
+        """1 when every kept image is grey (1 channel, or 2: grey and
+        alpha), else 3 (an alpha channel is dropped, see
+        `images.convert_channels`)."""
+        grey = self.decoded_channels and self.decoded_channels <= {1, 2}
+        return 1 if grey else 3
 
     def _linked_folder(self, dirpath, name):
         path = os.path.join(dirpath, name)
@@ -323,8 +396,7 @@ def _file_kind(mode):
 
 
 def _scan_classes(split_dir, class_names, split, scan):
-    present = _class_dirs(split_dir, set(SPLIT_DIRS) | {UNLABELED_DIR}
-                          if split == "train" else ())
+    present = _class_dirs(split_dir, RESERVED_DIRS if split == "train" else ())
     unknown = sorted(set(present) - set(class_names))
     if unknown:
         raise DataError(

@@ -13,15 +13,18 @@ A model trained in mixed precision is written in float32 (its weights
 copied into a float32 build of the same architecture): the runtimes'
 portable kernels are float32.
 
-LiteRT goes through Keras's own `model.export(format="litert")`; the
-`ai-edge-litert` package (extra `litert`) runs the file. ONNX goes through
-`tf2onnx` (extra `onnx`) from the frozen graph of the same function: Keras's
-own `format="onnx"` leaves the constants of a `Normalization` layer as
-graph inputs, so a VGG or AlexNet file would ask the caller for the mean.
+LiteRT goes through Keras's own `model.export(format="litert")` (the
+converter is TensorFlow's); the `ai-edge-litert` package (extra `litert`)
+only runs the file. ONNX goes through `tf2onnx` (extra `onnx`) from the
+frozen graph of the same function: Keras's own `format="onnx"` leaves the
+constants of a `Normalization` layer as graph inputs, so a VGG or AlexNet
+file would ask the caller for the mean. `check_dependencies` imports what
+the requested formats need before anything is written.
 """
 
 import contextlib
 import importlib
+import importlib.metadata
 import io
 
 import keras
@@ -33,6 +36,9 @@ from kzoo.outputs import atomic_path
 
 INPUT_NAME = "images"
 ONNX_OPSET = 17
+# What writing each format imports beyond TensorFlow and Keras: (module,
+# the kzoo extra that installs it). LiteRT's converter is TensorFlow's own.
+NEEDS = {"onnx": (("tf2onnx", "onnx"),)}
 
 
 def inference_model(model):
@@ -115,7 +121,7 @@ def export_onnx(model, path, opset=ONNX_OPSET):
             conversion failed, or the write did (the file is named and no
             part of it is left).
     """
-    tf2onnx = require("tf2onnx", "onnx")
+    tf2onnx = require("tf2onnx", "onnx", what="ONNX export")
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -159,14 +165,52 @@ def _rename(proto, names):
         node.output[:] = [names.get(n, n) for n in node.output]
 
 
-def require(module, extra):
-    """Import `module`, or a clear error naming the extra that installs it."""
+def check_dependencies(formats, flag="--export"):
+    """Import what writing each of `formats` needs (`NEEDS`), so that a
+    missing package is found before any file is written.
+
+    Raises:
+        KzooError: One line naming each format (as `flag` gave it) whose
+            package cannot be imported, and how to install it.
+    """
+    missing = []
+    for name in dict.fromkeys(formats):
+        for module, extra in NEEDS.get(name, ()):
+            try:
+                require(module, extra, what=f"{flag} {name}")
+            except KzooError as err:
+                missing.append(str(err))
+    if missing:
+        raise KzooError("; ".join(missing))
+
+
+def require(module, extra, what="This"):
+    """Import `module`, or a clear error saying that `what` needs it and
+    what installs it: the packages of kzoo's `extra` (kzoo is installed
+    from its clone, not from a package index)."""
     try:
         return importlib.import_module(module)
-    except ImportError:
+    except ImportError as err:
+        packages = " ".join(f"'{p}'" for p in extra_packages(extra)) or module
         raise KzooError(
-            f"This needs the '{module}' package: pip install 'kzoo[{extra}]'"
-        ) from None
+            f"{what} needs the '{module}' package, which cannot be imported "
+            f"({_first_line(err)}): pip install {packages} (kzoo's '{extra}' "
+            f"extra; in a kzoo clone: pip install '.[{extra}]')") from None
+
+
+def extra_packages(extra):
+    """The requirements of kzoo's optional `extra` as its installed
+    metadata lists them (`["tf2onnx>=1.17", ...]`); `[]` where unknown."""
+    try:
+        requires = importlib.metadata.requires("kzoo") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return []
+    packages = []
+    for requirement in requires:
+        name, _, marker = requirement.partition(";")
+        if f'extra == "{extra}"' in marker.replace("'", '"'):
+            packages.append(name.strip())
+    return packages
 
 
 @contextlib.contextmanager

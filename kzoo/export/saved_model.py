@@ -44,6 +44,10 @@ SERVING_TENSORS = "serving_tensors"
 KERAS_MODEL_FILE = os.path.join("assets.extra", "model.keras")
 # Versions tried in turn when concurrent exports keep taking the next one.
 _MAX_CLAIMS = 100
+# Images that a request decodes at once when it decodes them one by one.
+_PARALLEL_DECODES = 4
+# Images of the model's size decoded an iteration of the decoding loop.
+_UNROLL = 8
 
 
 def versions(base_dir):
@@ -152,11 +156,12 @@ def _decode_batch(images, size, channels, max_pixels):
 
     The headers are read first (`declared_size`), and a batch with an image
     of an unknown format or over `max_pixels` fails before anything is
-    decoded. Decoding then runs in a `tf.data` pass whose `ignore_errors`
-    drops an image that fails, so that this failure can name its index too
-    (a decode in `tf.map_fn` fails the request naming no image). Each image
-    is decoded, converted and resized on its own (`decode_to_model_input`,
-    the same ops as `kzoo predict` and the training pipeline).
+    decoded. Then the whole batch is decoded in one pass (`_decode_at_once`);
+    only when that pass fails (an image whose data is corrupt or cut short)
+    or holds a GIF or WebP is the batch decoded one image at a time
+    (`_decode_each`), which names the first image that fails. Either way
+    each image goes through the ops of `decode_to_model_input` (as in `kzoo
+    predict` and the training pipeline), so both give the same pixels.
     """
     declared = image_ops.declared_size(images)
     known = tf.reduce_all(declared > 0, axis=1)
@@ -173,10 +178,109 @@ def _decode_batch(images, size, channels, max_pixels):
             lambda: _not_decodable(first),
         )
 
-    with tf.control_dependencies([_check_each(~known | over, header_error)]):
+    def each():
         decoded, batch = _decode_each(images, size, channels)
-    with tf.control_dependencies([_check_each(~decoded, _not_decodable)]):
-        return tf.ensure_shape(tf.identity(batch), [None, *size, channels])
+        with tf.control_dependencies([_check_each(~decoded, _not_decodable)]):
+            return tf.identity(batch)
+
+    with tf.control_dependencies([_check_each(~known | over, header_error)]):
+        ok, batch = _decode_at_once(images, declared, size, channels)
+    batch = tf.cond(ok, lambda: tf.identity(batch), each)
+    return tf.ensure_shape(batch, [None, *size, channels])
+
+
+def _decode_at_once(images, declared, size, channels):
+    """`(True, model inputs [N, H, W, C])`, or `(False, [0, H, W, C])` when an
+    image fails to decode or is a GIF or WebP.
+
+    A graph cannot catch a failing op, but a `tf.data` pass can drop the
+    element it fails on (`ignore_errors`): the whole batch is one element
+    here, so the pass costs about as much for 256 images as for one, where
+    a pass of one element an image (`_decode_each`) costs ~25 us an image
+    before any decoding. JPEG, PNG and BMP images that all declare the
+    model's size and decode to the same channels are converted as one batch
+    (`_at_model_size`); other sizes and channels image by image
+    (`_one_by_one`). A batch with a GIF or WebP is left to `_decode_each`,
+    whose `decode_to_model_input` cuts an animation to its first frame.
+    """
+    shape = tf.constant([*size], tf.int64)
+
+    def decode_all(images, declared):
+        magic = tf.strings.substr(images, 0, 4)
+        plain = ~tf.reduce_any(tf.equal(magic, b"GIF8") | tf.equal(magic, b"RIFF"))
+        pixels, depth = tf.cond(
+            plain & tf.reduce_all(tf.equal(declared, shape)),
+            lambda: _at_model_size(images, size, channels),
+            lambda: (tf.zeros([0], tf.uint8), tf.constant(0)))
+        batch = tf.cond(
+            depth > 0,
+            lambda: image_ops.to_model_input(
+                tf.reshape(pixels, tf.stack([-1, *size, depth])), size, channels),
+            lambda: tf.cond(plain, lambda: _one_by_one(images, size, channels),
+                            lambda: tf.zeros([0, *size, channels])))
+        return plain, tf.ensure_shape(batch, [None, *size, channels])
+
+    failed = (False, tf.zeros([0, *size, channels], tf.float32))
+    ds = tf.data.Dataset.from_tensors((images, declared)).map(decode_all)
+    ds = ds.ignore_errors().concatenate(tf.data.Dataset.from_tensors(failed))
+    return _lean(ds.take(1)).get_single_element()
+
+
+def _decode_plain(image):
+    """`image_ops.decode` of a JPEG, PNG or BMP image, without the
+    `first_frame` that leaves it as it is."""
+    image = tf.io.decode_image(image, channels=0, expand_animations=False)
+    image.set_shape([None, None, None])
+    return image
+
+
+def _one_by_one(images, size, channels):
+    """`decode_to_model_input` of each JPEG, PNG or BMP image (without the
+    `first_frame` that leaves it as it is), `_PARALLEL_DECODES` at once at
+    most: one can take ~16 bytes a pixel while it is resized."""
+    return tf.map_fn(
+        lambda image: image_ops.to_model_input(_decode_plain(image), size, channels),
+        images, parallel_iterations=_PARALLEL_DECODES,
+        fn_output_signature=tf.TensorSpec([*size, channels], tf.float32))
+
+
+def _at_model_size(images, size, channels):
+    """`(pixels, depth)` of JPEG, PNG or BMP images that all declare the
+    model's `size`: their decoded pixels one after another, and the
+    channels they share, or 0 (for no image, an image of another size or
+    other channels, or an RGB image for a gray model).
+
+    Pixels of one depth are converted as a batch, where the conversion
+    copies channels (to RGB, or from gray) just as it does image by image;
+    the luma of RGB is a matrix product, which might round otherwise in
+    another shape, so a gray model's RGB images go one by one, as do
+    batches of mixed channels.
+
+    Images are decoded `_UNROLL` an iteration, then the rest one an
+    iteration: a loop's own ops cost about as much as decoding a small PNG.
+    """
+    count = tf.shape(images)[0]
+
+    def step(k):
+        def body(i, pixels, shapes):
+            for j in range(k):
+                image = _decode_plain(images[i + j])
+                pixels = pixels.write(i + j, tf.reshape(image, [-1]))
+                shapes = shapes.write(i + j, tf.shape(image))
+            return i + k, pixels, shapes
+
+        return body
+
+    state = (0, tf.TensorArray(tf.uint8, count, infer_shape=False, element_shape=[None]),
+             tf.TensorArray(tf.int32, count, element_shape=[3]))
+    state = tf.while_loop(lambda i, *_: i + _UNROLL <= count, step(_UNROLL), state)
+    _, pixels, shapes = tf.while_loop(lambda i, *_: i < count, step(1), state)
+    shapes = shapes.stack()
+    depth = tf.reduce_max(shapes[:, 2])
+    shared = (count > 0) & tf.reduce_all(tf.equal(shapes, tf.stack([*size, depth])))
+    if channels == 1:
+        shared &= depth <= 2
+    return pixels.concat(), tf.where(shared, depth, 0)
 
 
 def _decode_each(images, size, channels):
@@ -185,9 +289,8 @@ def _decode_each(images, size, channels):
 
     One `tf.data` pass decodes and converts the images on every core
     (`num_parallel_calls`, in order); `ignore_errors` drops an image that
-    fails, so its index can be named. Built anew for each request, so the
-    optimisation passes and autotuning that pay off on a long input
-    pipeline are skipped (~10 ms a request here).
+    fails, so its index can be named. Built anew for each request that
+    `_decode_at_once` failed on.
     """
     count = tf.shape(images)[0]
     ds = tf.data.Dataset.from_tensor_slices((tf.range(count), images))
@@ -196,18 +299,23 @@ def _decode_each(images, size, channels):
     # One batch of all that decoded; `get_single_element`, not `reduce`
     # (whose loop cost 4x the decoding, 65 vs 16 ms for 256 PNGs).
     ds = ds.ignore_errors().batch(tf.cast(tf.maximum(count, 1), tf.int64))
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    options.experimental_optimization.apply_default_optimizations = False
-    ds = ds.with_options(options)
 
     # When no image decoded there is no batch at all: an empty one follows,
     # for `take(1)` to fall back on (the check then names image 0).
     nothing = (tf.zeros([0], tf.int32), tf.zeros([0, *size, channels], tf.float32))
-    indices, batch = ds.concatenate(tf.data.Dataset.from_tensors(nothing)).take(
-        1).get_single_element()
+    indices, batch = _lean(ds.concatenate(tf.data.Dataset.from_tensors(
+        nothing)).take(1)).get_single_element()
     decoded = tf.scatter_nd(indices[:, None], tf.ones_like(indices), [count]) > 0
     return decoded, batch
+
+
+def _lean(ds):
+    """`ds` without the optimisation passes and autotuning that pay off on a
+    long input pipeline, not on a pass built for one request."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    return ds.with_options(options)
 
 
 def _not_decodable(first):

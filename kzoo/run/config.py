@@ -21,6 +21,7 @@ import json
 
 from kzoo.errors import KzooError, shortened
 from kzoo.reading import read_text
+from kzoo.run.suggest import did_you_mean
 from kzoo.run.types import ListType
 
 # The key under which `record_config` lists the keys of a run's config.json
@@ -246,8 +247,9 @@ def _converted(command, values, source):
     if unknown:
         more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
         shown = [k if len(k) <= 60 else f"{k[:40]}...{k[-12:]}" for k in unknown[:10]]
+        hint = did_you_mean(unknown[:10], names, show=repr)
         raise KzooError(f"Unknown keys {shown}"
-                        f"{more} in {source}. Valid keys: {sorted(names)}")
+                        f"{more} in {source}{hint}. Valid keys: {sorted(names)}")
     return {k: command.option(k).convert(v, source) for k, v in values.items()}
 
 
@@ -278,7 +280,9 @@ def build_parser(command, prog=None):
     parser = argparse.ArgumentParser(
         prog=prog or f"kzoo {command.name}", description=command.description,
         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    parser.error = _refuse_command_line
+    flags = ["--config", "--help"]
+    parser.error = lambda message: _refuse_command_line(
+        message + _unrecognized_hint(message, flags))
     groups = {}
     for option in command.options:
         target = parser
@@ -288,21 +292,24 @@ def build_parser(command, prog=None):
             target = groups[option.exclusive]
         help_text = option.help_text().replace("%", "%%")
         if option.kind == "switch":
-            target.add_argument(option.flag, dest=option.name, action="store_true",
-                                default=None, help=help_text)
+            action = target.add_argument(
+                option.flag, dest=option.name, action="store_true",
+                default=None, help=help_text)
         elif option.kind == "bool":
-            target.add_argument(option.flag, dest=option.name, default=None,
-                                action=argparse.BooleanOptionalAction,
-                                help=help_text)
+            action = target.add_argument(
+                option.flag, dest=option.name, default=None,
+                action=argparse.BooleanOptionalAction, help=help_text)
         elif option.is_list:  # converted by parse_argv (ListType.from_flags)
-            target.add_argument(option.flag, dest=option.name, action="append",
-                                default=None, metavar=option.name.upper(),
-                                help=help_text)
+            action = target.add_argument(
+                option.flag, dest=option.name, action="append", default=None,
+                metavar=option.name.upper(), help=help_text)
         else:
-            target.add_argument(option.flag, dest=option.name, type=option.type,
-                                choices=option.choices, default=None,
-                                metavar=None if option.choices else
-                                option.name.upper(), help=help_text)
+            action = target.add_argument(
+                option.flag, dest=option.name, type=option.type,
+                choices=option.choices, default=None,
+                metavar=None if option.choices else option.name.upper(),
+                help=help_text)
+        flags.extend(action.option_strings)
     parser.add_argument("--config", metavar="FILE",
                         help="JSON/YAML file of option values (a run's "
                              "config.json replays it); flags given override it")
@@ -340,6 +347,21 @@ def _from_flags(option, value):
 
 def _refuse_command_line(message):
     raise KzooError(f"{message} (--help lists the flags)")
+
+
+# What argparse's message for flags it does not know starts with.
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _unrecognized_hint(message, flags):
+    """`' (did you mean --flexmatch?)'` for argparse's "unrecognized
+    arguments" `message` when a flag in it is close to one of `flags`
+    (argparse suggests by itself from Python 3.14 only); else `''`."""
+    if not message.startswith(_UNRECOGNIZED):
+        return ""
+    words = [w.split("=", 1)[0] for w in message[len(_UNRECOGNIZED):].split()
+             if w.startswith("-")]
+    return did_you_mean(words, flags)
 
 
 def read_config(path):

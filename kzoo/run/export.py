@@ -5,6 +5,7 @@ import os
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, output_classes
 from kzoo.export.card import recorded_class_names
+from kzoo.export.portable import check_dependencies
 from kzoo.outputs import check_output_folder
 from kzoo.run import progress
 from kzoo.run.exporting import write_exports
@@ -20,12 +21,14 @@ def export(config):
         (and `card` to `model_card.json`).
 
     Raises:
-        KzooError: No model at --model; --out a file, in a missing folder,
-            or not writable (checked before the model is loaded); a write
-            that fails (a full disk) names the file, and leaves no part of
-            it.
+        KzooError: No model at --model; a package a --format needs
+            missing, --out a file, in a missing folder, or not writable
+            (checked before the model is loaded and anything is written); a
+            write that fails (a full disk) names the file, and leaves no
+            part of it.
     """
     model_file, run_dir = locate_model(config.model)
+    check_dependencies(config.format, "--format")
     out = os.path.abspath(config.out or run_dir)
     check_output_folder(out, "--out")
     model = load_model_source(model_file)  # kzoo's layers registered
@@ -42,7 +45,8 @@ def export(config):
     os.makedirs(out, exist_ok=True)
     progress.say(f"model: {model_file}; {model.name}, input "
                  f"{'x'.join(map(str, model.input_shape[1:]))}")
-    written = write_exports(model, config.format, out, class_names)
+    written = write_exports(model, config.format, out, class_names,
+                            flag="--format")
     for name, path in written.items():
         progress.say(f"  {name:<10} {path} ({_size(path)})")
     return RunResult("export", out, None, written.get("savedmodel"),

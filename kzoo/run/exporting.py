@@ -15,8 +15,12 @@ _FILE_SYSTEM_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
                        errno.EPERM, errno.EFBIG)
 
 
-def write_exports(model, formats, out, class_names, config=None):
+def write_exports(model, formats, out, class_names, config=None,
+                  flag="--export"):
     """Write `model` in each of `formats` under `out`, and `model_card.json`.
+
+    What every format needs is imported first (`portable.check_dependencies`):
+    a missing package leaves no file of any format.
 
     Args:
         model: The trained Keras model (logits out).
@@ -26,16 +30,18 @@ def write_exports(model, formats, out, class_names, config=None):
             version folder.
         class_names: The model's class names (a dict of lists per output
             for a multi-output model).
+        flag: The option that named `formats`, for the messages.
 
     Returns:
         `{format: path written}`; the SavedModel's version folder under
         `"savedmodel"`.
 
     Raises:
-        KzooError: A write failed (a full disk, a read-only folder): the
-            message names the file (or SavedModel folder) and no part of it
-            is left.
+        KzooError: A format's package is missing (nothing is written), or
+            a write failed (a full disk, a read-only folder): the message
+            names the file (or SavedModel folder) and no part of it is left.
     """
+    portable.check_dependencies(formats, flag)
     written = {}
     for name in formats:
         if name == "savedmodel":

@@ -10,7 +10,7 @@ from kzoo.errors import KzooError
 from kzoo.run import inputs, progress, session, tensorboard
 from kzoo.run.session import backup_config
 from kzoo.training.callbacks import BackupAndRestore, PlanCSVLogger, PlanTensorBoard
-from kzoo.training.plan import FitPlan, plan_fit
+from kzoo.training.plan import FitPlan, plan_fit, plan_steps
 from kzoo.training.wrapper import WrapperModel
 
 
@@ -57,22 +57,28 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
     start = guard.resume_epoch()
     if start >= plan.epochs:
         guard.restore(model)
-        progress.say(f"{phase}: training finished before ({plan.passes} "
-                     f"epochs); its weights restored from {guard.backup_dir}")
+        progress.say(f"{phase}: training finished before "
+                     f"({progress.length(plan)}); its weights restored from "
+                     f"{guard.backup_dir}")
         return None
     tensorboard.log_training_samples(out, data, config)
     if train is None:
         train = inputs.train_dataset(data, config)
     if start:
         progress.say(f"resuming from {guard.backup_dir}: "
-                     f"{progress.passes(plan.passes_done(start))} of "
-                     f"{plan.passes} epochs done")
+                     f"{progress.done(plan, start)} of {progress.length(plan)} "
+                     "done")
         train = train.skip(plan.steps_done(start))
+    validation = inputs.val_dataset(data, config) if data.counts.get("val") else None
+    if validation is None and not start:
+        progress.say(f"{phase}: no validation split: the lines below are "
+                     "training loss and accuracy only; the test split, at the "
+                     "end, is the first measure of how well it generalises")
     bar = progress.PhaseProgress(phase, plan, start=start)
     # Extra callbacks before the logs: what they add to an epoch's logs
     # (pseudo-label's `unlabeled_weight`) reaches the CSV and TensorBoard.
     history = model.fit(
-        train, validation_data=inputs.val_dataset(data, config),
+        train, validation_data=validation,
         epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch,
         callbacks=[guard, *extra_callbacks,
                    *logs(out, plan, append=start > 0), bar],
@@ -97,13 +103,17 @@ def backup_guard(config, out, backup, plan, num_train):
 
 
 def fit_plan(config, num_train, epochs=None):
-    """The `FitPlan` of `epochs` passes (default --epochs) over `num_train`
-    images in batches of --batch-size: --steps-per-execution and
-    --check-every, see `kzoo.training.plan`. --smoke: one check of 2 steps.
+    """The `FitPlan` of `epochs` passes (default --epochs, or a command's
+    --steps budget when --epochs is not set) over `num_train` images in
+    batches of --batch-size: --steps-per-execution and --check-every, see
+    `kzoo.training.plan`. --smoke: one check of 2 steps.
     """
-    epochs = config.epochs if epochs is None else epochs
     if config.smoke:
         return FitPlan(2, 1, min(2, config.steps_per_execution), 2, 1)
+    if epochs is None and config.epochs is None:
+        return plan_steps(num_train, config.batch_size, config.steps,
+                          config.steps_per_execution, config.check_every)
+    epochs = config.epochs if epochs is None else epochs
     return plan_fit(num_train, config.batch_size, epochs,
                     config.steps_per_execution, config.check_every)
 

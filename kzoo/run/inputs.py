@@ -7,7 +7,8 @@ import keras
 
 from kzoo.augment import DEFAULT_POLICY, AugmentPolicy
 from kzoo.data import batched, load_data, one_hot_labels
-from kzoo.errors import KzooError
+from kzoo.data.splits import OptionError
+from kzoo.errors import DataError, KzooError
 from kzoo.models import (
     IMAGENET,
     backbone_layers,
@@ -63,14 +64,22 @@ def input_size(config, model=None):
 
 
 def load_training_data(config, size):
-    """The data spec with this run's budget, splits and seed."""
-    return load_data(
-        config.data, image_size=(size, size), channels=config.channels,
-        labels_per_class=config.labels_per_class,
-        label_fraction=config.label_fraction, val_fraction=config.val_fraction,
-        seed=config.seed, data_dir=config.data_dir, download=config.download,
-        classes=config.classes,
-    )
+    """The data spec with this run's budget, splits and seed.
+
+    Raises:
+        DataError: As `load_data`; one about its options names them by
+            their flags (`--labels-per-class 20`, not `labels_per_class=20`).
+    """
+    try:
+        return load_data(
+            config.data, image_size=(size, size), channels=config.channels,
+            labels_per_class=config.labels_per_class,
+            label_fraction=config.label_fraction, val_fraction=config.val_fraction,
+            seed=config.seed, data_dir=config.data_dir, download=config.download,
+            classes=config.classes,
+        )
+    except OptionError as err:
+        raise DataError(err.with_flags()) from None
 
 
 def load_data_for_model(config, trained, **overrides):
@@ -86,10 +95,47 @@ def load_data_for_model(config, trained, **overrides):
 
 
 def describe_data(data):
+    """What the run trains on: counts, classes, shape (and where its
+    channels come from), skipped files, then how validation was made and
+    what it can tell."""
     progress.say(f"data '{data.name}': {progress.counts(data.counts)}; "
-                 f"{data.num_classes} classes, shape {data.image_shape}; "
+                 f"{data.num_classes} classes, shape {data.image_shape} "
+                 f"({channels_note(data)}); "
                  f"skipped files: {len(data.skipped_files)}")
     print_skipped(data)
+    progress.say(validation_note(data))
+
+
+def channels_note(data):
+    """Where the images' channels come from: 'grey, the data's own;
+    --channels 3 for RGB', or 'colour images turned grey'."""
+    channels, own = data.image_shape[-1], data.data_channels
+    if own is None or own == channels:
+        kind, other = ("grey", "RGB") if channels == 1 else ("RGB", "grey")
+        return f"{kind}, the data's own; --channels {4 - channels} for {other}"
+    return ("grey images repeated into RGB" if channels == 3
+            else "colour images turned grey")
+
+
+def validation_note(data):
+    """One line: where the validation images come from and how finely
+    their accuracy can move (one image is 1/n of it)."""
+    n = data.counts.get("val", 0)
+    if data.val is None or not n:
+        why = ("--val-fraction 0" if data.val is None and not data.val_fraction
+               else "no class has 2 training images to spare")
+        return (f"validation: none ({why}; the data has no val split): no "
+                "val_loss or val_accuracy")
+    if data.val_fraction:
+        where = (f"{n:,} of the {data.val_pool:,} labelled training images, "
+                 f"held out before any label budget (--val-fraction "
+                 f"{data.val_fraction:g} of each class, at least 1; "
+                 "--val-fraction 0 for none)")
+    else:
+        where = f"the data's own val split, {n:,} images"
+    return (f"validation: {where}; val_accuracy on {n:,} image"
+            f"{'s' if n != 1 else ''} moves in steps of {100 / n:.3g}% (one "
+            "image)")
 
 
 def print_skipped(data):

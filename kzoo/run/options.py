@@ -19,6 +19,7 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 NOISE_POLICY = "crop,randaugment(n=2,m=9)"
 STRONG_POLICY = "crop,randaugment(n=2,m=10),cutout"
 CHECK_EVERY = 250  # = kzoo.training.plan.CHECK_EVERY
+FIXMATCH_STEPS = 12000  # see kzoo/run/fixmatch.py for how it was chosen
 SEARCH_TEMPLATE = "crop,randaugment(n={n},m={m})"
 LWF_METHODS = ("feature", "finetune", "lwf")
 TRANSFER_MODES = ("head", "finetune", "scratch")
@@ -26,7 +27,12 @@ TRANSFER_MODES = ("head", "finetune", "scratch")
 Opt = Option
 
 DATA = (
-    Opt("data", "digits", help="'digits' (bundled), a folder, or 'tfds:NAME'"),
+    Opt("data", "digits",
+      help="'digits' (bundled), 'tfds:NAME', or a folder DIR laid out as "
+           "DIR/train/<class>/*.png|jpg|... with optional DIR/val/<class>/, "
+           "DIR/test/<class>/ and DIR/unlabeled/** (or unlabelled/); or "
+           "DIR/<class>/* alone (test and validation images are then held "
+           "out of each class)"),
     Opt("data_dir", help="TFDS data directory"),
     Opt("download", False, kind="switch",
       help="let TFDS download the dataset (off: never fetches)"),
@@ -128,6 +134,9 @@ def _with(options, **defaults):
         change = defaults.get(option.name, option.default)
         if isinstance(change, Refuse):
             option = option.refused(change.reason)
+        elif isinstance(change, Length):
+            option = option.replace(default=None, exclusive="length",
+                                    help=change.help)
         else:
             option = option.replace(default=change)
         out.append(option)
@@ -137,6 +146,14 @@ def _with(options, **defaults):
 class Refuse:
     def __init__(self, reason):
         self.reason = reason
+
+
+class Length:
+    """--epochs as the alternative to a command's --steps budget: no
+    default, excluding --steps."""
+
+    def __init__(self, help):
+        self.help = help
 
 
 def _command(name, summary, description, target, *options):
@@ -256,15 +273,20 @@ confidence reaches --threshold; the unlabelled loss has weight
 --unlabeled-weight. --flexmatch: class-wise curriculum thresholds
 (FlexMatch); --distribution-alignment: the pseudo-label distribution is
 aligned to the labelled one (ReMixMatch). An exponential moving average of
-the weights (--ema-decay) is what is validated, tested and exported. An
-epoch is one pass over the unlabelled pool. On the bundled digits the
+the weights (--ema-decay) is what is validated, tested and exported. A
+run is --steps updates whatever the pool's size (--epochs: passes over
+the unlabelled pool instead). On the bundled digits the
 labelled set is 5 per class (a demo budget); other data keeps every label
 unless a budget flag says. Writes train's outputs to --out, plus
 fixmatch.json and fixmatch_curve.png (validation accuracy, mask rate and
 pseudo-label accuracy against the step).""",
     "kzoo.run.fixmatch:fixmatch",
-    *_with(TRAIN_OPTIONS, augment="default", epochs=1000, label_smoothing=0.0,
-           dropout=0.0),
+    *_with(TRAIN_OPTIONS, augment="default", label_smoothing=0.0, dropout=0.0,
+           epochs=Length("passes over the unlabelled pool (epochs) instead "
+                         "of a --steps budget")),
+    Opt("steps", type=t.steps, exclusive="length",
+      help="training steps (updates) of the run, whatever the pool's size "
+           f"(default: {FIXMATCH_STEPS:,} unless --epochs is given)"),
     *_with(SEMI, ratio=7),
     Opt("strong", STRONG_POLICY, help="strong-view policy of the unlabelled images"),
     Opt("threshold", 0.95, t.unit_interval,
@@ -455,8 +477,12 @@ EVALUATE = _command(
     """Score an exported SavedModel through its serving_default signature.
 
   kzoo evaluate --model saved_models/lenet5-digits/1 --data digits
-  kzoo evaluate --model saved_models/lenet5-digits     # latest version
+  kzoo evaluate --model saved_models/lenet5-digits     # latest version, its data
 
+Without --data the test split of the data the run trained on is scored: the
+--data (with its --data-dir and --classes, unless given) recorded in the
+run's config.json (in the version folder's assets.extra/, else next to
+it); with no record, the bundled digits. The first line says which.
 Test images are fed encoded (file bytes, or PNG for in-memory data), as TF
 Serving receives them; predicted class names are matched to the data's.
 Files the data scan skipped are counted, listed with their reasons and
@@ -465,7 +491,7 @@ recorded (skipped_files), never scored.""",
     Opt("model", required=True,
       help="SavedModel version folder, or a base folder of numbered versions "
            "(the latest is scored)"),
-    *DATA,
+    *_with(DATA, data=None),
     Opt("task", help="output of a multi-task export to score, e.g. 'new' or 'old' "
                    "(an LwF model) (default: the single output)"),
     Opt("batch_size", 64, t.batch_size),

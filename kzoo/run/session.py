@@ -136,7 +136,16 @@ class Session:
 @contextlib.contextmanager
 def session(config):
     """Enter --strategy's scope with --deterministic and --mixed-precision
-    applied (the dtype policy is restored at exit); yields a `Session`."""
+    applied (the dtype policy is restored at exit); yields a `Session`.
+
+    Raises:
+        KzooError: --export names a format whose package is missing (before
+            anything trains or is written).
+    """
+    if config.get("export"):
+        from kzoo.export.portable import check_dependencies
+
+        check_dependencies(config.export)
     with runtime.run_scope(config.strategy, config.mixed_precision,
                            config.deterministic, config.seed) as strategy:
         replicas = strategy.num_replicas_in_sync

@@ -14,6 +14,8 @@ WEAK = "weak"
 STRONG = "strong"
 UNLABELED_INDEX = "unlabeled_index"
 UNLABELED_LABELS = "unlabeled_labels"
+WEAK_LOGITS = "weak_logits"
+WEAK_PASSES = ("auto", "joint", "separate")
 
 
 def _replicated(value, dtype, name):
@@ -78,10 +80,17 @@ class FixMatchModel(WrapperModel):
 
         mean_l CE(y_l, f(x_l)) + λ_u · mean_u [max q_u >= τ_u] · CE(argmax q_u, f(s_u))
 
-    where `q_u = softmax(f(w_u))` without gradient (the pseudo-label), and
-    the three go through the network in one training-mode pass, as in the
-    paper. The unlabelled mean runs over all `μ · B` images, those below the
-    threshold counting 0. Options of the same model:
+    where `q_u = softmax(f(w_u))` without gradient (the pseudo-label). The
+    unlabelled mean runs over all `μ · B` images, those below the
+    threshold counting 0. In the paper the three go through the network in
+    one training-mode pass, which matters where a training-mode pass
+    updates state (batch-norm statistics over all three). `weak_pass`:
+    `"joint"` is that; `"separate"` runs the weak view in its own
+    training-mode pass before the gradient tape (no gradient recorded or
+    computed for it: on LeNet-5 at μ = 7 a step costs less, see
+    benchmarks/bench_fixmatch.py); `"auto"` is `"separate"` for a network
+    without non-trainable state (no batch normalization), else `"joint"`.
+    Options of the same model:
 
     - `flexmatch=True`: class-wise thresholds `τ_u = τ · M(β_c)` for the
       predicted class c (`flexmatch_beta`, `flexmatch_thresholds`). Needs
@@ -117,6 +126,7 @@ class FixMatchModel(WrapperModel):
         alignment_momentum: Momentum of the running model distribution.
         ema_decay: Decay of the weight average (0: none, evaluate the network).
         label_smoothing: Label smoothing of the labelled cross-entropy.
+        weak_pass: `"auto"`, `"joint"` or `"separate"` (see above).
         name: Model name.
 
     Reference:
@@ -134,7 +144,7 @@ class FixMatchModel(WrapperModel):
                  flexmatch=False, pool_size=None, threshold_warmup=True,
                  distribution_alignment=False, target_distribution=None,
                  alignment_momentum=0.999, ema_decay=0.999, label_smoothing=0.0,
-                 name="fixmatch", **kwargs):
+                 weak_pass="auto", name="fixmatch", **kwargs):
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(
                 f"`threshold` must be in [0, 1]. Received: threshold={threshold}")
@@ -147,6 +157,9 @@ class FixMatchModel(WrapperModel):
         if not 0.0 <= alignment_momentum < 1.0:
             raise ValueError("`alignment_momentum` must be in [0, 1). Received: "
                              f"alignment_momentum={alignment_momentum}")
+        if weak_pass not in WEAK_PASSES:
+            raise ValueError(f"`weak_pass` must be one of {WEAK_PASSES}. "
+                             f"Received: weak_pass={weak_pass!r}")
         if flexmatch and not (pool_size and pool_size > 0):
             raise ValueError("FlexMatch keeps a state per unlabelled image: pass "
                              f"`pool_size` > 0. Received: pool_size={pool_size}")
@@ -161,6 +174,9 @@ class FixMatchModel(WrapperModel):
         self.distribution_alignment = bool(distribution_alignment)
         self.alignment_momentum = float(alignment_momentum)
         self.ema_decay = float(ema_decay)
+        if weak_pass == "auto":
+            weak_pass = "joint" if network.non_trainable_variables else "separate"
+        self.weak_pass = weak_pass
         if target_distribution is None:
             target_distribution = [1.0 / classes] * classes
         target = tf.constant(target_distribution, tf.float32)
@@ -194,9 +210,13 @@ class FixMatchModel(WrapperModel):
                 values.update(unlabeled_loss=empty, mask_rate=empty)
             return LossTerms(values, logits)
         n, u = tf.shape(images)[0], tf.shape(x[WEAK])[0]
-        both = self.network(tf.concat([images, x[WEAK], x[STRONG]], 0),
-                            training=True)
-        logits, weak, strong = both[:n], both[n:n + u], both[n + u:]
+        if WEAK_LOGITS in x:  # computed before the tape (`before_tape`)
+            both = self.network(tf.concat([images, x[STRONG]], 0), training=True)
+            logits, weak, strong = both[:n], x[WEAK_LOGITS], both[n:]
+        else:
+            both = self.network(tf.concat([images, x[WEAK], x[STRONG]], 0),
+                                training=True)
+            logits, weak, strong = both[:n], both[n:n + u], both[n + u:]
         labeled = self.weighted(self.hard_label_loss(y, logits), sample_weight)
         terms = self.unlabeled_terms(weak, strong, x.get(UNLABELED_INDEX))
         values = {"labeled_loss": labeled, "unlabeled_loss": terms["loss"],
@@ -209,6 +229,14 @@ class FixMatchModel(WrapperModel):
             masks = {"pseudo_label_accuracy":
                      terms["mask"] * tf.cast(hidden >= 0, tf.float32)}
         return LossTerms(values, logits, masks)
+
+    def before_tape(self, x):
+        """`weak_pass="separate"`: the weak view's logits, from a
+        training-mode pass the gradient tape does not record."""
+        if self.weak_pass != "separate" or not (isinstance(x, dict) and WEAK in x):
+            return x
+        return {**x, WEAK_LOGITS: tf.stop_gradient(
+            self.network(x[WEAK], training=True))}
 
     def unlabeled_terms(self, weak_logits, strong_logits, index=None):
         """Per-image unlabelled loss, mask and pseudo-labels of one batch.

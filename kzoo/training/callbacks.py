@@ -2,6 +2,7 @@
 a non-finite loss, and never touch what kzoo did not write."""
 
 import contextlib
+import csv
 import json
 import math
 import os
@@ -275,10 +276,12 @@ def _finite_loss(logs):
 
 
 class PlanCSVLogger(keras.callbacks.CSVLogger):
-    """Keras's `CSVLogger` for a `FitPlan`'s checks: each row (one check)
-    also has `step` (training steps done) and `passes` (passes over the
-    data done), so a run cut into checks of several passes still reads
-    as a curve over the data."""
+    """Keras's `CSVLogger` for a `FitPlan`'s checks, in the words the
+    progress line uses: each row is one check (`check`: checks done), at
+    `step` (training steps done) and `epoch` (passes over the data done, a
+    float when a check ends inside a pass), then the logs."""
+
+    COLUMNS = ("check", "step", "epoch")
 
     def __init__(self, plan, filename, append=False):
         super().__init__(filename, append=append)
@@ -286,11 +289,18 @@ class PlanCSVLogger(keras.callbacks.CSVLogger):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        if self.keys is None:
-            self.keys = ["step", "passes", *sorted(logs)]
-        logs.update(step=self.plan.steps_done(epoch + 1),
-                    passes=round(self.plan.passes_done(epoch + 1), 4))
-        super().on_epoch_end(epoch, logs)
+        if self.writer is None:
+            self.keys = sorted(k for k in logs if k not in self.COLUMNS)
+            self.writer = csv.DictWriter(
+                self.csv_file, fieldnames=[*self.COLUMNS, *self.keys],
+                extrasaction="ignore")
+            if self.append_header:
+                self.writer.writeheader()
+        row = dict(check=epoch + 1, step=self.plan.steps_done(epoch + 1),
+                   epoch=round(self.plan.passes_done(epoch + 1), 4))
+        row.update((k, logs.get(k, "NA")) for k in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
 
 
 class PlanTensorBoard(keras.callbacks.TensorBoard):

@@ -22,6 +22,11 @@ one pass), and the run does exactly `total_steps` steps:
   at 30 passes checks every 410 steps in calls of 41 steps, where the
   largest divisor not above a request of 32 would be calls of 10.
 
+A run with a step budget (`plan_steps`, `kzoo fixmatch --steps`) is
+`total_steps` steps whatever the size of the data: the same blocks, of at
+least `check_every` steps, without the pass boundaries (a pass over a
+large unlabelled pool can be thousands of steps).
+
 A pure function of its arguments: a resumed run plans the same blocks.
 """
 
@@ -36,21 +41,24 @@ class FitPlan:
 
     Attributes:
         steps_per_pass: Batches in one pass over the training data.
-        passes: Passes of the run (--epochs).
+        passes: Passes of the run (--epochs); with a step budget, the
+            passes its steps make (a float).
         steps_per_execution: Steps per graph call.
         steps_per_epoch: Steps per Keras epoch (one check).
         epochs: Keras epochs (checks) of the run.
+        budget: The step budget (--steps), or 0: the run is whole passes.
     """
 
     steps_per_pass: int
-    passes: int
+    passes: float
     steps_per_execution: int
     steps_per_epoch: int
     epochs: int
+    budget: int = 0
 
     @property
     def total_steps(self):
-        return self.steps_per_pass * self.passes
+        return self.budget or self.steps_per_pass * self.passes
 
     def steps_done(self, epochs_done):
         """Training steps after `epochs_done` Keras epochs."""
@@ -73,15 +81,52 @@ def plan_fit(num_examples, batch_size, passes, steps_per_execution,
     Raises:
         ValueError: A count below 1.
     """
-    for name, value in (("num_examples", num_examples), ("batch_size", batch_size),
-                        ("passes", passes),
-                        ("steps_per_execution", steps_per_execution),
-                        ("check_every", check_every)):
-        if value < 1:
-            raise ValueError(f"`{name}` must be >= 1. Received: {name}={value}")
+    _require_counts(num_examples=num_examples, batch_size=batch_size,
+                    passes=passes, steps_per_execution=steps_per_execution,
+                    check_every=check_every)
     per_pass = -(-num_examples // batch_size)
     total = per_pass * passes
     shortest = min(total, max(per_pass, check_every))
+    block, execution = _blocks(total, shortest, steps_per_execution, per_pass)
+    if block > 4 * shortest:  # e.g. a prime number of passes: a few at a time
+        block = max(per_pass * k for k in divisors(passes)
+                    if per_pass * k <= shortest)
+        execution = nearest_divisor(block, steps_per_execution)
+    return FitPlan(per_pass, passes, execution, block, total // block)
+
+
+def plan_steps(num_examples, batch_size, total_steps, steps_per_execution,
+               check_every=CHECK_EVERY):
+    """The `FitPlan` of a step budget: `total_steps` steps over
+    `num_examples` in batches of `batch_size`, checked in equal blocks of
+    at least `check_every` steps (one block when the budget has no divisor
+    between `check_every` and 4x it, e.g. a prime budget).
+
+    Raises:
+        ValueError: A count below 1.
+    """
+    _require_counts(num_examples=num_examples, batch_size=batch_size,
+                    total_steps=total_steps,
+                    steps_per_execution=steps_per_execution,
+                    check_every=check_every)
+    per_pass = -(-num_examples // batch_size)
+    block, execution = _blocks(total_steps, min(total_steps, check_every),
+                               steps_per_execution, per_pass)
+    return FitPlan(per_pass, total_steps / per_pass, execution, block,
+                   total_steps // block, budget=total_steps)
+
+
+def _require_counts(**counts):
+    for name, value in counts.items():
+        if value < 1:
+            raise ValueError(f"`{name}` must be >= 1. Received: {name}={value}")
+
+
+def _blocks(total, shortest, steps_per_execution, per_pass):
+    """`(block, steps_per_execution)`: the shortest block of at least
+    `shortest` steps dividing `total` whose graph calls are at least a
+    quarter of the request, or one ending on a pass boundary when that is
+    at most twice as long."""
 
     def execution(block):
         return nearest_divisor(block, steps_per_execution)
@@ -94,10 +139,7 @@ def plan_fit(num_examples, batch_size, passes, steps_per_execution,
     aligned = [d for d in usable if d % per_pass == 0 and d <= 2 * block]
     if aligned:
         block = aligned[0]
-    if block > 4 * shortest:  # e.g. a prime number of passes: a few at a time
-        block = max(per_pass * k for k in divisors(passes)
-                    if per_pass * k <= shortest)
-    return FitPlan(per_pass, passes, execution(block), block, total // block)
+    return block, execution(block)
 
 
 def divisors(n):

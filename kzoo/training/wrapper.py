@@ -179,6 +179,12 @@ class WrapperModel(keras.Model):
         weight}` (a float or a scalar variable); default: the term `"loss"`."""
         return {"loss": 1.0}
 
+    def before_tape(self, x):
+        """The training inputs, with what needs no gradient computed
+        before the tape records (FixMatch's weak-view pseudo-labels);
+        by default `x` itself."""
+        return x
+
     def after_update(self):
         """What happens after every optimizer update, inside the training
         step (e.g. FixMatch's weight average); default: nothing."""
@@ -239,6 +245,7 @@ class WrapperModel(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         variables = self.network.trainable_variables
+        x = self.before_tape(x)
         # Only the served network's variables: a teacher's pass is not recorded.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([v.value for v in variables])  # the tf.Variables

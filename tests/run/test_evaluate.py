@@ -2,13 +2,14 @@
 
 import json
 import os
+import shutil
 import stat
 
 import pytest
 
 from kzoo import run
 from kzoo.testing import make_image_folder
-from tests.run.helpers import FAST, kzoo, one_error_line
+from tests.run.helpers import FAST, SMOKE, kzoo, one_error_line
 from tests.user_files import fake_read_only_file_system, read_in_thread
 
 
@@ -114,3 +115,67 @@ def test_evaluate_refuses_an_out_it_cannot_write_before_scoring(
                               "--out", tmp_path / "e.json")
     assert code == 2 and printed == ""
     assert "is on a read-only file system" in one_error_line(err)
+
+
+def test_evaluate_without_data_scores_the_data_the_run_recorded(
+        exported, capsys):
+    root, out = exported
+    code, text, err = kzoo(capsys, "evaluate", "--model", out)
+    assert code == 0, err
+    record = out / "2" / "assets.extra" / "config.json"  # the version's own
+    assert (f"data: {root!r} (recorded by the run in {record}; --data "
+            "overrides)") in text
+    assert f"on 12 images of '{os.path.basename(root)}'" in text
+    given = run.run("evaluate", model=str(out), data=root)
+    assert f"test accuracy {given.test_accuracy:.4f} on 12 images" in text
+
+
+def test_evaluate_without_data_keeps_the_classes_the_run_recorded(tmp_path,
+                                                                  capsys):
+    out = tmp_path / "three"
+    run.run("train", data="digits", classes=["3", "5", "8"], out=str(out),
+            export=["savedmodel"], **SMOKE)
+    # The run folder's config.json, where the version holds no copy.
+    version = out / "smoke" / "1"
+    os.remove(version / "assets.extra" / "config.json")
+    code, text, err = kzoo(capsys, "evaluate", "--model", out / "smoke")
+    assert code == 0, err
+    assert (f"data: 'digits' (recorded by the run in {out / 'smoke'}"
+            f"{os.sep}config.json; --data overrides)") in text
+    assert "on 108 images of 'digits'" in text  # the test split of 3, 5, 8
+    assert [line.split(":")[0].strip() for line in text.splitlines()
+            if line.startswith("  ")] == ["3", "5", "8"]
+
+
+def test_evaluate_says_when_it_scores_the_default_data(exported, tmp_path,
+                                                       capsys):
+    _, out = exported
+    lone = tmp_path / "lone"
+    shutil.copytree(out / "1", lone / "1")
+    os.remove(lone / "1" / "assets.extra" / "config.json")
+    (lone / "config.json").write_text("not json: a file that is not kzoo's")
+    code, text, err = kzoo(capsys, "evaluate", "--model", lone / "1")
+    assert text.splitlines()[0] == (
+        f"data: 'digits' (the default: no kzoo run's config.json next to "
+        f"{lone / '1'} records its data; --data sets it)")
+    assert code == 2 and "The model predicts class" in one_error_line(err)
+
+
+def test_evaluate_names_the_record_whose_data_it_cannot_use(exported, tmp_path,
+                                                            capsys):
+    _, out = exported
+    lone = tmp_path / "lone"
+    shutil.copytree(out / "1", lone / "1")
+    record = lone / "1" / "assets.extra" / "config.json"
+    recorded = json.loads(record.read_text())
+    record.write_text(json.dumps({**recorded, "data": str(tmp_path / "gone")}))
+    code, _, err = kzoo(capsys, "evaluate", "--model", lone / "1")
+    assert code == 2
+    line = one_error_line(err)
+    assert f"'{tmp_path / 'gone'}'" in line
+    assert line.endswith(f"(the data recorded in {record}; --data sets "
+                         "another)")
+    record.write_text(json.dumps({**recorded, "classes": {"a": 1}}))
+    code, _, err = kzoo(capsys, "evaluate", "--model", lone / "1")
+    assert code == 2
+    assert one_error_line(err).startswith(f"error: {record}: classes: ")

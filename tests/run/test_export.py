@@ -15,7 +15,14 @@ import tensorflow as tf
 
 from kzoo import run
 from kzoo.data import load_data
-from tests.run.helpers import SMOKE, kzoo, one_error_line, saved_lenet, smoke_dir
+from tests.run.helpers import (
+    SMOKE,
+    SMOKE_FLAGS,
+    kzoo,
+    one_error_line,
+    saved_lenet,
+    smoke_dir,
+)
 from tests.user_files import dead_pid, fake_read_only_file_system
 
 
@@ -191,3 +198,55 @@ def test_a_killed_export_s_temporary_file_is_removed_by_the_next(tmp_path, capsy
         live.wait()
     assert dead not in left  # a dead process's: removed
     assert left == {"model.tflite", "model_card.json", alive}  # a live one's kept
+
+
+INSTALL_ONNX = ("pip install 'tf2onnx>=1.17' 'onnxruntime>=1.20' (kzoo's 'onnx' "
+                "extra; in a kzoo clone: pip install '.[onnx]')")
+
+
+def without_tf2onnx(monkeypatch):
+    """Importing tf2onnx fails, as where the 'onnx' extra is not installed."""
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)
+
+
+def test_a_missing_package_of_one_format_writes_no_format(tmp_path, capsys,
+                                                           monkeypatch):
+    path = saved_lenet(tmp_path / "m.keras", num_classes=3)
+    out = tmp_path / "serving"
+    without_tf2onnx(monkeypatch)
+    code, printed, err = kzoo(capsys, "export", "--model", path, "--format",
+                              "litert,onnx", "--out", out)
+    assert code == 2 and printed == ""
+    line = one_error_line(err)
+    assert line.startswith("error: --format onnx needs the 'tf2onnx' package, "
+                           "which cannot be imported (")
+    assert line.endswith(INSTALL_ONNX)
+    assert not out.exists()  # no model.tflite, no card, no folder
+
+
+def test_write_exports_checks_every_format_before_writing_any(tmp_path,
+                                                              monkeypatch):
+    from kzoo.errors import KzooError
+    from kzoo.run.exporting import write_exports
+
+    model = keras.models.load_model(saved_lenet(tmp_path / "m.keras", 3))
+    out = tmp_path / "run"
+    out.mkdir()
+    without_tf2onnx(monkeypatch)
+    with pytest.raises(KzooError, match="--export onnx needs the 'tf2onnx'"):
+        write_exports(model, ["keras", "litert", "onnx"], str(out),
+                      ["a", "b", "c"])
+    assert os.listdir(out) == []
+
+
+def test_a_training_run_refuses_a_missing_export_package_before_training(
+        tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r"
+    without_tf2onnx(monkeypatch)
+    code, printed, err = kzoo(capsys, "train", *SMOKE_FLAGS, "--export",
+                              "savedmodel,litert,onnx", "--out", out)
+    assert code == 2 and printed == ""
+    line = one_error_line(err)
+    assert line.startswith("error: --export onnx needs the 'tf2onnx' package")
+    assert line.endswith(INSTALL_ONNX)
+    assert not out.exists()  # nothing trained, nothing written

@@ -16,7 +16,7 @@ def _error_case(kind, tmp_path):
     if kind == "unknown_spec":
         return ["--data", "no-such-data"], "Unknown data spec"
     if kind == "budget":
-        return ["--labels-per-class", "1000"], "labels_per_class=1000"
+        return ["--labels-per-class", "1000"], "--labels-per-class 1000"
     if kind == "augment":
         return ["--augment", "crop,blur"], "unknown augmentation 'blur'; valid names:"
     root = tmp_path / "ds"

@@ -76,8 +76,8 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
 
     assert max_difference(weights_of(whole), weights_of(out)) == 0.0
     with open(os.path.join(out, "training_log.csv")) as f:
-        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
-    assert sorted(set(epochs)) == [0, 1, 2, 3, 4]  # the log of every epoch kept
+        checks = [int(row["check"]) for row in csv.DictReader(f)]
+    assert sorted(set(checks)) == [1, 2, 3, 4, 5]  # the log of every check kept
     assert not os.path.exists(os.path.join(out, "backup"))  # removed once done
 
 

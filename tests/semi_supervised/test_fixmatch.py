@@ -147,9 +147,13 @@ def test_selected_mean_is_nan_while_it_selected_nothing_and_resets():
     assert float(mean.seen) == 0.0 and np.isnan(float(mean.result()))
 
 
-def test_gradient_step_matches_the_formula():
+@pytest.mark.parametrize("weak_pass", ["joint", "separate"])
+def test_gradient_step_matches_the_formula(weak_pass):
+    # One training-mode pass over the three (the paper) or the weak view in
+    # its own pass before the tape: the same step for a stateless network.
     ds, (x, y, xu, unl, _) = fixmatch_data()
-    model = model_of(threshold=0.3, unlabeled_weight=0.7)
+    model = model_of(threshold=0.3, unlabeled_weight=0.7, weak_pass=weak_pass)
+    assert model.weak_pass == weak_pass
     model.compile(keras.optimizers.SGD(0.1))
     model.fit(ds, epochs=1, verbose=0)
 
@@ -169,6 +173,32 @@ def test_gradient_step_matches_the_formula():
     for var, grad in zip(reference.trainable_variables, grads):
         var.assign(var - 0.1 * grad)
     assert max_difference(model.network.get_weights(), reference.get_weights()) < 1e-6
+
+
+def test_auto_keeps_one_pass_where_a_training_pass_updates_state():
+    # Batch normalization: its statistics come from all three views in one
+    # pass, as in the paper; a network without state gets the cheaper
+    # separate weak pass.
+    assert model_of().weak_pass == "separate"
+    keras.utils.set_random_seed(0)
+    with_bn = keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
+        keras.layers.BatchNormalization(), keras.layers.Flatten(),
+        keras.layers.Dense(4)])
+    assert FixMatchModel(with_bn).weak_pass == "joint"
+    assert FixMatchModel(with_bn, weak_pass="separate").weak_pass == "separate"
+
+
+def test_the_separate_weak_pass_is_not_recorded_on_the_tape():
+    ds, _ = fixmatch_data()
+    x, _ = next(iter(ds))
+    model = model_of(weak_pass="separate")
+    with tf.GradientTape() as tape:
+        prepared = model.before_tape(x)
+    assert "weak_logits" in prepared and prepared["weak_logits"].shape == (18, 4)
+    assert tape.gradient(tf.reduce_sum(prepared["weak_logits"]),
+                         model.network.trainable_variables[0]) is None
+    assert "weak_logits" not in model_of(weak_pass="joint").before_tape(x)
 
 
 # --- FlexMatch and distribution alignment on hand-made statistics --------
@@ -322,6 +352,7 @@ def test_two_replicas_equal_one_device():
     (dict(ema_decay=1.0), "ema_decay"),
     (dict(alignment_momentum=1.0), "alignment_momentum"),
     (dict(target_distribution=[0.5, 0.5]), "target_distribution"),
+    (dict(weak_pass="twice"), "weak_pass"),
 ])
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
