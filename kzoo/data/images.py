@@ -322,8 +322,13 @@ def decode(encoded):
         tf.errors.InvalidArgumentError: When run, for a string that does not
             decode, a GIF whose blocks cannot be walked included.
     """
-    image = tf.io.decode_image(first_frame(encoded), channels=0,
-                               expand_animations=False)
+    return decode_still(first_frame(encoded))
+
+
+def decode_still(encoded):
+    """`decode` of a JPEG, PNG or BMP string, which has one frame: without
+    the `first_frame` walk that would leave it as it is."""
+    image = tf.io.decode_image(encoded, channels=0, expand_animations=False)
     image.set_shape([None, None, None])
     return image
 

@@ -226,20 +226,13 @@ def _decode_at_once(images, declared, size, channels):
     return _lean(ds.take(1)).get_single_element()
 
 
-def _decode_plain(image):
-    """`image_ops.decode` of a JPEG, PNG or BMP image, without the
-    `first_frame` that leaves it as it is."""
-    image = tf.io.decode_image(image, channels=0, expand_animations=False)
-    image.set_shape([None, None, None])
-    return image
-
-
 def _one_by_one(images, size, channels):
     """`decode_to_model_input` of each JPEG, PNG or BMP image (without the
     `first_frame` that leaves it as it is), `_PARALLEL_DECODES` at once at
     most: one can take ~16 bytes a pixel while it is resized."""
     return tf.map_fn(
-        lambda image: image_ops.to_model_input(_decode_plain(image), size, channels),
+        lambda image: image_ops.to_model_input(image_ops.decode_still(image),
+                                               size, channels),
         images, parallel_iterations=_PARALLEL_DECODES,
         fn_output_signature=tf.TensorSpec([*size, channels], tf.float32))
 
@@ -264,7 +257,7 @@ def _at_model_size(images, size, channels):
     def step(k):
         def body(i, pixels, shapes):
             for j in range(k):
-                image = _decode_plain(images[i + j])
+                image = image_ops.decode_still(images[i + j])
                 pixels = pixels.write(i + j, tf.reshape(image, [-1]))
                 shapes = shapes.write(i + j, tf.shape(image))
             return i + k, pixels, shapes
