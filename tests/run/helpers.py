@@ -80,12 +80,26 @@ def score_export(version_dir, **options):
     return run.run("evaluate", model=version_dir, **options).test_accuracy
 
 
+_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'kzoo', *sys.argv[1:]])")
+
+
 def start_kzoo(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **env):
     """`python -m kzoo *argv` in a new process, not waited for (`Popen`);
     for tests where the process boundary is the point (kill and resume,
-    several workers). Extra environment in `env`."""
+    several workers). Extra environment in `env`.
+
+    The process starts with SIGINT's default action, as from a terminal:
+    a process started in the background by a non-interactive shell (CI
+    runners, `cmd &` in a script) inherits SIGINT *ignored*, Python then
+    installs no KeyboardInterrupt handler, and a test that sends SIGINT
+    would see a run that never stops. `exec` keeps an ignored signal
+    ignored, so the small launcher restores the default and then becomes
+    `python -m kzoo` (same pid)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "kzoo", *map(str, argv)], stdout=stdout,
+        [sys.executable, "-c", _WITH_DEFAULT_SIGINT, *map(str, argv)],
+        stdout=stdout,
         stderr=stderr, text=True, cwd=ROOT,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
     )
