@@ -1,3 +1,17 @@
+"""Shared test setup, and the suite's two tiers.
+
+Default tier, `python -m pytest` (README command 2): fast and in-process, a
+few minutes on two cores, and it still imports and exercises every kzoo
+module. The `large` tier holds what crosses a process boundary or runs
+long: the fresh-virtualenv install, SIGKILL and resume, two workers,
+bit-identical reruns, export and decode subprocesses, the longest
+end-to-end runs. Run it with `python -m pytest -m large`; every tier at
+once with `python -m pytest -m "large or not large"`. `.ci/run` runs both,
+so CI still runs every test. As in keras-hub's conftest.py, heavy tests are
+marked and left out by default, but here they are deselected (counted in
+the summary), never skipped. `slow` is kept as an old name for `large`.
+"""
+
 import ipaddress
 import os
 import socket
@@ -8,6 +22,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """`slow` is `large` by its old name: `-m large` selects both, and the
+    default `-m 'not large'` leaves both out (tryfirst: before pytest's own
+    `-m` deselection reads the markers)."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("large"):
+            item.add_marker(pytest.mark.large)
+
 
 # Two logical CPU devices, so that tests can compare a MirroredStrategy over
 # two replicas with one device. Must happen before TensorFlow initialises its

@@ -49,6 +49,7 @@ def every_serializable():
         "    importlib.import_module(m.name)")
 
 
+@pytest.mark.large
 def test_import_kzoo_registers_every_serializable_object_in_any_order():
     expected = every_serializable()
     assert {"kzoo>Dropout", "kzoo>LocalResponseNormalization", "kzoo>AugmentPolicy",
@@ -74,7 +75,7 @@ def test_import_kzoo_cli_imports_neither_keras_nor_tensorflow():
 def keras_files(tmp_path_factory):
     """One `.keras` file of each kind kzoo writes or a user builds."""
     base = tmp_path_factory.mktemp("keras-kinds")
-    run.run("train", out=str(base / "train"), export="keras", **SMOKE)
+    run.run("train", out=str(base / "train"), **SMOKE)  # exports keras
     files = {"plain": os.path.join(base, "train", "smoke", "model.keras")}
     # a model with an augmentation policy inside (kzoo layers in kzoo layers)
     keras.utils.set_random_seed(0)
@@ -84,7 +85,7 @@ def keras_files(tmp_path_factory):
     with_policy = keras.Model(inputs, network(policy(inputs)))
     files["policy"] = str(base / "policy.keras")
     with_policy.save(files["policy"])
-    run.run("fixmatch", out=str(base / "fm"), export="keras", **SMOKE)
+    run.run("fixmatch", out=str(base / "fm"), **SMOKE)  # exports keras
     files["fixmatch"] = os.path.join(base, "fm", "smoke", "model.keras")
     run.run("lwf", old_model=saved_lenet(base / "old.keras", 5),
             old_classes="0,1,2,3,4", classes="5,6,7,8,9", method="lwf",
@@ -96,6 +97,7 @@ def keras_files(tmp_path_factory):
     return files
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("imports", ["import kzoo; import keras",
                                      "import keras; import kzoo"])
 def test_every_keras_kind_loads_after_import_kzoo_only(keras_files, imports):

@@ -25,6 +25,8 @@ import pytest
 
 from kzoo.testing.images import make_image_folder
 
+pytestmark = pytest.mark.large  # a fresh virtualenv and a wheel: minutes
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_SHIPPED = shutil.ignore_patterns(".git", "saved_models", "build", "*.egg-info",
                                      "__pycache__", ".pytest_cache", "tests",

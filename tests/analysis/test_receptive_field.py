@@ -8,6 +8,7 @@ def _by_name(model):
     return {row.name: row for row in layer_table(model)}
 
 
+@pytest.mark.large
 def test_vgg16_receptive_fields():
     rows = _by_name(create_model("vgg16", num_classes=1000))
     assert rows["block1_conv1"].receptive_field == 3

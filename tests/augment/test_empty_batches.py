@@ -58,6 +58,7 @@ def graph_runs():
     return runs
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", OP_NAMES)
 def test_every_op_keeps_the_shape_of_0_1_and_5_images(request, name):
     for shape in SHAPES:
@@ -82,6 +83,7 @@ def _apply(layer, images, mode):
     return next(iter(dataset.map(layer)))
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("channels", [3, 1])
 def test_randaugment_on_identical_images(channels, mode):

@@ -96,6 +96,7 @@ def test_every_table_entry_keeps_the_data_contract(name):
     np.testing.assert_allclose(np.asarray(inference["images"]), images, atol=1e-4)
 
 
+@pytest.mark.large
 def test_every_entry_chained_in_tf_data():
     # RandAugment's graph is the slow one to trace; the map_fn test covers it.
     spec = ",".join(name for name in sorted(POLICY_TABLE) if name != "randaugment")
@@ -123,6 +124,7 @@ def test_none_and_default():
     )
 
 
+@pytest.mark.large
 def test_map_fn_in_tf_data_returns_one_hot_mixed_labels():
     images = _batch(8, channels=1)
     policy = AugmentPolicy("crop,randaugment(n=1,m=5),mixup", (16, 16), 5, seed=0)
@@ -191,6 +193,7 @@ def test_config_round_trip():
     assert registered == "kzoo>AugmentPolicy"
 
 
+@pytest.mark.large
 def test_a_model_with_the_policy_inside_saves_and_loads(tmp_path):
     spec = "flip,crop,randaugment(n=2,m=9)"
     inputs = keras.Input((16, 16, 3))

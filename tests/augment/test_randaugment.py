@@ -111,6 +111,7 @@ def test_sharpness_sign_changes_edge_strength(image):
     assert edges(_apply("sharpness", image, 10, 1.0)) > edges(image)
 
 
+@pytest.mark.large
 def test_layer_contract(image):
     batch = np.stack([image, image[::-1], image[:, ::-1], 255 - image])
     assert_augmentation_contract(lambda seed: RandAugment(2, 9, seed=seed), batch)
@@ -201,6 +202,7 @@ def test_invalid_arguments(kwargs, match):
         RandAugment(**kwargs)
 
 
+@pytest.mark.large
 def test_usable_as_a_model_layer(tmp_path, image):
     inputs = keras.Input((24, 24, 3))
     x = RandAugment(2, 9, seed=0)(inputs)

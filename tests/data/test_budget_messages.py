@@ -25,6 +25,7 @@ def _with_test(root):
     return root
 
 
+@pytest.mark.large
 def test_a_budget_over_what_validation_leaves_says_so(eight, tmp_path):
     root = _with_test(make_image_folder(
         str(tmp_path / "ds"), classes=("a", "b", "c", "d"), per_class=8, size=8))
@@ -57,6 +58,7 @@ def test_the_test_hold_out_is_named_too(eight):
         "--labels-per-class 5.")
 
 
+@pytest.mark.large
 def test_the_validation_split_is_described(eight, tmp_path):
     root = _with_test(make_image_folder(
         str(tmp_path / "ds"), classes=("a", "b", "c", "d"), per_class=8, size=8))

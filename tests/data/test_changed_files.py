@@ -55,6 +55,7 @@ def _pool_indices(data, cache, passes, between=None):
     return seen
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("cache", [False, True])
 def test_a_pool_file_swapped_for_a_pixel_bomb_is_skipped_undecoded(
         data_and_pool, capsys, cache):
@@ -84,14 +85,17 @@ def test_a_pool_file_deleted_or_corrupted_mid_run_is_skipped_and_counted(
     assert seen[0] == list(range(6))
     # A cached pool was decoded in the first pass and is not read again.
     after = list(range(6)) if cache else [0, 2, 3, 5]
-    # The pipeline reads ahead (prefetch), so the first batches after the
-    # damage may have been read before it; from then on it is seen.
-    assert all(s in (list(range(6)), after) for s in seen[1:3])
-    assert seen[3:] == [after] * 3
+    # The pipeline reads ahead (prefetch, of a depth tf.data tunes), so the
+    # passes next to the damage may hold batches read before it, in any
+    # mix: they lose nothing but the damaged files. The last passes were
+    # read after it.
+    assert all(set(after) <= set(s) <= set(range(6)) for s in seen[1:4])
+    assert seen[4:] == [after] * 2
     assert data.skipped_reasons == ({} if cache else {
         pool[1]: NOT_DECODABLE, pool[4]: NOT_DECODABLE})
 
 
+@pytest.mark.large
 def test_a_labelled_file_that_changed_is_dropped_from_its_batch(data_and_pool):
     data, _ = data_and_pool
     files = [p for p in data.test_items.paths]  # the test split's 2 files
@@ -105,6 +109,7 @@ def test_a_labelled_file_that_changed_is_dropped_from_its_batch(data_and_pool):
     assert sorted(labels.tolist()) == [0] * 3 * 2 + [1] * 3 * 2  # untouched
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("strategy", ["default", "mirrored"])
 def test_kzoo_fixmatch_trains_on_when_pool_files_change_after_the_scan(
         tmp_path, monkeypatch, capsys, strategy):

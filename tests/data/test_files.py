@@ -96,6 +96,7 @@ def test_an_item_matching_nothing_is_an_error(tmp_path, monkeypatch, spec, expec
     assert str(info.value).endswith(f"Received: {spec!r}")
 
 
+@pytest.mark.large
 def test_images_equal_what_serving_default_decodes(images):
     files = list_files([str(images)])
     for channels in (1, 3):
@@ -109,6 +110,7 @@ def test_images_equal_what_serving_default_decodes(images):
         np.testing.assert_array_equal(batch.images, served.numpy())
 
 
+@pytest.mark.large
 def test_every_file_is_accounted_for_once_in_order(images):
     write_bytes(images / "a_corrupt.png", b"\x89PNG\r\n\x1a\n not really")
     write_bytes(images / "sub" / "bomb.png", png_declaring(23000, 23000))
@@ -180,6 +182,7 @@ _READ_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 def test_reading_never_blocks_on_a_pipe_or_a_device(images):
     os.mkfifo(images / "sub" / "pipe.png")
     os.symlink("/dev/zero", images / "sub" / "zero.png")
@@ -209,6 +212,7 @@ _GLOB_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("loops", [1, 2])
 def test_a_recursive_glob_does_not_follow_links_to_folders(tmp_path, loops):
     root = tmp_path / "d"

@@ -40,6 +40,7 @@ def test_the_scan_gives_each_files_decoded_channels(tmp_path):
     assert channels.tolist() == [1, 2, 3, 4, 1, 0]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("mode,fmt", [("L", "png"), ("LA", "png"), ("L", "jpg")])
 def test_a_folder_of_grey_images_loads_with_one_channel(tmp_path, mode, fmt):
     root = _folder(tmp_path / "grey", mode, fmt)
@@ -50,6 +51,7 @@ def test_a_folder_of_grey_images_loads_with_one_channel(tmp_path, mode, fmt):
         assert x.shape[1:] == (8, 8, 1)
 
 
+@pytest.mark.large
 def test_one_colour_image_anywhere_makes_the_folder_rgb(tmp_path):
     root = _folder(tmp_path / "mixed", "L", unlabeled=2)
     assert folder_source(root).channels == 1

@@ -73,6 +73,7 @@ _SCAN_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 def test_only_regular_files_are_read_and_the_scan_never_blocks(tmp_path):
     root = _folder(tmp_path, unlabeled=2)
     cls = os.path.join(root, "train", "a")
@@ -100,6 +101,7 @@ def test_only_regular_files_are_read_and_the_scan_never_blocks(tmp_path):
     assert out["counts"]["unlabeled"] == 2
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("folder", ["test/b", "val/a", "test", "train/a/sub"])
 def test_an_unreadable_labelled_folder_is_an_error(tmp_path, monkeypatch, folder):
     root = _folder(tmp_path, splits=("train", "val", "test"))
@@ -113,6 +115,7 @@ def test_an_unreadable_labelled_folder_is_an_error(tmp_path, monkeypatch, folder
     assert path in str(info.value) and "Received: Permission denied" in str(info.value)
 
 
+@pytest.mark.large
 def test_an_unreadable_unlabeled_folder_is_skipped_and_counted(tmp_path, monkeypatch):
     root = _folder(tmp_path, unlabeled=3)
     os.makedirs(os.path.join(root, "unlabeled", "batch2"))
@@ -125,6 +128,7 @@ def test_an_unreadable_unlabeled_folder_is_skipped_and_counted(tmp_path, monkeyp
     assert data.counts["unlabeled"] == 1
 
 
+@pytest.mark.large
 def test_a_test_split_may_lack_a_class(tmp_path):
     root = _folder(tmp_path, splits=("train", "test"))
     for name in os.listdir(os.path.join(root, "test", "b")):

@@ -182,6 +182,7 @@ print("first frame decoded")
 """
 
 
+@pytest.mark.large
 def test_an_rgb_animated_webp_decodes_instead_of_overflowing_the_heap():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(

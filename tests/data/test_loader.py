@@ -29,6 +29,7 @@ def test_digits_default_splits_are_disjoint_and_complete():
     assert x.dtype == "float32" and 0 <= float(np.min(x)) and float(np.max(x)) <= 255
 
 
+@pytest.mark.large
 def test_test_split_does_not_depend_on_run_seed():
     a = load_data("digits", image_size=(8, 8), seed=0)
     b = load_data("digits", image_size=(8, 8), seed=5)
@@ -36,6 +37,7 @@ def test_test_split_does_not_depend_on_run_seed():
     assert _hashes(a.train) != _hashes(b.train)
 
 
+@pytest.mark.large
 def test_folder_with_unlabeled_and_budget_is_disjoint(tmp_path):
     root = make_image_folder(str(tmp_path / "ds"), per_class=8, size=12,
                              splits=("train", "test"), unlabeled=5)
@@ -53,6 +55,7 @@ def test_folder_with_unlabeled_and_budget_is_disjoint(tmp_path):
     np.testing.assert_array_equal(hidden[15:], -1)
 
 
+@pytest.mark.large
 def test_folder_without_test_gets_stratified_holdout(tmp_path):
     root = make_image_folder(str(tmp_path / "ds"), per_class=10, size=8)
     data = load_data(root, image_size=(8, 8), val_fraction=0.1)
@@ -180,6 +183,7 @@ def test_classes_keep_and_relabel_the_chosen_classes(tmp_path):
         load_data("digits", classes=["5", "x"])
 
 
+@pytest.mark.large
 def test_classes_on_tfds_relabel_inside_the_pipeline():
     with tfds.testing.mock_data(num_examples=60):
         full = load_data("tfds:mnist", image_size=(28, 28), val_fraction=0)

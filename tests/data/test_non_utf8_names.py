@@ -6,6 +6,7 @@ import csv
 import os
 
 import numpy as np
+import pytest
 
 from kzoo.data import batched, load_data
 from kzoo.data.images import NOT_DECODABLE
@@ -41,6 +42,7 @@ def test_predict_reads_and_writes_names_that_are_not_utf8(tmp_path, capsys):
     assert "predicted 2 images; skipped 1 file:" in printed
 
 
+@pytest.mark.large
 def test_load_data_reads_names_that_are_not_utf8(tmp_path):
     root = make_image_folder(str(tmp_path / "ds"), classes=("a", "b"), per_class=3,
                              size=8, unlabeled=2)

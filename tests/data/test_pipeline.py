@@ -29,6 +29,7 @@ def test_repeated_training_data_is_endless_reshuffled_and_keeps_epochs():
     assert not np.array_equal(first, second)
 
 
+@pytest.mark.large
 def test_augmented_pipeline_is_reproducible_across_builds():
     # With parallel_map=True this fails: concurrent calls share the layers'
     # seed stream, so the draws depend on thread timing.
@@ -115,6 +116,7 @@ def _pool_folder(root, n, size=8):
     return root
 
 
+@pytest.mark.large
 def test_an_uncached_pool_is_shuffled_by_index_a_full_permutation_each_pass(tmp_path):
     root = _pool_folder(str(tmp_path / "ds"), 11)
     data = load_data(root, image_size=(8, 8), val_fraction=0, test_fraction=0.5)
@@ -168,6 +170,7 @@ _MEMORY_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 def test_an_uncached_pool_is_never_held_decoded(tmp_path):
     """Before, the shuffle buffer held the whole decoded pool (500 images
     at 448 px: 1.2 GB) before the first batch."""

@@ -71,6 +71,7 @@ def _keras_probabilities(model, encoded):
     return np.asarray(keras.ops.softmax(model(batch, training=False)))
 
 
+@pytest.mark.large
 def test_serving_default_equals_keras_and_names_right_classes(trained, tmp_path):
     model, data, _, version_dir = trained
     files, labels = _sample_files(str(tmp_path))
@@ -93,6 +94,7 @@ def test_tensor_signature_accepts_any_size_and_channels(trained):
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+@pytest.mark.large
 def test_reload_in_fresh_process(trained, tmp_path):
     model, _, _, version_dir = trained
     files, _ = _sample_files(str(tmp_path))
@@ -111,6 +113,7 @@ def test_reload_in_fresh_process(trained, tmp_path):
     np.testing.assert_allclose(got, _keras_probabilities(model, encoded), atol=1e-5)
 
 
+@pytest.mark.large
 def test_saved_model_cli_runs_serving_default(trained, tmp_path):
     _, _, _, version_dir = trained
     files, labels = _sample_files(str(tmp_path))
@@ -228,6 +231,7 @@ def test_max_image_pixels_of_the_export(tmp_path):
                            max_image_pixels=-1)
 
 
+@pytest.mark.large
 def test_serving_holds_the_pixel_limit_for_a_gif_frame_and_decodes_one(tmp_path):
     version_dir = export_saved_model(_tiny_model(), str(tmp_path / "m"), ["a", "b"],
                                      max_image_pixels=64)
@@ -260,6 +264,7 @@ def test_version_folder_follows_the_umask(tmp_path):
     assert os.path.isfile(os.path.join(version_dir, "assets.extra", "model.keras"))
 
 
+@pytest.mark.large
 def test_concurrent_exports_claim_distinct_versions(tmp_path):
     base = str(tmp_path / "m")
     models = [_tiny_model(seed) for seed in range(2)]
@@ -331,6 +336,7 @@ export_saved_model(model, sys.argv[1], ["a", "b"])
 """
 
 
+@pytest.mark.large
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pids are POSIX")
 def test_the_folder_of_an_export_killed_mid_write_goes_at_the_next_export(tmp_path):
     base = str(tmp_path / "m")

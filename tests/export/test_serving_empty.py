@@ -45,6 +45,7 @@ def _expected(prefix, num_classes):
             prefix + "classes": ([0], tf.string)}
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", [SERVING_DEFAULT, SERVING_TENSORS])
 def test_an_empty_batch_answers_empty_outputs(exports, name):
     _, single, tasks = exports

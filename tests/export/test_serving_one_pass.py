@@ -113,6 +113,7 @@ def _ops_run(version_dir, batches):
 ANIMATIONS = ("animations", "sizes and a GIF")
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("channels", [1, 3])
 def test_a_batch_that_decodes_builds_no_dataset_of_one_element_an_image(
         channels, exported, tmp_path):

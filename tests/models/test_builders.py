@@ -28,7 +28,14 @@ def test_forward_backward_every_weight_gets_a_gradient(name):
         assert np.any(grad != 0), weight.path
 
 
-@pytest.mark.parametrize("name", list_models())
+# One VGG (the table-driven builder) in the default tier; the other VGG rows
+# (5-9 s each) in the large one.
+DEFAULT_TIER_ROUND_TRIPS = ("perceptron", "lenet5", "alexnet", "vgg11")
+
+
+@pytest.mark.parametrize("name", [
+    name if name in DEFAULT_TIER_ROUND_TRIPS
+    else pytest.param(name, marks=pytest.mark.large) for name in list_models()])
 def test_keras_and_saved_model_round_trips(name, tmp_path):
     model = small_model(name)
     x = images_for(model, seed=1)

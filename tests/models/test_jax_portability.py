@@ -43,6 +43,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large  # a JAX interpreter in a subprocess
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                     reason="JAX is not installed (pip install jax)")
 def test_every_registered_model_builds_predicts_and_trains_on_jax():

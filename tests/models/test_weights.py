@@ -37,7 +37,7 @@ def test_loads_keras_applications_vgg16_weights(suffix, include_top, tmp_path):
     _compare((32, 32, 3), 10, include_top, tmp_path, suffix)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_loads_full_imagenet_shaped_vgg16(tmp_path):
     _compare((224, 224, 3), 1000, True, tmp_path, ".weights.h5")
 

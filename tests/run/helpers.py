@@ -11,9 +11,17 @@ from kzoo import cli, run
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # No XLA and one step per graph call: the quickest start of a tiny run.
 FAST = dict(jit_compile=False, steps_per_execution=1)
-# A --smoke run without XLA: the wiring, fast.
-SMOKE = dict(smoke=True, **FAST)
-SMOKE_FLAGS = ["--smoke", "--no-jit-compile", "--steps-per-execution", "1"]
+# A --smoke run without XLA: the wiring, fast. It exports only `keras`
+# (model.keras): a test that checks a SavedModel asks for it, e.g.
+# `**dict(SMOKE, export=["savedmodel"])`, or `*SMOKE_FLAGS, "--export",
+# "savedmodel"` (a list flag given again adds one whole item per flag:
+# keras and savedmodel; never "savedmodel,onnx", nor keras again: each once).
+SMOKE = dict(smoke=True, export=["keras"], **FAST)
+SMOKE_FLAGS = ["--smoke", "--export", "keras", "--no-jit-compile",
+               "--steps-per-execution", "1"]
+# The commands' own default --export: a SavedModel version and model.keras,
+# for a smoke test that checks the SavedModel (`**dict(SMOKE, export=SERVED)`).
+SERVED = ["savedmodel", "keras"]
 RAW_FLOAT = re.compile(r"\d\.\d{6,}")  # 0.9401349072512648: not for people
 
 

@@ -31,6 +31,7 @@ def predicted(path):
         return sorted(row["path"] for row in csv.DictReader(f))
 
 
+@pytest.mark.large
 def test_a_file_with_a_comma_via_repeated_data_flags(photos, tmp_path, capsys):
     model, folder = photos
     out = tmp_path / "p.csv"
@@ -42,6 +43,7 @@ def test_a_file_with_a_comma_via_repeated_data_flags(photos, tmp_path, capsys):
     assert predicted(out) == [str(folder / "a,b.png"), str(folder / "b.png")]
 
 
+@pytest.mark.large
 def test_one_data_flag_naming_an_existing_file_is_not_split(photos, tmp_path,
                                                              capsys):
     model, folder = photos

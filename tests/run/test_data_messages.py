@@ -53,6 +53,7 @@ def grey_run(tmp_path_factory):
     return root, printed.splitlines(), converted.splitlines()
 
 
+@pytest.mark.large
 def test_a_grey_folder_trains_on_one_channel_and_says_why(grey_run):
     _, printed, converted = grey_run
     data_line = next(line for line in printed if line.startswith("data "))

@@ -11,16 +11,18 @@ from tests.run.helpers import (
     smoke_dir,
     read_json,
     saved_lenet,
+    SERVED,
     SMOKE as FAST,
     SMOKE_FLAGS as FAST_FLAGS,
 )
 
 
 
+@pytest.mark.large
 def test_distill_reports_gap_closure_and_omitted_class(tmp_path, capsys):
     teacher = saved_lenet(tmp_path / "teacher.keras", 10)
     result = run.run("distill", teacher=teacher, student_width=0.25, omit_class="3",
-                     out=str(tmp_path / "distill"), **FAST)
+                     out=str(tmp_path / "distill"), **dict(FAST, export=SERVED))
     out = smoke_dir(str(tmp_path / "distill"))
     report = read_json(out, "distill.json")
     rows = report["rows"]
@@ -41,9 +43,11 @@ def test_distill_reports_gap_closure_and_omitted_class(tmp_path, capsys):
     assert 0.0 <= score_export(rows["distilled"]["saved_model"]) <= 1.0
 
 
+@pytest.mark.large
 def test_distill_trains_a_registered_teacher(tmp_path, capsys):
     result = run.run("distill", teacher="lenet5", teacher_width=0.5,
-                     student_width=0.25, compare=False, out=str(tmp_path), **FAST)
+                     student_width=0.25, compare=False, out=str(tmp_path),
+                     **dict(FAST, export=SERVED))
     rows = result.report["rows"]
     assert set(rows) == {"teacher", "distilled"}
     assert rows["teacher"]["parameters"] > rows["distilled"]["parameters"]

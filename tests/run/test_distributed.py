@@ -14,11 +14,15 @@ import socket
 import time
 
 import numpy as np
+import pytest
 
 from kzoo import run
 from kzoo.outputs import LOCK_FILE
 from tests.run.helpers import start_kzoo, weights_of
 from tests.training.helpers import max_difference, replica_strategy
+
+# Two replicas and two worker processes, each against one device: large.
+pytestmark = pytest.mark.large
 
 # No dropout and no random augmentation. Each replica draws its own dropout
 # masks. Keras draws one batch (and tf.data prefetches more) through the

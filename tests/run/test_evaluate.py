@@ -27,6 +27,7 @@ def exported(tmp_path_factory):
     return root, out
 
 
+@pytest.mark.large
 def test_evaluate_reports_skipped_files_and_finds_the_latest_version(
         exported, tmp_path, capsys):
     root, out = exported
@@ -50,6 +51,7 @@ def test_evaluate_reports_skipped_files_and_finds_the_latest_version(
     assert "No SavedModel at" in one_error_line(err)
 
 
+@pytest.mark.large
 def test_evaluate_smoke_scores_two_batches(exported):
     root, out = exported
     result = run.run("evaluate", model=str(out), data=root, batch_size=4,
@@ -57,6 +59,7 @@ def test_evaluate_smoke_scores_two_batches(exported):
     assert result.metrics["num_examples"] == 8
 
 
+@pytest.mark.large
 def test_evaluate_refuses_a_task_or_classes_the_export_does_not_have(
         exported, tmp_path, capsys):
     root, out = exported
@@ -78,6 +81,7 @@ def test_evaluate_refuses_a_task_or_classes_the_export_does_not_have(
 TWO_BATCHES = {"smoke": True, "batch_size": 4}  # 8 images
 
 
+@pytest.mark.large
 def test_evaluate_out_a_pipe_or_a_user_s_file(exported, tmp_path):
     root, out = exported
     fifo = tmp_path / "pipe.json"
@@ -98,6 +102,7 @@ def test_evaluate_out_a_pipe_or_a_user_s_file(exported, tmp_path):
     assert stat.S_IMODE(os.stat(mine).st_mode) == 0o600
 
 
+@pytest.mark.large
 def test_evaluate_refuses_an_out_it_cannot_write_before_scoring(
         exported, tmp_path, capsys, monkeypatch):
     root, out = exported
@@ -117,6 +122,7 @@ def test_evaluate_refuses_an_out_it_cannot_write_before_scoring(
     assert "is on a read-only file system" in one_error_line(err)
 
 
+@pytest.mark.large
 def test_evaluate_without_data_scores_the_data_the_run_recorded(
         exported, capsys):
     root, out = exported
@@ -130,11 +136,12 @@ def test_evaluate_without_data_scores_the_data_the_run_recorded(
     assert f"test accuracy {given.test_accuracy:.4f} on 12 images" in text
 
 
+@pytest.mark.large
 def test_evaluate_without_data_keeps_the_classes_the_run_recorded(tmp_path,
                                                                   capsys):
     out = tmp_path / "three"
     run.run("train", data="digits", classes=["3", "5", "8"], out=str(out),
-            export=["savedmodel"], **SMOKE)
+            **dict(SMOKE, export=["savedmodel"]))
     # The run folder's config.json, where the version holds no copy.
     version = out / "smoke" / "1"
     os.remove(version / "assets.extra" / "config.json")
@@ -147,6 +154,7 @@ def test_evaluate_without_data_keeps_the_classes_the_run_recorded(tmp_path,
             if line.startswith("  ")] == ["3", "5", "8"]
 
 
+@pytest.mark.large
 def test_evaluate_says_when_it_scores_the_default_data(exported, tmp_path,
                                                        capsys):
     _, out = exported
@@ -161,6 +169,7 @@ def test_evaluate_says_when_it_scores_the_default_data(exported, tmp_path,
     assert code == 2 and "The model predicts class" in one_error_line(err)
 
 
+@pytest.mark.large
 def test_evaluate_names_the_record_whose_data_it_cannot_use(exported, tmp_path,
                                                             capsys):
     _, out = exported

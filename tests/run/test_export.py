@@ -16,6 +16,7 @@ import tensorflow as tf
 from kzoo import run
 from kzoo.data import load_data
 from tests.run.helpers import (
+    SERVED,
     SMOKE,
     SMOKE_FLAGS,
     kzoo,
@@ -26,11 +27,12 @@ from tests.run.helpers import (
 from tests.user_files import dead_pid, fake_read_only_file_system
 
 
+@pytest.mark.large
 def test_a_run_writes_the_formats_export_names(tmp_path):
     pytest.importorskip("ai_edge_litert")
     pytest.importorskip("tf2onnx")
-    result = run.run("train", export="savedmodel,litert,onnx",
-                     out=str(tmp_path / "r"), **SMOKE)
+    result = run.run("train", out=str(tmp_path / "r"),
+                     **dict(SMOKE, export="savedmodel,litert,onnx"))
     out = smoke_dir(str(tmp_path / "r"))
     files = set(os.listdir(out))
     assert {"1", "model.tflite", "model.onnx", "model_card.json"} <= files
@@ -54,9 +56,10 @@ def test_a_run_writes_the_formats_export_names(tmp_path):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.large
 def test_export_writes_other_formats_of_a_finished_run(tmp_path, capsys):
     pytest.importorskip("tf2onnx")
-    run.run("train", out=str(tmp_path / "r"), **SMOKE)
+    run.run("train", out=str(tmp_path / "r"), **dict(SMOKE, export=SERVED))
     out = smoke_dir(str(tmp_path / "r"))
     code, printed, err = kzoo(capsys, "export", "--model", out, "--format", "onnx")
     assert code == 0, err
@@ -69,8 +72,10 @@ def test_export_writes_other_formats_of_a_finished_run(tmp_path, capsys):
     assert card["class_names"] == [str(i) for i in range(10)]
 
 
+@pytest.mark.large
 def test_export_from_a_version_folder_to_a_new_savedmodel(tmp_path, capsys):
-    run.run("train", out=str(tmp_path / "r"), classes="3,5,8", **SMOKE)
+    run.run("train", out=str(tmp_path / "r"), classes="3,5,8",
+            **dict(SMOKE, export=SERVED))
     version = os.path.join(smoke_dir(str(tmp_path / "r")), "1")
     target = str(tmp_path / "serving")
     code, _, err = kzoo(capsys, "export", "--model", version, "--format",
@@ -243,8 +248,8 @@ def test_a_training_run_refuses_a_missing_export_package_before_training(
         tmp_path, capsys, monkeypatch):
     out = tmp_path / "r"
     without_tf2onnx(monkeypatch)
-    code, printed, err = kzoo(capsys, "train", *SMOKE_FLAGS, "--export",
-                              "savedmodel,litert,onnx", "--out", out)
+    code, printed, err = kzoo(capsys, "train", *SMOKE_FLAGS, "--export", "savedmodel",
+                              "--export", "litert", "--export", "onnx", "--out", out)
     assert code == 2 and printed == ""
     line = one_error_line(err)
     assert line.startswith("error: --export onnx needs the 'tf2onnx' package")

@@ -20,6 +20,10 @@ from kzoo.run.session import RUN_MARKER
 from kzoo.training.callbacks import METADATA_FILE
 from tests.run.helpers import FAST, SMOKE, read_json, saved_lenet, smoke_dir, weights_of
 
+# Long in-process runs, killed and resumed, each compared with an
+# uninterrupted run (the default tier keeps test_session's resume checks).
+pytestmark = pytest.mark.large
+
 # 20 labels per class of digits, 13 steps per pass, a check every pass.
 SHORT = {"labels_per_class": 20, "val_fraction": 0, "check_every": 1, "epochs": 2,
          **FAST}

@@ -15,6 +15,7 @@ from kzoo.run import fixmatch as fm
 from kzoo.run.options import FIXMATCH_STEPS
 from tests.run.helpers import (
     RAW_FLOAT,
+    SERVED,
     SMOKE,
     SMOKE_FLAGS,
     kzoo,
@@ -33,7 +34,8 @@ SHORT = dict(epochs=4, ratio=7, check_every=12, steps_per_execution=4,
 
 
 def test_fixmatch_smoke_exports_the_weight_average(tmp_path, capsys):
-    result = run.run("fixmatch", out=str(tmp_path / "fm"), **SMOKE)
+    result = run.run("fixmatch", out=str(tmp_path / "fm"),
+                     **dict(SMOKE, export=SERVED))
     out = smoke_dir(str(tmp_path / "fm"))
     config = read_json(out, "config.json")
     assert config["labels_per_class"] == 5 and config["counts"]["train"] == 50
@@ -60,6 +62,7 @@ def test_fixmatch_smoke_exports_the_weight_average(tmp_path, capsys):
         direct, abs=1e-4)
 
 
+@pytest.mark.large
 def test_a_pool_of_unknown_labels_has_no_pseudo_label_accuracy(
         folder, tmp_path, monkeypatch, capsys):
     drawn = []
@@ -106,6 +109,7 @@ def test_an_n_a_check_is_null_in_the_report_and_a_gap_in_the_curve(
     assert set(drawn[1]) == {"validation accuracy (EMA)", "mask rate"}
 
 
+@pytest.mark.large
 def test_the_export_is_the_average_not_the_last_weights(tmp_path, monkeypatch):
     trained = []
     real_train = fm.train
@@ -123,6 +127,7 @@ def test_the_export_is_the_average_not_the_last_weights(tmp_path, monkeypatch):
     assert max_difference(exported, wrapper.network.get_weights()) > 1e-4
 
 
+@pytest.mark.large
 def test_a_killed_run_resumes_to_the_same_weights_and_state(tmp_path, monkeypatch):
     values = dict(SHORT, flexmatch=True, distribution_alignment=True)
     whole = run.run("fixmatch", out=str(tmp_path / "whole"), **values)
@@ -150,6 +155,7 @@ def test_a_killed_run_resumes_to_the_same_weights_and_state(tmp_path, monkeypatc
         resumed.out, "fixmatch.json")["mask_rate"]
 
 
+@pytest.mark.large
 def test_fixmatch_mirrored_over_two_cpus_equals_one_device(tmp_path, capsys):
     values = dict(SMALL, epochs=2, check_every=12, steps_per_execution=4,
                   augment="none", strong="none", flexmatch=True,
@@ -165,9 +171,10 @@ def test_fixmatch_mirrored_over_two_cpus_equals_one_device(tmp_path, capsys):
     assert max_difference(weights_of(one), weights_of(two)) < 1e-3
 
 
+@pytest.mark.large
 def test_mixed_precision_runs_and_exports_float32(tmp_path):
     result = run.run("fixmatch", out=str(tmp_path / "fm"), mixed_precision=True,
-                     **SMOKE)
+                     **dict(SMOKE, export=SERVED))
     import tensorflow as tf
 
     assert keras.config.dtype_policy().name == "float32"  # restored
@@ -177,6 +184,7 @@ def test_mixed_precision_runs_and_exports_float32(tmp_path):
     assert outputs["probabilities"].dtype == tf.float32
 
 
+@pytest.mark.large
 def test_noisy_student_with_a_fixmatch_teacher(tmp_path, capsys):
     result = run.run("noisy-student", teacher_method="fixmatch", rounds=1,
                      out=str(tmp_path / "ns"), **SMOKE)
@@ -213,6 +221,7 @@ def test_fixmatch_without_unlabelled_images_is_a_clear_error(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "x")
 
 
+@pytest.mark.large
 def test_a_short_real_run_beats_supervised_training(tmp_path):
     # Seed 0, 5 labels per class, the test split scored through the export.
     # Supervised: the noisy-student teacher's 300 passes (1,200 steps) with

@@ -8,6 +8,8 @@ import os
 import re
 import warnings
 
+import pytest
+
 from kzoo import run
 from kzoo.run import fixmatch as fm
 from kzoo.run.options import FIXMATCH_STEPS
@@ -25,6 +27,7 @@ def read_log(out):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.large
 def test_a_step_budget_runs_exactly_its_steps(tmp_path, capsys):
     out = tmp_path / "fm"
     code, printed, err = kzoo(capsys, "fixmatch", "--flexmatch", "--out", out,
@@ -45,6 +48,7 @@ def test_a_step_budget_runs_exactly_its_steps(tmp_path, capsys):
     assert fm.with_length(run.configure("fixmatch", epochs=3)).steps is None
 
 
+@pytest.mark.large
 def test_epochs_count_passes_and_exclude_steps(tmp_path, capsys):
     code, _, err = kzoo(capsys, "fixmatch", "--epochs", "3", "--steps", "24",
                         "--out", tmp_path / "x")
@@ -57,6 +61,7 @@ def test_epochs_count_passes_and_exclude_steps(tmp_path, capsys):
     assert "fixmatch: 1 epoch in " in printed
 
 
+@pytest.mark.large
 def test_the_curve_is_titled_with_the_method(tmp_path, monkeypatch):
     titles = []
     monkeypatch.setattr(fm, "plot_lines",
@@ -67,6 +72,7 @@ def test_the_curve_is_titled_with_the_method(tmp_path, monkeypatch):
     assert titles == ["FlexMatch training"]
 
 
+@pytest.mark.large
 def test_no_validation_split_is_said_not_warned(tmp_path, capsys):
     # One labelled image per class: nothing to spare for validation.
     root = make_image_folder(str(tmp_path / "one"), per_class=1, size=16,

@@ -51,6 +51,7 @@ def labelled_folder(tmp_path_factory):
                              splits=("train", "test"), unlabeled=20)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("command", ["pseudo-label", "noisy-student"])
 def test_a_users_labels_are_all_used(command, labelled_folder, tmp_path, capsys):
     out = str(tmp_path / "run")

@@ -42,6 +42,7 @@ def wait_for_backup(process, out, timeout=120):
                          f"{err[-2000:]}")
 
 
+@pytest.mark.large
 def test_ctrl_c_while_training_is_one_line_and_exit_status_130(tmp_path):
     out = str(tmp_path / "run")
     process = start_kzoo(*LONG_RUN, "--out", out)

@@ -3,11 +3,13 @@
 import json
 import os
 
+import pytest
 
 from kzoo import run
 from tests.run.helpers import kzoo, smoke_dir
 
 
+@pytest.mark.large
 def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys,
                                                       monkeypatch):
     options = dict(data=folder, input_size=16, budgets="2,all", seeds="0,1",
@@ -53,6 +55,7 @@ def test_label_budget_report_smoke_on_an_image_folder(folder, tmp_path, capsys,
     assert seen == [True, True, True]
 
 
+@pytest.mark.large
 def test_a_fully_labelled_cell_trains_supervised_for_about_steps_updates(
         folder, tmp_path):
     result = run.run("label-budget", data=folder, input_size=16, budgets="all",
@@ -77,6 +80,7 @@ def test_label_budget_rejects_unknown_techniques_and_budgets(tmp_path, capsys):
     assert code == 2 and "--budgets" in err
 
 
+@pytest.mark.large
 def test_fixmatch_techniques_run_as_their_commands(tmp_path, monkeypatch):
     calls = []
     real_run = run.run

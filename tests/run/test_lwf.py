@@ -5,6 +5,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 from kzoo import run
 from tests.run.helpers import (
@@ -12,6 +13,7 @@ from tests.run.helpers import (
     score_export,
     smoke_dir,
     saved_lenet,
+    SERVED,
     SMOKE as FAST,
     SMOKE_FLAGS as FAST_FLAGS,
 )
@@ -19,10 +21,12 @@ from tests.run.helpers import (
 OLD, NEW = "0,1,2,3,4", "5,6,7,8,9"
 
 
+@pytest.mark.large
 def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
     old = saved_lenet(tmp_path / "old.keras", 5)
     result = run.run("lwf", old_model=old, old_classes=OLD, classes=NEW,
-                     warmup_epochs=1, out=str(tmp_path / "lwf"), **FAST)
+                     warmup_epochs=1, out=str(tmp_path / "lwf"),
+                     **dict(FAST, export=SERVED))
     out = smoke_dir(str(tmp_path / "lwf"))
     with open(os.path.join(out, "lwf.json")) as f:
         table = json.load(f)
@@ -41,7 +45,8 @@ def test_lwf_exports_one_model_serving_both_tasks(tmp_path, capsys):
 def test_lwf_finetune_keeps_the_old_head(tmp_path):
     old = saved_lenet(tmp_path / "old.keras", 5)
     result = run.run("lwf", old_model=old, old_classes=OLD, classes=NEW,
-                     method="finetune", warmup_epochs=1, out=str(tmp_path), **FAST)
+                     method="finetune", warmup_epochs=1, out=str(tmp_path),
+                     **dict(FAST, export=SERVED))
     assert set(result.report["methods"]) == {"finetune"}
     assert result.saved_model == result.report["methods"]["finetune"]["saved_model"]
     assert set(result.metrics) == {"new_task", "old_task"}

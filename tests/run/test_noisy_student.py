@@ -13,6 +13,7 @@ from tests.run.helpers import (
     kzoo,
     score_export,
     read_json,
+    SERVED,
     SMOKE as FAST,
     SMOKE_FLAGS as FAST_FLAGS,
     RAW_FLOAT,
@@ -20,11 +21,12 @@ from tests.run.helpers import (
 
 
 
+@pytest.mark.large
 def test_noisy_student_rounds_on_an_image_folder(folder, tmp_path, capsys):
     result = run.run("noisy-student", data=folder, input_size=16, rounds=2,
                      balance=True, ablate_noise=True, val_fraction=0,
                      threshold=0, labels_per_class=5, out=str(tmp_path / "ns"),
-                     **FAST)
+                     **dict(FAST, export=SERVED))
     out = result.out
     report = read_json(out, "noisy_student.json")
     assert result.report == report
@@ -65,6 +67,7 @@ def test_noisy_student_stops_when_no_pseudo_label_passes(folder, tmp_path, capsy
     assert "reached --threshold 1.0 on none of the 36" in err
 
 
+@pytest.mark.large
 def test_one_full_noisy_student_round_on_real_digits(tmp_path):
     result = run.run("noisy-student", classes="0,1,2", labels_per_class=5,
                      input_size=16, rounds=1, epochs=150, student_epochs=20,

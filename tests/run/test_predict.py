@@ -87,6 +87,7 @@ def _served(version_dir, paths):
     return {k: v.numpy() for k, v in serve(images=encoded).items()}
 
 
+@pytest.mark.large
 def test_top1_is_what_serving_default_returns_for_every_file(trained, tmp_path):
     out, new = trained
     result = run.run("predict", model=str(out / "1"), data=str(new),
@@ -167,6 +168,8 @@ def test_bad_files_are_skipped_with_reasons_and_good_files_predicted(
         "corrupt.png", "bomb.png"]
 
 
+# In the default tier though a child process: the one default-tier test of
+# `python -m kzoo` (kzoo/__main__.py, cli.entry).
 def test_a_pipe_and_a_device_are_skipped_without_blocking(trained, tmp_path):
     # In a child with a deadline: reading the pipe would block forever.
     out, new = trained
@@ -281,6 +284,7 @@ def test_out_a_pipe_a_device_or_a_user_s_file_is_written_as_they_expect(
         {"null"} if null != "/dev/null" else set())
 
 
+@pytest.mark.large
 def test_an_out_among_the_inputs_is_refused_before_anything_is_written(
         trained, tmp_path, capsys):
     out, new = trained

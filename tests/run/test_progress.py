@@ -111,6 +111,7 @@ def test_a_rate_with_nothing_to_measure_is_n_a_and_a_nan_loss_stays_nan():
         "pseudo_label_accuracy 0.5000")
 
 
+@pytest.mark.large
 def test_a_log_shows_the_first_check_with_its_eta():
     # 100 checks, 10 log lines: the first check is shown (a first ETA
     # after a few seconds), then every tenth.

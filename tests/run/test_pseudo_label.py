@@ -13,6 +13,7 @@ from tests.run.helpers import (
     score_export,
     smoke_dir,
     read_json,
+    SERVED,
     SMOKE as FAST,
     SMOKE_FLAGS as FAST_FLAGS,
     RAW_FLOAT,
@@ -22,7 +23,7 @@ from tests.run.helpers import (
 
 def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
     result = run.run("pseudo-label", out=str(tmp_path / "pl"), threshold=0.9,
-                     soft=True, **FAST)
+                     soft=True, **dict(FAST, export=SERVED))
     out = smoke_dir(str(tmp_path / "pl"))
     assert result.command == "pseudo-label" and result.out == out
     config = read_json(out, "config.json")
@@ -44,9 +45,11 @@ def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
     assert accuracy == pytest.approx(result.test_accuracy, abs=0.2)
 
 
+@pytest.mark.large
 def test_pseudo_label_on_an_image_folder(folder, tmp_path):
     result = run.run("pseudo-label", data=folder, input_size=16,
-                     labels_per_class=5, out=str(tmp_path / "pl"), **FAST)
+                     labels_per_class=5, out=str(tmp_path / "pl"),
+                     **dict(FAST, export=SERVED))
     config = read_json(result.out, "config.json")
     # of each class's 8: 1 validation, 5 labelled, 2 unlabelled (+ 30 files)
     counts = config["counts"]

@@ -55,6 +55,7 @@ def kill_mid_epoch(process, out, after_epochs=2, timeout=300):
     return backup_epoch(out)
 
 
+@pytest.mark.large  # SIGKILL and resume: three processes
 def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
     # The uninterrupted run goes alongside the one that gets killed (2 cores).
     whole = str(tmp_path / "whole")
@@ -81,6 +82,7 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert not os.path.exists(os.path.join(out, "backup"))  # removed once done
 
 
+@pytest.mark.large  # two whole runs in two processes
 def test_deterministic_runs_are_bit_identical(tmp_path):
     flags = ["--deterministic", "--epochs", "2", "--labels-per-class", "20",
              "--augment", "default"]

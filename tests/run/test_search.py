@@ -4,15 +4,17 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from kzoo import run
 from kzoo.export import SERVING_TENSORS, load_serving_signature
 from kzoo.run import search
 from kzoo.run.options import SEARCH_TEMPLATE
-from tests.run.helpers import kzoo, smoke_dir, SMOKE as FAST
+from tests.run.helpers import kzoo, smoke_dir, SERVED, SMOKE as FAST
 
 
 
+@pytest.mark.large
 def test_search_records_a_failed_trial_and_goes_on(tmp_path, monkeypatch, capsys):
     real = search.train_and_score
     calls = []
@@ -24,7 +26,8 @@ def test_search_records_a_failed_trial_and_goes_on(tmp_path, monkeypatch, capsys
         return real(config, data, spec, split, out, phase)
 
     monkeypatch.setattr(search, "train_and_score", failing_first)
-    result = run.run("search", trials=2, out=str(tmp_path / "search"), **FAST)
+    result = run.run("search", trials=2, out=str(tmp_path / "search"),
+                     **dict(FAST, export=SERVED))
     out = smoke_dir(str(tmp_path / "search"))
     record = json.load(open(os.path.join(out, "search.json")))
     assert result.report == record and result.out == out

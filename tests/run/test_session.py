@@ -89,6 +89,7 @@ def test_a_users_backup_folder_is_never_deleted(tmp_path, capsys):
     assert (out / "backup" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.large
 def test_model_keras_survives_a_crash_while_it_is_saved(tmp_path, monkeypatch):
     out = str(tmp_path / "run")
     run.run("train", smoke=True, out=out, **FAST)
@@ -122,6 +123,7 @@ def test_write_json_never_follows_a_planted_link(tmp_path):
         outputs.file_mode())
 
 
+@pytest.mark.large
 def test_smoke_runs_never_add_a_served_version(tmp_path):
     out = tmp_path / "run"
     run.run("train", epochs=1, out=str(out), **SHORT)
@@ -137,6 +139,7 @@ def test_smoke_runs_never_add_a_served_version(tmp_path):
 # --- interrupted runs: resumed by the same command only ------------------
 
 
+@pytest.mark.large
 def test_a_backup_resumes_only_its_own_run(tmp_path, capsys, monkeypatch):
     out = str(tmp_path / "run")
     with interrupted_at(monkeypatch, 2):
@@ -160,6 +163,7 @@ def test_a_backup_resumes_only_its_own_run(tmp_path, capsys, monkeypatch):
     assert not os.path.exists(os.path.join(out, RUN_MARKER))
 
 
+@pytest.mark.large
 def test_an_interrupted_runs_settings_are_checked_before_anything_is_written(
         tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
@@ -184,6 +188,7 @@ def test_an_interrupted_runs_settings_are_checked_before_anything_is_written(
     assert not (out / RUN_MARKER).exists()
 
 
+@pytest.mark.large
 def test_fresh_discards_kzoos_backup_and_starts_over(tmp_path, capsys, monkeypatch):
     out = str(tmp_path / "run")
     with interrupted_at(monkeypatch, 1):
@@ -218,6 +223,7 @@ def smoke_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.large
 def test_a_runs_config_json_replays_it(smoke_run):
     recorded = os.path.join(smoke_run, "smoke", "config.json")
     original = json.load(open(recorded))

@@ -49,6 +49,7 @@ def hparams(folder):
     return {name: getattr(v, v.WhichOneof("kind")) for name, v in info.hparams.items()}
 
 
+@pytest.mark.large
 def test_a_train_run_shows_samples_confusion_matrix_and_hparams(tmp_path, capsys):
     code, _, err = kzoo(capsys, "train", *SMOKE_FLAGS, "--out", tmp_path / "run")
     assert code == 0, err
@@ -79,6 +80,7 @@ def test_a_train_run_shows_samples_confusion_matrix_and_hparams(tmp_path, capsys
     assert "class_names" not in values and "data_dir" not in values  # fact, None
 
 
+@pytest.mark.large
 def test_noisy_student_rounds_are_scalars_over_rounds(folder, tmp_path):
     result = run.run("noisy-student", data=folder, input_size=16, rounds=2,
                      balance=True, val_fraction=0, threshold=0, labels_per_class=5,
@@ -111,6 +113,7 @@ def test_noisy_student_rounds_are_scalars_over_rounds(folder, tmp_path):
     assert values["models"] == "lenet5:1.0" and values["ablate_noise"] is False
 
 
+@pytest.mark.large
 def test_pseudo_label_epochs_show_the_unlabelled_weight(folder, tmp_path):
     result = run.run("pseudo-label", data=folder, input_size=16, val_fraction=0,
                      labels_per_class=5, out=str(tmp_path / "pl"), **SMOKE)

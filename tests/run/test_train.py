@@ -12,6 +12,7 @@ from tests.data.test_loader import make_bad_folder
 from tests.run.helpers import FAST, smoke_dir
 
 
+@pytest.mark.large
 def test_smoke_run_writes_everything_and_the_export_scores(tmp_path, capsys):
     given = str(tmp_path / "run")
     capsys.readouterr()
@@ -61,6 +62,7 @@ def test_augmented_smoke_run_records_its_policy(tmp_path):
     assert os.path.isdir(os.path.join(out, "1"))
 
 
+@pytest.mark.large
 def test_folder_with_bad_files_trains_to_the_end(tmp_path, capsys):
     root = make_bad_folder(str(tmp_path / "bad"))
     out = str(tmp_path / "run")
@@ -76,6 +78,7 @@ def test_folder_with_bad_files_trains_to_the_end(tmp_path, capsys):
     assert os.path.isdir(os.path.join(out, "1"))
 
 
+@pytest.mark.large
 def test_default_main_job_reaches_97_percent_through_the_export(tmp_path):
     """README command (1): default `kzoo train` on digits, scored by
     `kzoo evaluate`."""

@@ -9,15 +9,18 @@ import pytest
 
 from kzoo import run
 from kzoo.errors import KzooError
-from tests.run.helpers import score_export, smoke_dir, saved_lenet, SMOKE as FAST
+from tests.run.helpers import (
+    score_export, smoke_dir, saved_lenet, SERVED, SMOKE as FAST)
 
 NEW = "5,6,7,8,9"
 
 
+@pytest.mark.large
 def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
     source = saved_lenet(tmp_path / "source.keras", 5)
     result = run.run("transfer", source=source, classes=NEW, labels_per_class=5,
-                     mode="all", out=str(tmp_path / "transfer"), **FAST)
+                     mode="all", out=str(tmp_path / "transfer"),
+                     **dict(FAST, export=SERVED))
     out = smoke_dir(str(tmp_path / "transfer"))
     with open(os.path.join(out, "transfer.json")) as f:
         table = json.load(f)
@@ -35,7 +38,7 @@ def test_transfer_all_modes_export_scoreable_models(tmp_path, capsys):
 def test_transfer_head_trains_only_the_new_head(tmp_path):
     source = saved_lenet(tmp_path / "source.keras", 5)
     result = run.run("transfer", source=source, classes=NEW, out=str(tmp_path),
-                     **FAST)
+                     **dict(FAST, export=SERVED))
     assert result.saved_model == result.report["head"]["saved_model"]
     assert result.test_accuracy == result.report["head"]["test_accuracy"]
     original = keras.models.load_model(source)
@@ -55,10 +58,11 @@ def test_transfer_refuses_an_unknown_feature_layer_before_writing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.large
 def test_transfer_source_run_folder(folder, tmp_path):
     """--source RUN_DIR: the folder a `kzoo train` run wrote (its model.keras)."""
     small = dict(data=folder, input_size=16, channels=1, **FAST)
-    trained = run.run("train", classes="a,b", export=["keras"],
+    trained = run.run("train", classes="a,b",  # SMOKE exports keras
                       out=str(tmp_path / "ab"), **small)
     result = run.run("transfer", source=trained.out, classes="b,c",
                      out=str(tmp_path / "transfer"), **small)

@@ -72,14 +72,13 @@ def test_build_model_with_imagenet_loads_convolutions_and_a_new_head(
             "(block1_conv1 ... block5_conv3)") in printed
 
 
-@pytest.mark.slow  # 15-20 s: VGG-16's 4096-wide head, its backup and model.keras
+@pytest.mark.large  # 15-20 s: VGG-16's 4096-wide head, its backup and model.keras
 def test_train_weights_imagenet_end_to_end(folder, imagenet, notop, tmp_path, capsys):
     out = str(tmp_path / "run")
     code, printed, err = kzoo(capsys, "train", "--data", folder, "--model", "vgg16",
                               "--weights", "imagenet", "--input-size", 32,
                               "--channels", 3, "--lr", 1e-12, "--batch-size", 4,
-                              "--export", "keras",
-                              "--out", out, *SMOKE_FLAGS)
+                              "--out", out, *SMOKE_FLAGS)  # SMOKE_FLAGS: --export keras
     assert code == 0, err
     assert "weights: ImageNet" in printed
     trained = keras.models.load_model(os.path.join(smoke_dir(out), "model.keras"))
@@ -117,6 +116,7 @@ def test_corrupt_cached_imagenet_file_is_one_error_line(imagenet, tmp_path, caps
     assert not out.exists()
 
 
+@pytest.mark.large
 def test_train_weights_run_dir_starts_from_that_run(folder, tmp_path):
     """A run folder (its model.keras) of the same model: every layer."""
     first = tmp_path / "first"
@@ -129,6 +129,7 @@ def test_train_weights_run_dir_starts_from_that_run(folder, tmp_path):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("command, trained", [
     ("pseudo-label", ""), ("noisy-student", "round0")])
 def test_semi_supervised_runs_start_their_teacher_from_weights(
@@ -155,10 +156,11 @@ def test_train_weights_of_other_classes_suggests_transfer(folder, tmp_path):
     assert not (tmp_path / "abc").exists()
 
 
+@pytest.mark.large
 def test_transfer_from_vgg16_with_imagenet_weights(folder, imagenet, notop,
                                                    tmp_path, capsys):
     result = run.run("transfer", source="vgg16", weights="imagenet", data=folder,
-                     input_size=32, mode="head", export=["keras"],
+                     input_size=32, mode="head",  # SMOKE exports keras
                      out=str(tmp_path / "transfer"), **SMOKE)
     backbone = result.model.get_layer("backbone")
     assert isinstance(backbone.get_layer("preprocessing"), ReverseChannels)

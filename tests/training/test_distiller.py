@@ -192,6 +192,7 @@ def test_precomputed_teacher_logits_equal_on_the_fly():
     )
 
 
+@pytest.mark.large
 def test_teacher_from_keras_file_and_saved_models(tmp_path):
     x, y = images_and_labels(n=8)
     teacher = teacher_model()

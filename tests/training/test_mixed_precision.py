@@ -70,6 +70,7 @@ def test_mixed_models_return_float32_logits(policy):
     assert logits.dtype == "float32"
 
 
+@pytest.mark.large
 def test_mixed_precision_train_exports_float32_outputs(tmp_path):
     out = str(tmp_path / "run")
     result = run.run("train", mixed_precision=True, epochs=1, labels_per_class=5,

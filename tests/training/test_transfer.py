@@ -102,6 +102,7 @@ def test_sources_from_files_and_exports_and_feature_layer(tmp_path):
     assert pooled.get_layer("head_dropout").rate == 0.5
 
 
+@pytest.mark.large
 def test_clear_errors(tmp_path):
     source = _source()
     with pytest.raises(KzooError, match="mode"):
