@@ -9,7 +9,7 @@ end-to-end runs. Run it with `python -m pytest -m large`; every tier at
 once with `python -m pytest -m "large or not large"`. `.ci/run` runs both,
 so CI still runs every test. As in keras-hub's conftest.py, heavy tests are
 marked and left out by default, but here they are deselected (counted in
-the summary), never skipped. `slow` is kept as an old name for `large`.
+the summary), never skipped.
 """
 
 import ipaddress
@@ -22,16 +22,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """`slow` is `large` by its old name: `-m large` selects both, and the
-    default `-m 'not large'` leaves both out (tryfirst: before pytest's own
-    `-m` deselection reads the markers)."""
-    for item in items:
-        if item.get_closest_marker("slow") and not item.get_closest_marker("large"):
-            item.add_marker(pytest.mark.large)
 
 
 # Two logical CPU devices, so that tests can compare a MirroredStrategy over

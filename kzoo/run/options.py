@@ -282,7 +282,8 @@ fixmatch.json and fixmatch_curve.png (validation accuracy, mask rate and
 pseudo-label accuracy against the step).""",
     "kzoo.run.fixmatch:fixmatch",
     *_with(TRAIN_OPTIONS, augment="default", label_smoothing=0.0, dropout=0.0,
-           lr=2e-3, epochs=Length("passes over the unlabelled pool (epochs) instead "
+           lr=2e-3,
+           epochs=Length("passes over the unlabelled pool (epochs) instead "
                          "of a --steps budget")),
     Opt("steps", type=t.steps, exclusive="length",
       help="training steps (updates) of the run, whatever the pool's size "

@@ -154,12 +154,19 @@ def test_evaluate_without_data_keeps_the_classes_the_run_recorded(tmp_path,
             if line.startswith("  ")] == ["3", "5", "8"]
 
 
-@pytest.mark.large
-def test_evaluate_says_when_it_scores_the_default_data(exported, tmp_path,
-                                                       capsys):
+def _lone_copy(exported, tmp_path):
+    """`tmp_path/lone` holding a copy of the export's version 1 alone (no
+    run folder around it)."""
     _, out = exported
     lone = tmp_path / "lone"
     shutil.copytree(out / "1", lone / "1")
+    return lone
+
+
+@pytest.mark.large
+def test_evaluate_says_when_it_scores_the_default_data(exported, tmp_path,
+                                                       capsys):
+    lone = _lone_copy(exported, tmp_path)
     os.remove(lone / "1" / "assets.extra" / "config.json")
     (lone / "config.json").write_text("not json: a file that is not kzoo's")
     code, text, err = kzoo(capsys, "evaluate", "--model", lone / "1")
@@ -172,9 +179,7 @@ def test_evaluate_says_when_it_scores_the_default_data(exported, tmp_path,
 @pytest.mark.large
 def test_evaluate_names_the_record_whose_data_it_cannot_use(exported, tmp_path,
                                                             capsys):
-    _, out = exported
-    lone = tmp_path / "lone"
-    shutil.copytree(out / "1", lone / "1")
+    lone = _lone_copy(exported, tmp_path)
     record = lone / "1" / "assets.extra" / "config.json"
     recorded = json.loads(record.read_text())
     record.write_text(json.dumps({**recorded, "data": str(tmp_path / "gone")}))
