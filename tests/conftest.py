@@ -23,7 +23,6 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-
 # Two logical CPU devices, so that tests can compare a MirroredStrategy over
 # two replicas with one device. Must happen before TensorFlow initialises its
 # runtime; ops still run on /CPU:0 unless a strategy places them.
