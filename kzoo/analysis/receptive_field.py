@@ -54,8 +54,8 @@ def _macs(layer, output_shape):
         kh, kw = layer.kernel_size
         cin = layer.kernel.shape[2]  # already divided by groups
         return int(np.prod(out)) * kh * kw * cin
-    if isinstance(layer, keras.layers.Dense):
-        return int(np.prod(layer.kernel.shape))
+    if isinstance(layer, keras.layers.Dense):  # once per position on a map
+        return int(np.prod(out[:-1])) * int(np.prod(layer.kernel.shape))
     return 0
 
 
@@ -64,61 +64,102 @@ def layer_table(model):
 
     Receptive fields are square-kernel values for the height axis (kzoo's
     models are square); layers after a Flatten/global pool or Dense see the
-    whole input and report `receptive_field=None`.
+    whole input and report `receptive_field=None`. A nested model (a
+    `keras.applications` backbone) is listed layer by layer, its layers
+    named `backbone/conv`; a layer joining branches (a residual `Add`, a
+    squeeze-excitation `Multiply`) takes the widest field of its spatial
+    inputs (a global squeeze-excitation branch is not counted as making the
+    field global).
 
     Args:
-        model: A built functional `keras.Model` (a chain, or a graph whose
-            layers each take one input).
+        model: A built functional `keras.Model`.
 
     Returns:
         A list of `LayerStats`, one per layer, in graph order.
     """
-    state = {}  # id(output tensor) -> (rf, jump) or None (global)
     rows = []
-    for layer in model.layers:
-        inputs = layer.input if not isinstance(layer, keras.layers.InputLayer) else None
-        if inputs is None:
+    _walk(model, {}, rows, prefix="", start=None)
+    return rows
+
+
+def _walk(model, state, rows, prefix, start):
+    """Add the rows of `model`'s layers; `state` maps id(tensor) to its
+    (receptive field, jump), or None once global. A nested model starts
+    from `start`, the field of the tensor it is called on. Its own
+    `input`/`output` are its inner graph's; where the outer model calls it
+    is the last of its `_inbound_nodes` (kzoo's models call a nested model
+    once; Keras has no public name for a call's tensors)."""
+    # `operations`: the layers and the ops between them (ConvNeXt's
+    # residual `x + branch` is an op, not a layer).
+    for layer in getattr(model, "operations", model.layers):
+        if isinstance(layer, keras.layers.InputLayer):
+            state[id(layer.output)] = (1, 1) if start is None else start
+            if start is not None:
+                continue  # a nested model's input is the outer tensor
             rf = (1, 1)
+        elif isinstance(layer, keras.Model):
+            call = layer._inbound_nodes[-1]  # see _walk's docstring
+            inner = _field(call.input_tensors, state)
+            state[id(layer.inputs[0])] = inner  # (a Sequential lists no input)
+            _walk(layer, state, rows, f"{prefix}{layer.name}/", inner)
+            state[id(call.output_tensors[0])] = state.get(
+                id(layer.outputs[0]), inner)
+            continue
         else:
-            if isinstance(inputs, (list, tuple)):
-                inputs = inputs[0]
-            rf = state.get(id(inputs), (1, 1))
-        if rf is not None:
-            if isinstance(layer, _SPATIAL):
-                (k, _), (s, _) = _window(layer)
-                rf = (rf[0] + (k - 1) * rf[1], rf[1] * s)
-            elif isinstance(layer, _GLOBAL + (keras.layers.Dense,)):
-                rf = None
+            rf = _incoming(layer, state)
+            if rf is not None:
+                if isinstance(layer, _SPATIAL):
+                    (k, _), (s, _) = _window(layer)
+                    rf = (rf[0] + (k - 1) * rf[1], rf[1] * s)
+                elif isinstance(layer, _GLOBAL + (keras.layers.Dense,)) and (
+                        len(layer.output.shape) <= 2):
+                    rf = None
         state[id(layer.output)] = rf
         shape = tuple(layer.output.shape)
         rows.append(
             LayerStats(
-                name=layer.name,
+                name=prefix + layer.name,
                 kind=type(layer).__name__,
                 output_shape=shape[1:],
                 receptive_field=None if rf is None else rf[0],
                 jump=None if rf is None else rf[1],
-                params=layer.count_params() if layer.built else 0,
+                params=(layer.count_params()
+                        if getattr(layer, "built", False) else 0),
                 macs=_macs(layer, shape),
             )
         )
-    return rows
+
+
+def _incoming(layer, state):
+    """The (field, jump) `layer` sees: the widest of its inputs' spatial
+    fields, None when every input is global."""
+    inputs = layer.input
+    return _field(inputs if isinstance(inputs, (list, tuple)) else [inputs],
+                  state)
+
+
+def _field(inputs, state):
+    known = [state.get(id(t), (1, 1)) for t in inputs]
+    spatial = [rf for rf in known if rf is not None]
+    return max(spatial) if spatial else None
 
 
 def format_table(rows):
     """Render `layer_table` rows as fixed-width text, with totals."""
-    header = f"{'layer':<18}{'type':<20}{'output':<18}{'RF':>6}{'jump':>6}" \
-             f"{'params':>14}{'MACs':>16}"
+    width = max([18] + [len(r.name) + 1 for r in rows])
+    kinds = max([20] + [len(r.kind) + 1 for r in rows])
+    header = f"{'layer':<{width}}{'type':<{kinds}}{'output':<18}{'RF':>6}" \
+             f"{'jump':>6}{'params':>14}{'MACs':>16}"
     lines = [header, "-" * len(header)]
     for r in rows:
         rf = "global" if r.receptive_field is None else str(r.receptive_field)
         jump = "-" if r.jump is None else str(r.jump)
         lines.append(
-            f"{r.name:<18}{r.kind:<20}{str(r.output_shape):<18}{rf:>6}{jump:>6}"
-            f"{r.params:>14,}{r.macs:>16,}"
+            f"{r.name:<{width}}{r.kind:<{kinds}}{str(r.output_shape):<18}"
+            f"{rf:>6}{jump:>6}{r.params:>14,}{r.macs:>16,}"
         )
     lines.append("-" * len(header))
     total_p = sum(r.params for r in rows)
     total_m = sum(r.macs for r in rows)
-    lines.append(f"{'total':<74}{total_p:>14,}{total_m:>16,}")
+    lines.append(f"{'total':<{width + kinds + 30}}{total_p:>14,}{total_m:>16,}")
     return "\n".join(lines)

@@ -398,6 +398,23 @@ def scan_image_files(paths, max_image_pixels=images.MAX_IMAGE_PIXELS):
     return reasons, channels
 
 
+def typical_size(part, sample=64):
+    """The median longer side, in pixels, of a part's own images (before
+    any resizing), from at most `sample` of them evenly spread; None where
+    unknown (a TFDS split, no image header kzoo reads).
+
+    Files are measured from their headers (`declared_sizes`), not decoded.
+    """
+    if isinstance(part, ArrayItems):
+        return int(max(part.pixels.shape[1:3])) if len(part.pixels) else None
+    if not isinstance(part, FileItems) or not len(part.paths):
+        return None
+    picks = np.unique(np.linspace(0, len(part.paths) - 1, sample).astype(int))
+    sides = declared_sizes(list(part.paths[picks])).max(axis=1)
+    sides = sides[sides > 0]
+    return int(np.median(sides)) if len(sides) else None
+
+
 def declared_sizes(paths):
     """`[N, 2]` int64 `(height, width)` the files' headers declare, `[-1,
     -1]` for a file that cannot be read or has no header kzoo knows.

@@ -23,7 +23,9 @@ class DataSplits:
     `unlabeled_labels` are the hidden true labels of the unlabelled pool, in
     its order (-1 where unknown, e.g. `unlabeled/` files): for measuring
     pseudo-label accuracy, never for training. `data_channels` is the
-    source's own channel count (`image_shape[-1]` is what was asked for).
+    source's own channel count (`image_shape[-1]` is what was asked for);
+    `data_size` the typical longer side of its training images in pixels,
+    before any resizing (None where unknown: a TFDS dataset).
     `val_fraction` is the share of each training class held out for
     validation, out of `val_pool` training images (None and 0 when the
     validation split is the source's own, or there is none). `skipped_reasons` maps each
@@ -50,6 +52,7 @@ class DataSplits:
     unlabeled_labels: np.ndarray = dataclasses.field(repr=False, default=None)
     skipped_reasons: dict = dataclasses.field(repr=False, default_factory=dict)
     data_channels: int = None
+    data_size: int = None
     val_fraction: float = None
     val_pool: int = 0
 
@@ -198,6 +201,7 @@ def load_data(
             or [np.zeros(0, np.int32)]
         ),
         data_channels=parts.channels,
+        data_size=items.typical_size(train),
         val_fraction=val_fraction if val_pool else None,
         val_pool=val_pool,
     )

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from kzoo.errors import KzooError
 from kzoo.export.saved_model import per_task
+from kzoo.models.depthwise import plain_depthwise
 from kzoo.outputs import atomic_path
 
 INPUT_NAME = "images"
@@ -126,7 +127,7 @@ def export_onnx(model, path, opset=ONNX_OPSET):
         convert_variables_to_constants_v2,
     )
 
-    wrapped = inference_model(model)
+    wrapped = plain_depthwise(inference_model(model))
     names = list(wrapped.output_names)
 
     @tf.function(input_signature=[_input_spec(wrapped)])
@@ -144,15 +145,50 @@ def export_onnx(model, path, opset=ONNX_OPSET):
         with _quiet():
             proto, _ = tf2onnx.convert.from_graph_def(
                 graph_def, input_names=inputs, output_names=outputs,
-                opset=opset)
+                opset=opset, custom_op_handlers={"Erfc": (_erfc, [])})
     except Exception as err:
         raise KzooError(f"ONNX conversion failed: {_first_line(err)}") from err
+    _check_onnx(proto)
     # The frozen outputs come in the order the output dict flattens: by key.
     flat_names = tf.nest.flatten({k: k for k in concrete.structured_outputs})
     _rename(proto, {inputs[0]: INPUT_NAME, **dict(zip(outputs, flat_names))})
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(proto.SerializeToString())
     return path
+
+
+def _check_onnx(proto):
+    """Raise unless `proto` is a valid ONNX model: tf2onnx leaves an op it
+    cannot convert in the graph (it continues on errors) and the file would
+    only fail where it is loaded.
+
+    Raises:
+        KzooError: Naming the ops ONNX has no definition for.
+    """
+    import onnx
+
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        ops = sorted({node.op_type for node in proto.graph.node
+                      if not onnx.defs.has(node.op_type)})
+        raise KzooError(
+            "ONNX conversion left TensorFlow ops that ONNX does not define "
+            f"({', '.join(ops) or 'see below'}); no file was written: "
+            f"{_first_line(err)}") from None
+
+
+def _erfc(ctx, node, name, args):
+    """tf2onnx handler of TensorFlow's `Erfc` (exact GELU): 1 - Erf(x)."""
+    import numpy as np
+    from tf2onnx import utils
+
+    erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
+    one = ctx.make_const(utils.make_name("erfc_one"),
+                         np.array(1, dtype=np.float32))
+    node.type = "Sub"
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+    return node
 
 
 def _rename(proto, names):

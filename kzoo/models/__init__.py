@@ -3,11 +3,20 @@
 Importing this package registers every builder:
 `create_model("vgg11_bn", num_classes=10, input_shape=(32, 32, 3), width=0.25)`.
 What each model takes is in its entry: `get_model_entry("lenet5").options`.
-Pretrained weights: `create_model("vgg16", weights="imagenet")`, or
+Pretrained weights: `create_model("vgg16", weights="imagenet")` (VGG-16/19,
+and the `keras.applications` backbones of `kzoo.models.applications`:
+MobileNetV3, EfficientNetV2-B0, ResNet50V2, ConvNeXt-Tiny), or
 `initial_weights(model, "imagenet")` for a model with its own classifier.
 """
 
 from kzoo.models.alexnet import alexnet
+from kzoo.models.applications import (
+    convnext_tiny,
+    efficientnet_v2_b0,
+    mobilenet_v3_large,
+    mobilenet_v3_small,
+    resnet50_v2,
+)
 from kzoo.models.baselines import KNNClassifier, perceptron
 from kzoo.models.lenet import lenet5
 from kzoo.models.registry import (
@@ -44,6 +53,7 @@ from kzoo.models.weights import (
     copy_weights,
     load_backbone_weights,
     load_keras_applications_weights,
+    weighted_layers,
 )
 
 __all__ = [
@@ -55,8 +65,10 @@ __all__ = [
     "PRETRAINED",
     "alexnet",
     "backbone_layers",
+    "convnext_tiny",
     "copy_weights",
     "create_model",
+    "efficientnet_v2_b0",
     "family_noise",
     "get_model_entry",
     "imagenet_weights_path",
@@ -66,10 +78,13 @@ __all__ = [
     "list_models",
     "load_backbone_weights",
     "load_keras_applications_weights",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
     "model_entry_of",
     "perceptron",
     "pretrained_models",
     "register_model",
+    "resnet50_v2",
     "vgg11",
     "vgg11_bn",
     "vgg13",
@@ -78,4 +93,5 @@ __all__ = [
     "vgg16_bn",
     "vgg19",
     "vgg19_bn",
+    "weighted_layers",
 ]

@@ -21,11 +21,14 @@ def create_model(name, /, num_classes=1000, input_shape=None, weights=None,
             model's own `name` option can be passed as a keyword.
         num_classes: Number of output classes.
         input_shape: `(height, width, channels)`; the model's default if None.
-        weights: None (random), `"imagenet"` (VGG-16/19, see
+        weights: None (random), `"imagenet"` (`pretrained_models()`, see
             `kzoo.models.pretrained`: the `keras.applications` file, fetched
-            once into the Keras cache; sets `preprocessing="caffe"`; with
-            `include_top=True` it needs 1000 classes at 224x224x3, without
-            any size with 3 channels), or what every layer's weights come
+            once into the Keras cache; 3 channels. VGG-16/19: sets
+            `preprocessing="caffe"`; with `include_top=True` it needs 1000
+            classes at 224x224x3, without any size. The applications
+            (`mobilenet_v3_small`, ...): the backbone from its no-top file,
+            any classes and size from 32 px, a new classifier), or what
+            every layer's weights come
             from: a `keras.applications` `.h5`/`.weights.h5` file, or a
             trained model of the same architecture (a `.keras` file or a
             `keras.Model`). To keep a new classifier, build without weights

@@ -19,6 +19,10 @@ FEATURE_LAYERS = {
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 # The same in BGR order: what `keras.applications`' "caffe" mode subtracts.
 IMAGENET_MEAN_BGR = IMAGENET_MEAN_RGB[::-1]
+# `keras.applications`' "torch" mode: the ImageNet mean and standard
+# deviation of RGB in [0, 1] (EfficientNetV2 and ConvNeXt normalise so).
+IMAGENET_MEAN_UNIT = (0.485, 0.456, 0.406)
+IMAGENET_STD_UNIT = (0.229, 0.224, 0.225)
 
 
 def scaled(units, width, multiple=1):
@@ -69,21 +73,37 @@ def preprocessing_layer(kind, channels):
     """The in-model input normalisation for inputs in [0, 255].
 
     Args:
-        kind: `"unit"` (scale to [0, 1]) or `"mean_rgb"` (subtract the
-            ImageNet mean colour; its average for one channel).
+        kind: `"unit"` (scale to [0, 1]), `"mean_rgb"` (subtract the
+            ImageNet mean colour; its average for one channel), or one of
+            `keras.applications`' modes: `"tf"` (scale to [-1, 1]) or
+            `"torch"` (scale to [0, 1], then standardise with the ImageNet
+            mean and standard deviation of each colour; their averages for
+            one channel).
         channels: Number of image channels.
     """
     if kind == "unit":
         return keras.layers.Rescaling(1.0 / 255.0, name="preprocessing")
-    if kind == "mean_rgb":
-        if channels == 3:
-            mean = list(IMAGENET_MEAN_RGB)
-        else:
-            mean = [sum(IMAGENET_MEAN_RGB) / 3.0] * channels
+    if kind == "tf":
+        return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0,
+                                      name="preprocessing")
+    if kind == "torch":
+        mean = _per_channel(IMAGENET_MEAN_UNIT, channels)
+        std = _per_channel(IMAGENET_STD_UNIT, channels)
         return keras.layers.Normalization(
-            mean=mean, variance=[1.0] * channels, name="preprocessing"
+            mean=[255.0 * m for m in mean],
+            variance=[(255.0 * s) ** 2 for s in std], name="preprocessing")
+    if kind == "mean_rgb":
+        return keras.layers.Normalization(
+            mean=_per_channel(IMAGENET_MEAN_RGB, channels),
+            variance=[1.0] * channels, name="preprocessing"
         )
     raise ValueError(f"Unknown preprocessing. Received: kind={kind!r}")
+
+
+def _per_channel(rgb, channels):
+    """An RGB statistic for `channels` channels: itself for 3, else the
+    average of the three for each."""
+    return list(rgb) if channels == 3 else [sum(rgb) / 3.0] * channels
 
 
 def preprocess(x, kind, channels):
@@ -91,8 +111,8 @@ def preprocess(x, kind, channels):
 
     Args:
         x: The input tensor (RGB order for 3 channels).
-        kind: `"unit"` or `"mean_rgb"` (one layer named `preprocessing`, see
-            `preprocessing_layer`), `"caffe"` (the `keras.applications`
+        kind: `"unit"`, `"mean_rgb"`, `"tf"` or `"torch"` (one layer named
+            `preprocessing`, see `preprocessing_layer`), `"caffe"` (the `keras.applications`
             convention of VGG's ImageNet weights, equal to
             `keras.applications.vgg16.preprocess_input`: `ReverseChannels`
             named `preprocessing` turns RGB into BGR, then a `Normalization`

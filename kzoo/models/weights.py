@@ -4,9 +4,12 @@
 import re
 
 import h5py
+import keras
 import numpy as np
 
 from kzoo.errors import KzooError
+from kzoo.models.applications import BACKBONE
+from kzoo.models.depthwise import grouped_kernel_as_depthwise
 from kzoo.models.heads import FEATURE_LAYERS
 from kzoo.models.registry import model_entry_of
 
@@ -72,6 +75,106 @@ def load_backbone_weights(model, filepath):
     names = backbone_layers(model)
     load_keras_applications_weights(model, filepath, layers=names)
     return names
+
+
+def load_application_backbone(model, filepath):
+    """Load a `keras.applications` file into the nested `backbone` of a
+    `kzoo.models.applications` model, as Keras loads it into its own
+    network: the file's weighted layers in order (their names may differ
+    from build to build, e.g. ConvNeXt's `layer_normalization`), each
+    layer's shapes checked.
+
+    Args:
+        model: A model of `kzoo.models.applications` (or any model with a
+            nested `keras.Model` named `backbone`).
+        filepath: A legacy `.h5` file of the backbone without top (an
+            ImageNet no-top file) or a `.weights.h5` file of it.
+
+    Returns:
+        The names of the backbone's weighted layers (all loaded).
+
+    Raises:
+        KzooError: The model has no such backbone, or the file does not fit
+            it (another network, a count or shape that differs).
+    """
+    backbone = {layer.name: layer for layer in model.layers}.get(BACKBONE)
+    if not hasattr(backbone, "load_weights"):
+        raise KzooError(
+            f"Model '{model.name}' has no nested keras.applications network "
+            f"named {BACKBONE!r} to load {filepath} into. "
+            f"Received: filepath={filepath}")
+    try:
+        if h5py.is_hdf5(filepath) and not str(filepath).endswith(".weights.h5"):
+            _load_in_order(backbone, filepath)
+        else:
+            backbone.load_weights(filepath)
+    except ValueError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise KzooError(
+            f"The weights file {filepath} does not fit the backbone of "
+            f"'{model.name}' ({len(_weighted(backbone))} "
+            f"weighted layers): {first} Received: filepath={filepath}"
+        ) from None
+    return weighted_layers(backbone)
+
+
+def _load_in_order(network, filepath):
+    """Keras's legacy `.h5` load (the file's weighted layers, in order, into
+    the network's), where a `DepthwiseConv2D` of the network takes a
+    grouped `Conv2D` kernel of the file (`kzoo.models.depthwise`).
+
+    Raises:
+        ValueError: A count or shape that differs.
+    """
+    with h5py.File(filepath, "r") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        groups = [root[_text(name)] for name in root.attrs["layer_names"]]
+        values = [[np.asarray(group[_text(w)]) for w in names]
+                  for group in groups
+                  if len(names := group.attrs.get("weight_names", []))]
+    targets = [layer for layer in network.layers if layer.weights]
+    if len(values) != len(targets):
+        raise ValueError(
+            f"The file has {len(values)} layers with weights, the network "
+            f"{len(targets)}.")
+    pairs = []  # every shape checked before any weight is set
+    for layer, arrays in zip(targets, values):
+        variables = layer.trainable_weights + layer.non_trainable_weights
+        if len(arrays) != len(variables):
+            raise ValueError(f"Layer '{layer.name}' has {len(variables)} "
+                             f"weights, the file's {len(arrays)}.")
+        for variable, array in zip(variables, arrays):
+            if (isinstance(layer, keras.layers.DepthwiseConv2D)
+                    and array.ndim == 4 and array.shape[2] == 1):
+                array = grouped_kernel_as_depthwise(array)
+            if tuple(variable.shape) != array.shape:
+                raise ValueError(
+                    f"Layer '{layer.name}' weight {variable.path} has shape "
+                    f"{tuple(variable.shape)}, the file's {array.shape}.")
+            pairs.append((variable, array))
+    for variable, array in pairs:
+        variable.assign(array)
+
+
+def _text(name):
+    return name.decode() if isinstance(name, bytes) else name
+
+
+def weighted_layers(model):
+    """The names of the weighted layers of `model`, nested models' own
+    (not the nested models) included, in order."""
+    return [layer.name for layer in _weighted(model)]
+
+
+def _weighted(model):
+    """The weighted layers of `model`, nested models' own included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += _weighted(layer)
+        elif layer.weights:
+            found.append(layer)
+    return found
 
 
 def backbone_layers(model):

@@ -2,7 +2,12 @@
 
 from kzoo.analysis import format_table, layer_table
 from kzoo.errors import KzooError
-from kzoo.models import create_model, get_model_entry, list_models
+from kzoo.models import (
+    create_model,
+    get_model_entry,
+    list_models,
+    pretrained_models,
+)
 from kzoo.run import progress
 from kzoo.run.result import RunResult
 
@@ -33,10 +38,14 @@ def info(config):
 
 def _list_models():
     names = list_models()
+    width = max(map(len, names))
+    imagenet = set(pretrained_models())
+    family_width = max(len(get_model_entry(name).family) for name in names)
     for name in names:
         entry = get_model_entry(name)
         tunable = ", ".join(entry.tunable) or "-"
-        progress.say(f"{name:<10} {entry.family:<9} input "
+        progress.say(f"{name:<{width}} {entry.family:<{family_width}} input "
                      f"{'x'.join(map(str, entry.default_input_shape)):<11} "
-                     f"run options: {tunable}")
+                     f"run options: {tunable}"
+                     + ("; --weights imagenet" if name in imagenet else ""))
     return RunResult("info", report={"models": names})

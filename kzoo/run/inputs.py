@@ -16,7 +16,9 @@ from kzoo.models import (
     get_model_entry,
     initial_weights,
     pretrained,
+    weighted_layers,
 )
+from kzoo.models.applications import BACKBONE
 from kzoo.run import progress
 from kzoo.run.config import first_line
 from kzoo.training import load_model_source
@@ -154,8 +156,8 @@ def build_model(config, data, model=None, width=None, dropout=None, weights=None
 
     `weights` (a run's --weights) starts it from pretrained weights, see
     `kzoo.models.initial_weights`: `"imagenet"` builds the model with the
-    caffe preprocessing its ImageNet file needs and loads the convolutions
-    from it (downloaded once into the Keras cache); the classifier for
+    input convention its ImageNet file needs (VGG: caffe) and loads the
+    backbone from it (downloaded once into the Keras cache); the classifier for
     `data`'s classes stays random. A `keras.applications` file gives its
     convolutions too; a kzoo run folder or `.keras` file of the same model
     gives every layer.
@@ -183,11 +185,35 @@ def build_model(config, data, model=None, width=None, dropout=None, weights=None
     check_pooling_inputs(network, name)
     if weights is not None:
         load_initial_weights(network, name, weights)
+    size_hint(name, data)
     return network
 
 
+# Larger RGB images than this, trained with a digits-sized network at 32 px,
+# get `size_hint`'s line.
+PHOTO_SIZE = 64
+PHOTO_MODEL = "mobilenet_v3_small"
+
+
+def size_hint(name, data):
+    """One line when `data` looks like photos and `name` is LeNet-5 at 32
+    px: RGB images over `PHOTO_SIZE` px, a network made for 32 px digits.
+    It names a pretrained backbone and the options that use it."""
+    own = data.data_size
+    if (name != "lenet5" or data.data_channels != 3 or own is None
+            or own <= PHOTO_SIZE or data.image_shape[0] > 32):
+        return
+    progress.say(
+        f"hint: these are RGB images of about {own} px; lenet5 sees them at "
+        f"{data.image_shape[0]} px, a network made for 32 px digits. A "
+        f"pretrained backbone fits photos: --model {PHOTO_MODEL} --weights "
+        "imagenet --input-size 128 (kzoo info --list: the others), or kzoo "
+        f"transfer --source {PHOTO_MODEL} --weights imagenet --input-size 128 "
+        "for a head on its features (the fastest on a CPU)")
+
+
 def imagenet_options(name, options, channels):
-    """The builder options --weights imagenet needs (caffe preprocessing).
+    """The builder options --weights imagenet needs (VGG: caffe preprocessing).
 
     Raises:
         KzooError: `name` has no ImageNet weights, --width is not 1, or the
@@ -245,11 +271,14 @@ def load_initial_weights(network, name, weights):
         raise KzooError(f"--weights {weights}{hint}: {first_line(err)}") from None
     if weights == IMAGENET:
         what = (f"ImageNet ({pretrained.weights_file(name, False).fname}; "
-                "caffe preprocessing in the model)")
+                f"{pretrained.imagenet_convention(name)} preprocessing in the "
+                "model)")
     else:
         what = str(weights)
     loaded = (backbone_layers(network) if backbone_only
               else [layer.name for layer in network.layers if layer.weights])
+    if loaded == [BACKBONE]:  # a keras.applications network, nested
+        loaded = weighted_layers(network.get_layer(BACKBONE))
     progress.say(f"weights: {what}: {len(loaded)} layers loaded "
                  f"({loaded[0]} ... {loaded[-1]})")
 

@@ -48,9 +48,10 @@ MODEL = (
       help="square image size (default: the model's)"),
     Opt("channels", type=int, choices=(1, 3), help="default: the data's own"),
     Opt("weights",
-      help="initial weights: 'imagenet' (VGG-16/19: the keras.applications "
-           "files, downloaded once into KERAS_HOME; the convolutions, with "
-           "the caffe input convention), a .h5/.weights.h5 file of "
+      help="initial weights: 'imagenet' (VGG-16/19, mobilenet_v3_small/large, "
+           "efficientnet_v2_b0, resnet50_v2, convnext_tiny: the "
+           "keras.applications files, downloaded once into KERAS_HOME; the "
+           "backbone, with its input convention), a .h5/.weights.h5 file of "
            "keras.applications, or a kzoo run folder/.keras file of the same "
            "model (default: random; noisy-student: the round-0 teacher's)"),
 )
@@ -399,7 +400,7 @@ size and channels are used. Each mode writes its outputs under
     Opt("source", required=True,
       help="the trained model: a kzoo run folder, .keras file or SavedModel "
            "folder; or a registered model name with --weights (e.g. "
-           "--source vgg16 --weights imagenet)"),
+           "--source mobilenet_v3_small --weights imagenet)"),
     Opt("mode", "head", choices=TRANSFER_MODES + ("all",)),
     Opt("backbone_lr_multiplier", 0.1, t.non_negative_float,
       "backbone learning rate / head learning rate (finetune)"),

@@ -84,10 +84,11 @@ def log_training_samples(out, data, config, count=SAMPLE_IMAGES):
     stream and its random draws are not touched. The last grid is kept:
     the same images, policy and seed (Noisy Student's students) give the
     same grid, written again without running the policy (0.3-0.6 s eagerly
-    for RandAugment).
+    for RandAugment). Examples that are not images (the cached features a
+    head trains on, see `kzoo.run.transfer`) are not drawn.
     """
     first = next(iter(data.train.batch(count)), None)
-    if first is None:
+    if first is None or len(images_of(first[0]).shape) != 4:
         return
     x, y = first
     key = (data.name, tuple(data.class_names), config.augment, config.seed,

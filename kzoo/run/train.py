@@ -12,8 +12,8 @@ def train(config):
     """Train --model on the labelled images and export it.
 
     With --weights the model starts from pretrained weights (see
-    `inputs.build_model`): `imagenet` (VGG-16/19 convolutions, new
-    classifier), a `keras.applications` file, or a kzoo run of the same
+    `inputs.build_model`): `imagenet` (the backbone of VGG-16/19 or
+    a `keras.applications` family, new classifier), a `keras.applications` file, or a kzoo run of the same
     model.
 
     Args:

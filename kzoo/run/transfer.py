@@ -6,7 +6,11 @@ SavedModel; or a registered model name with --weights, e.g. `--source vgg16
 new classes, at the source's input size and channels, by --mode:
 
 - head: a new classifier on the frozen backbone (BatchNorm in inference
-  mode);
+  mode). With --augment none (the default) the backbone's features of
+  every image are computed once and the head trains on them
+  (`kzoo.training.features`): the same head, one forward pass per image
+  instead of one per image per epoch; the exported model is backbone +
+  head;
 - finetune: everything trains, the backbone at --backbone-lr-multiplier
   times --lr;
 - scratch: the same architecture from random weights (the baseline);
@@ -18,19 +22,32 @@ The backbone ends at the model's feature end (its registry entry's, see
 
 import dataclasses
 import os
+import time
 
 import keras
+import numpy as np
 
 from kzoo.errors import KzooError
 from kzoo.models import IMAGENET, create_model, get_model_entry, list_models
 from kzoo.outputs import write_json
-from kzoo.run import finish, fitting, inputs, progress, sources
+from kzoo.run import finish, fitting, inputs, progress, sources, tensorboard
 from kzoo.run.config import first_line
 from kzoo.run.exporting import saved_model_note
 from kzoo.run.options import TRANSFER_MODES
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
-from kzoo.training import finetune_optimizer, transfer_model
+from kzoo.training import (
+    backbone_features,
+    features_dataset,
+    finetune_optimizer,
+    head_of,
+    transfer_model,
+)
+from kzoo.training.transfer import BACKBONE
+
+# The most memory cached features may take (float32); beyond, the backbone
+# runs every step.
+FEATURE_CACHE_BYTES = 2 * 2**30
 
 
 def transfer(config):
@@ -98,8 +115,9 @@ def load_source(config):
 def pretrained_source(config):
     """The registered model --source at --input-size (3 channels for
     ImageNet, else --channels or the model's), without its classifier
-    (`include_top=False, pooling="flatten"`: the features a trained model
-    is cut at), started from --weights (`inputs.load_initial_weights`).
+    (`include_top=False`; pooled as a trained model is cut: flattened, or
+    the applications' global average), started from --weights
+    (`inputs.load_initial_weights`).
 
     Raises:
         KzooError: The model cannot be built, or the weights do not fit.
@@ -109,7 +127,10 @@ def pretrained_source(config):
     size = inputs.input_size(config, model=name)
     imagenet = config.weights == IMAGENET
     channels = config.channels or (3 if imagenet else entry.default_input_shape[-1])
-    options = {"include_top": False, "pooling": "flatten"}
+    # The features a trained model is cut at: flattened for the classic
+    # models, globally pooled for the applications (their default pooling).
+    options = {"include_top": False,
+               "pooling": entry.options.get("pooling") or "flatten"}
     options = {k: v for k, v in options.items() if entry.accepts(k)}
     shape = (size, size, channels)
     if imagenet:
@@ -136,15 +157,57 @@ def run_mode(mode, source, config, data, out):
     """
     model = build(mode, source, config, data)
     finish.write_config(config, data, out, transfer_mode=mode)
-    fitting.compile_model(model, config, data.counts["train"],
-                          optimizer(mode, model, config, data))
     progress.banner(f"{mode}: {sources.parameters(model)}")
-    fitting.fit(model, config, data, out, phase=mode)
+    if mode == "head" and config.augment == "none":
+        fit_head_on_features(model, config, data, out)
+    else:
+        fitting.compile_model(model, config, data.counts["train"],
+                              optimizer(mode, model, config, data))
+        fitting.fit(model, config, data, out, phase=mode)
     metrics, version_dir = finish.finish(model, config, data, out)
     accuracy = progress.number(metrics["test_accuracy"])
     progress.say(f"{mode}: test accuracy {accuracy} on {metrics['num_examples']} "
                  f"images; {saved_model_note(version_dir)}")
     return RunResult("transfer", out, metrics, version_dir, model=model)
+
+
+def fit_head_on_features(model, config, data, out):
+    """Train the head of a head-mode `model` on its backbone's features,
+    computed once for the training and validation images
+    (`kzoo.training.features`); `model`'s head is trained (the head model
+    shares its layers). Features that would take more than
+    `FEATURE_CACHE_BYTES` (a flattened map of many images) are not cached:
+    the backbone then runs every step, as with --augment.
+    """
+    backbone = model.get_layer(BACKBONE)
+    dims = int(np.prod(backbone.output.shape[1:]))
+    images = data.counts["train"] + data.counts.get("val", 0)
+    if 4 * dims * images > FEATURE_CACHE_BYTES:
+        progress.say(f"features: {images:,} x {dims:,} floats is over "
+                     f"{FEATURE_CACHE_BYTES / 2**30:g} GiB: not cached, the "
+                     "backbone runs every step")
+        fitting.compile_model(model, config, data.counts["train"])
+        fitting.fit(model, config, data, out, phase="head")
+        return
+    tensorboard.log_training_samples(out, data, config)  # the images
+    start = time.perf_counter()
+    splits = {"train": backbone_features(backbone, data.train,
+                                         config.batch_size)}
+    if data.val is not None:
+        splits["val"] = backbone_features(backbone, data.val, config.batch_size)
+    seconds = time.perf_counter() - start
+    count = sum(len(labels) for _, labels in splits.values())
+    progress.say(f"features: {count:,} images through the frozen backbone "
+                 f"once ({dims:,} values each, {seconds:.1f} s, "
+                 f"{count / max(seconds, 1e-9):,.0f} images/s); the head trains "
+                 "on them (--augment none)")
+    cached = dataclasses.replace(
+        data, **{name: features_dataset(*arrays) for name, arrays in splits.items()},
+        counts={**data.counts, **{name: len(arrays[1])
+                                  for name, arrays in splits.items()}})
+    head = head_of(model)
+    fitting.compile_model(head, config, cached.counts["train"])
+    fitting.fit(head, config, cached, out, phase="head")
 
 
 def build(mode, source, config, data):

@@ -6,6 +6,8 @@
 - `WrapperModel`: the base of the training wrappers; it owns the train,
   test and predict steps, a subclass writes `forward` (its forward pass
   and per-example `LossTerms`). Every wrapper serves `network`.
+- `backbone_features`, `features_dataset`, `head_of`: a frozen backbone's
+  features computed once, and the head that trains on them.
 - `Distiller`: knowledge distillation, `precompute_teacher_logits`.
 - `LwFModel`: Learning without Forgetting.
 
@@ -19,6 +21,9 @@ import importlib
 _EXPORTS = {
     "Distiller": "distiller",
     "precompute_teacher_logits": "distiller",
+    "backbone_features": "features",
+    "features_dataset": "features",
+    "head_of": "features",
     "crossentropy": "losses",
     "distillation_loss": "losses",
     "LwFModel": "lwf",
@@ -38,9 +43,12 @@ __all__ = [
     "LwFModel",
     "ScaledSchedule",
     "WrapperModel",
+    "backbone_features",
     "crossentropy",
     "distillation_loss",
+    "features_dataset",
     "finetune_optimizer",
+    "head_of",
     "load_model_source",
     "precompute_teacher_logits",
     "transfer_model",

@@ -14,8 +14,9 @@ import keras
 
 from kzoo.errors import KzooError
 from kzoo.layers import Dropout
-from kzoo.models.heads import logits_layer
 from kzoo.models import model_entry_of
+from kzoo.models.applications import output_of
+from kzoo.models.heads import logits_layer
 from kzoo.training.optimizers import LRMultiplierOptimizer
 from kzoo.training.sources import is_layered, load_model_source
 
@@ -53,12 +54,13 @@ def features_of(model, feature_layer=None, cut="classifier"):
             return model.layers[-1].input
         feature_layer = entry.feature_layer_of(model)
     try:
-        return model.get_layer(feature_layer).output
+        layer = model.get_layer(feature_layer)
     except ValueError:
         raise KzooError(
             f"Model '{model.name}' has no layer {feature_layer!r}. Layers: "
             f"{[layer.name for layer in model.layers]}"
-        )
+        ) from None
+    return output_of(layer)
 
 
 def transfer_model(source, num_classes, mode="head", feature_layer=None, dropout=0.0):
@@ -143,6 +145,8 @@ def finetune_optimizer(optimizer, model, backbone_lr_multiplier=0.1):
             "`backbone_lr_multiplier` must be >= 0. "
             f"Received: backbone_lr_multiplier={backbone_lr_multiplier}"
         )
-    names = [re.escape(layer.name) for layer in backbone_layers(model) if layer.weights]
-    pattern = "(?:.*/)?(?:" + "|".join(names) + ")/.*"
+    # The backbone's own variable paths: a nested network's variables (a
+    # keras.applications backbone's `conv/kernel`) carry no parent name.
+    paths = [re.escape(v.path) for v in model.get_layer(BACKBONE).weights]
+    pattern = "(?:" + "|".join(paths) + ")"
     return LRMultiplierOptimizer(optimizer, {pattern: backbone_lr_multiplier})

@@ -54,3 +54,46 @@ def test_params_match_keras_and_table_renders(name):
     assert sum(r.params for r in rows) == model.count_params()
     text = format_table(rows)
     assert "total" in text and f"{model.count_params():,}" in text
+
+
+def test_a_nested_network_is_listed_layer_by_layer():
+    """A nested model with a residual op and a nested Sequential, by hand:
+    stem 3x3 -> [a 3x3 stride 2; b = a + 3x3(a); Sequential(3x3)] -> dense
+    on each position. Fields: 3; 3 + 2*1 = 5 (jump 2); 5 + 2*2 = 9, and the
+    sum takes the wider; 9 + 2*2 = 13."""
+    import keras
+
+    conv = lambda name, s=1: keras.layers.Conv2D(  # noqa: E731
+        4, 3, strides=s, padding="same", name=name)
+    inner_in = keras.Input((8, 8, 4))
+    a = conv("a", 2)(inner_in)
+    b = a + conv("branch")(a)
+    c = keras.Sequential([conv("seq_conv")], name="tail")(b)
+    inner = keras.Model(inner_in, keras.layers.Dense(5, name="pointwise")(c),
+                        name="backbone")
+    images = keras.Input((8, 8, 3), name="images")
+    x = inner(conv("stem")(images))
+    outer = keras.Model(images, keras.layers.GlobalAveragePooling2D(
+        name="pool")(x))
+    rows = _by_name(outer)
+    got = {n: (rows[n].receptive_field, rows[n].jump) for n in (
+        "stem", "backbone/a", "backbone/branch", "backbone/tail/seq_conv",
+        "backbone/pointwise")}
+    assert got == {"stem": (3, 1), "backbone/a": (5, 2),
+                   "backbone/branch": (9, 2), "backbone/tail/seq_conv": (13, 2),
+                   "backbone/pointwise": (13, 2)}
+    assert rows["pool"].receptive_field is None
+    assert "backbone" not in rows  # its layers instead of one opaque row
+    assert rows["backbone/pointwise"].macs == 4 * 4 * (4 * 5)  # per position
+    assert sum(r.params for r in rows.values()) == outer.count_params()
+
+
+def test_a_keras_applications_backbone_counts_its_cost():
+    model = create_model("mobilenet_v3_small", num_classes=10,
+                         input_shape=(64, 64, 3), width=0.25)
+    rows = layer_table(model)
+    assert sum(r.params for r in rows) == model.count_params()
+    convs = [r for r in rows if r.name.startswith("backbone/") and r.macs]
+    assert len(convs) > 40
+    last = next(r for r in rows if r.name == "backbone/conv_1")
+    assert last.jump == 32 and last.receptive_field > 64

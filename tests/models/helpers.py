@@ -8,6 +8,13 @@ SMALL = {
     "lenet5": dict(input_shape=(16, 16, 1)),
     "perceptron": dict(input_shape=(8, 8, 1)),
     "alexnet": dict(input_shape=(67, 67, 3), width=1 / 16),
+    # The keras.applications backbones at their smallest size (32 px);
+    # only MobileNetV3 has a width multiplier.
+    "mobilenet_v3_small": dict(input_shape=(32, 32, 3), width=0.25),
+    "mobilenet_v3_large": dict(input_shape=(32, 32, 3), width=0.25),
+    "efficientnet_v2_b0": dict(input_shape=(32, 32, 3)),
+    "resnet50_v2": dict(input_shape=(32, 32, 3)),
+    "convnext_tiny": dict(input_shape=(32, 32, 3)),
 }
 VGG_SMALL = dict(input_shape=(32, 32, 3), width=1 / 16)
 
@@ -25,6 +32,14 @@ def small_model(name, /, num_classes=3, **kwargs):
 def images_for(model, n=4, seed=0):
     shape = (n,) + tuple(model.input_shape[1:])
     return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+
+
+def assert_close_to_scale(got, want, atol=1e-4):
+    """`got` within `atol` of `want`'s largest magnitude (and rtol 1e-4)."""
+    got, want = np.asarray(got), np.asarray(want)
+    scale = float(np.max(np.abs(want)))
+    assert scale > 0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=atol * scale)
 
 
 def write_applications_file(model, path):

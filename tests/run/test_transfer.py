@@ -73,3 +73,34 @@ def test_transfer_source_run_folder(folder, tmp_path):
             for a, b in zip(original.get_layer(layer.name).get_weights(),
                             layer.get_weights()):
                 np.testing.assert_array_equal(a, b)
+
+
+def _head_weights(result):
+    return [np.asarray(w) for w in result.model.get_layer("predictions").weights]
+
+
+def test_head_on_cached_features_equals_the_frozen_end_to_end_head(
+        tmp_path, capsys, monkeypatch):
+    """The same head, whether the backbone ran once per image (cached
+    features) or once per image per step (the fallback for features too
+    large to cache, forced here): same batches, same order, same updates."""
+    from kzoo.run import transfer
+
+    source = saved_lenet(tmp_path / "source.keras", 5)
+    options = dict(FAST, smoke=False, source=source, classes=NEW,
+                   labels_per_class=20, epochs=3, head_dropout=0.2)
+    cached = run.run("transfer", out=str(tmp_path / "cached"), **options)
+    printed = capsys.readouterr().out
+    # 100 training and 71 validation images
+    assert "features: 171 images through the frozen backbone once" in printed
+    monkeypatch.setattr(transfer, "FEATURE_CACHE_BYTES", 0)
+    direct = run.run("transfer", out=str(tmp_path / "direct"), **options)
+    assert "not cached, the backbone runs every step" in capsys.readouterr().out
+    for a, b in zip(_head_weights(cached), _head_weights(direct)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * np.max(np.abs(b)))
+    start = [np.asarray(w) for w in keras.models.load_model(source)
+             .get_layer("conv2").weights]
+    for a, b in zip(start, cached.model.get_layer("backbone")
+                    .get_layer("conv2").weights):
+        np.testing.assert_array_equal(a, np.asarray(b))  # frozen
+    assert cached.test_accuracy == pytest.approx(direct.test_accuracy, abs=0.02)

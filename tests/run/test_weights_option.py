@@ -89,7 +89,7 @@ def test_train_weights_imagenet_end_to_end(folder, imagenet, notop, tmp_path, ca
 @pytest.mark.parametrize("argv,match", [
     (["--model", "vgg16", "--input-size", 32], "add --channels 3"),
     (["--channels", 3], r"'lenet5' has no ImageNet weights; models with "
-                        r"weights='imagenet': \['vgg16', 'vgg19'\]"),
+                        r"weights='imagenet': \['convnext_tiny', .*'vgg16', 'vgg19'\]"),
     (["--model", "vgg16", "--input-size", 32, "--channels", 3, "--width", 0.25],
      r"need width=1\.0\. Received: width=0\.25"),
 ])
@@ -183,3 +183,32 @@ def test_transfer_source_and_weights_go_together(values, match, tmp_path):
     with pytest.raises(KzooError, match=match):
         run.run("transfer", out=str(out), **values, **SMOKE)
     assert not out.exists()
+
+
+def test_transfer_from_an_imagenet_mobilenet_trains_a_head_on_its_features(
+        tmp_path, monkeypatch, capsys):
+    """`kzoo transfer --source mobilenet_v3_small --weights imagenet`: the
+    backbone from the cached no-top file (Keras's own order), globally
+    pooled, its features computed once; the export is backbone + head."""
+    keras.utils.set_random_seed(4)
+    reference = keras.applications.MobileNetV3Small(
+        weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    source = write_applications_file(reference, tmp_path / "mnv3s.h5")
+    home = tmp_path / "keras_home"
+    offline_keras_cache(monkeypatch, home)
+    cache_fake_file(monkeypatch, home, "mobilenet_v3_small", False, source)
+    code, out, err = kzoo(capsys, "transfer", "--source", "mobilenet_v3_small",
+                          "--weights", "imagenet", "--input-size", 32,
+                          "--classes", "0,1,2", *SMOKE_FLAGS,
+                          "--out", tmp_path / "run")
+    assert code == 0, err
+    assert ("weights: ImageNet (weights_mobilenet_v3_small_224_1.0_float_no_top_"
+            "v2.h5; tf preprocessing in the model): 86 layers loaded (conv ... "
+            "conv_1_bn)") in out
+    assert "features: " in out and "values each" in out
+    model = keras.models.load_model(os.path.join(smoke_dir(str(tmp_path / "run")),
+                                                 "head", "model.keras"))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    features = keras.Model(model.input, model.get_layer("predictions").input)
+    np.testing.assert_allclose(features(x), reference(x), rtol=1e-4,
+                               atol=1e-4 * float(np.max(np.abs(reference(x)))))

@@ -25,7 +25,7 @@ def test_every_registered_family_has_a_documented_noise():
 
 
 def test_model_noise_is_read_from_the_registry():
-    assert set(MODEL_NOISE) == set(list_families()) and len(MODEL_NOISE) == 4
+    assert set(MODEL_NOISE) == set(list_families()) and len(MODEL_NOISE) == 8
     for name in list_models():
         entry = get_model_entry(name)
         assert entry.noise == family_noise(entry.family)

@@ -5,6 +5,7 @@ import pytest
 from kzoo.errors import KzooError
 from kzoo.export import export_saved_model
 from kzoo.models import create_model, get_model_entry, list_models
+from kzoo.models.applications import output_of
 from kzoo.training import finetune_optimizer, transfer_model
 from kzoo.training.transfer import backbone_layers, features_of
 from tests.models.helpers import images_for, small_model
@@ -123,13 +124,14 @@ def test_features_end_where_the_registry_entry_says(name):
     entry = get_model_entry(name)
     model = small_model(name)
     layer = model.get_layer(entry.feature_layer)
-    assert len(layer.output.shape) == 2  # a feature vector per image
-    assert features_of(model) is layer.output
+    output = output_of(layer)  # a nested backbone's: where the model calls it
+    assert len(output.shape) == 2  # a feature vector per image
+    assert features_of(model) is output
     transfer = transfer_model(model, num_classes=2, mode="head")
     assert backbone_layers(transfer)[-1].name == entry.feature_layer
     x = images_for(model)
     cut = keras.Model(transfer.input, transfer.get_layer("predictions").input)
-    expected = keras.Model(model.input, layer.output)(x)
+    expected = keras.Model(model.input, output)(x)
     np.testing.assert_allclose(np.asarray(cut(x)), np.asarray(expected), atol=1e-5)
 
 
@@ -143,3 +145,19 @@ def test_features_follow_the_pooling_option_and_unregistered_models():
     assert features_of(renamed, "flatten") is renamed.get_layer("flatten").output
     lenet = small_model("lenet5")
     assert features_of(lenet, cut="last") is lenet.get_layer("predictions").input
+
+
+def test_finetune_puts_a_nested_keras_applications_backbone_in_the_slow_group():
+    keras.utils.set_random_seed(0)
+    source = create_model("mobilenet_v3_small", include_top=False,
+                          input_shape=(32, 32, 3), width=0.25)
+    model = transfer_model(source, num_classes=3, mode="finetune")
+    optimizer = finetune_optimizer(keras.optimizers.SGD(0.05), model, 0.1)
+    x = images_for(model, n=8)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True))
+    model.fit(x, np.arange(8) % 3, batch_size=8, epochs=1, verbose=0)
+    group = optimizer.group_optimizer(next(iter(optimizer.multipliers)))
+    backbone = model.get_layer("backbone").trainable_weights
+    assert len(backbone) > 50
+    assert {id(v) for v in group._trainable_variables} == {id(v) for v in backbone}
