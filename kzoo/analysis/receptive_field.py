@@ -12,6 +12,8 @@ import dataclasses
 import keras
 import numpy as np
 
+from kzoo.models.applications import call_of
+
 _SPATIAL = (
     keras.layers.Conv2D,
     keras.layers.DepthwiseConv2D,
@@ -85,10 +87,8 @@ def layer_table(model):
 def _walk(model, state, rows, prefix, start):
     """Add the rows of `model`'s layers; `state` maps id(tensor) to its
     (receptive field, jump), or None once global. A nested model starts
-    from `start`, the field of the tensor it is called on. Its own
-    `input`/`output` are its inner graph's; where the outer model calls it
-    is the last of its `_inbound_nodes` (kzoo's models call a nested model
-    once; Keras has no public name for a call's tensors)."""
+    from `start`, the field of the tensor it is called on (its call's
+    tensors: `kzoo.models.applications.call_of`)."""
     # `operations`: the layers and the ops between them (ConvNeXt's
     # residual `x + branch` is an op, not a layer).
     for layer in getattr(model, "operations", model.layers):
@@ -98,15 +98,14 @@ def _walk(model, state, rows, prefix, start):
                 continue  # a nested model's input is the outer tensor
             rf = (1, 1)
         elif isinstance(layer, keras.Model):
-            call = layer._inbound_nodes[-1]  # see _walk's docstring
-            inner = _field(call.input_tensors, state)
+            inputs, output = call_of(layer)  # its call in `model`
+            inner = _field(inputs, state)
             state[id(layer.inputs[0])] = inner  # (a Sequential lists no input)
             _walk(layer, state, rows, f"{prefix}{layer.name}/", inner)
-            state[id(call.output_tensors[0])] = state.get(
-                id(layer.outputs[0]), inner)
+            state[id(output)] = state.get(id(layer.outputs[0]), inner)
             continue
         else:
-            rf = _incoming(layer, state)
+            rf = _field(call_of(layer)[0], state)
             if rf is not None:
                 if isinstance(layer, _SPATIAL):
                     (k, _), (s, _) = _window(layer)
@@ -130,15 +129,9 @@ def _walk(model, state, rows, prefix, start):
         )
 
 
-def _incoming(layer, state):
-    """The (field, jump) `layer` sees: the widest of its inputs' spatial
-    fields, None when every input is global."""
-    inputs = layer.input
-    return _field(inputs if isinstance(inputs, (list, tuple)) else [inputs],
-                  state)
-
-
 def _field(inputs, state):
+    """The (field, jump) a layer taking `inputs` sees: the widest of their
+    spatial fields, None when every input is global."""
     known = [state.get(id(t), (1, 1)) for t in inputs]
     spatial = [rf for rf in known if rf is not None]
     return max(spatial) if spatial else None

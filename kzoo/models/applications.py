@@ -164,15 +164,24 @@ def _backbone(spec, input_shape, pooling, width):
     return keras.Model(network.input, network.output, name=BACKBONE)
 
 
-def output_of(layer):
-    """The tensor `layer` gives in the model it is a layer of. For a nested
-    model (an applications `backbone`) that is its call's output: its own
-    `.output` is its inner graph's, not connected to the outer inputs
-    (Keras keeps the call on the model's last inbound node; kzoo's models
-    call a nested model once)."""
+def call_of(layer):
+    """`(inputs, output)`: the tensors `layer` takes and gives in the model
+    it is a layer of. For a nested model (an applications `backbone`)
+    those of its call: its own `.input`/`.output` are its inner graph's,
+    not connected to the outer model (Keras keeps the call on the model's
+    last inbound node, and has no public name for it; kzoo's models call a
+    nested model once)."""
     if isinstance(layer, keras.Model):
-        return layer._inbound_nodes[-1].output_tensors[0]
-    return layer.output
+        node = layer._inbound_nodes[-1]
+        return list(node.input_tensors), node.output_tensors[0]
+    inputs = layer.input
+    return list(inputs if isinstance(inputs, (list, tuple)) else [inputs]), \
+        layer.output
+
+
+def output_of(layer):
+    """The tensor `layer` gives in the model it is a layer of (`call_of`)."""
+    return call_of(layer)[1]
 
 
 def _register(variant, title):

@@ -252,7 +252,6 @@ def _check_rgb(name, channels):
             f"Received: channels={channels}")
 
 
-
 def _is_weights_file(path):
     return isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and (
         os.fspath(path).endswith(WEIGHT_FILE_SUFFIXES))

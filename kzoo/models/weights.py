@@ -45,7 +45,7 @@ def load_keras_applications_weights(model, filepath, layers=None):
         if "layers" in f and "model_weights" not in f:
             values = _keras3_values(f["layers"], targets, filepath)
         else:
-            root = f["model_weights"] if "model_weights" in f else f
+            root = _legacy_root(f)
             values = [_legacy_values(root, layer, filepath) for layer in targets]
     for layer, arrays in zip(targets, values):
         _check_shapes(layer, arrays, f"Received: filepath={filepath}")
@@ -127,11 +127,9 @@ def _load_in_order(network, filepath):
         ValueError: A count or shape that differs.
     """
     with h5py.File(filepath, "r") as f:
-        root = f["model_weights"] if "model_weights" in f else f
+        root = _legacy_root(f)
         groups = [root[_text(name)] for name in root.attrs["layer_names"]]
-        values = [[np.asarray(group[_text(w)]) for w in names]
-                  for group in groups
-                  if len(names := group.attrs.get("weight_names", []))]
+        values = [arrays for arrays in map(_named_arrays, groups) if arrays]
     targets = [layer for layer in network.layers if layer.weights]
     if len(values) != len(targets):
         raise ValueError(
@@ -158,6 +156,19 @@ def _load_in_order(network, filepath):
 
 def _text(name):
     return name.decode() if isinstance(name, bytes) else name
+
+
+def _legacy_root(f):
+    """The layer groups of a legacy `.h5` file: a full model's
+    `model_weights`, or the root of a weights-only file."""
+    return f["model_weights"] if "model_weights" in f else f
+
+
+def _named_arrays(group):
+    """A legacy layer group's arrays in its `weight_names` order ([] when
+    it lists none)."""
+    return [np.asarray(group[_text(n)])
+            for n in group.attrs.get("weight_names", [])]
 
 
 def weighted_layers(model):
@@ -278,11 +289,11 @@ def _legacy_values(root, layer, filepath):
             f"Received: filepath={filepath}"
         )
     group = root[layer.name]
-    names = [n.decode() if isinstance(n, bytes) else n
-             for n in group.attrs.get("weight_names", [])]
-    if not names:  # fall back to kernel before bias
-        names = []
-        group.visit(lambda n: names.append(n) if isinstance(group[n], h5py.Dataset)
-                    else None)
-        names.sort(key=lambda n: ("bias" in n, n))
+    arrays = _named_arrays(group)
+    if arrays:
+        return arrays
+    names = []  # no weight_names: kernel before bias
+    group.visit(lambda n: names.append(n) if isinstance(group[n], h5py.Dataset)
+                else None)
+    names.sort(key=lambda n: ("bias" in n, n))
     return [np.asarray(group[n]) for n in names]

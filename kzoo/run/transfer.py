@@ -158,9 +158,8 @@ def run_mode(mode, source, config, data, out):
     model = build(mode, source, config, data)
     finish.write_config(config, data, out, transfer_mode=mode)
     progress.banner(f"{mode}: {sources.parameters(model)}")
-    if mode == "head" and config.augment == "none":
-        fit_head_on_features(model, config, data, out)
-    else:
+    if not (mode == "head" and config.augment == "none"
+            and fit_head_on_features(model, config, data, out)):
         fitting.compile_model(model, config, data.counts["train"],
                               optimizer(mode, model, config, data))
         fitting.fit(model, config, data, out, phase=mode)
@@ -177,7 +176,11 @@ def fit_head_on_features(model, config, data, out):
     (`kzoo.training.features`); `model`'s head is trained (the head model
     shares its layers). Features that would take more than
     `FEATURE_CACHE_BYTES` (a flattened map of many images) are not cached:
-    the backbone then runs every step, as with --augment.
+    the caller then trains `model` itself, the backbone running every
+    step, as with --augment.
+
+    Returns:
+        Whether the head was trained here.
     """
     backbone = model.get_layer(BACKBONE)
     dims = int(np.prod(backbone.output.shape[1:]))
@@ -186,9 +189,7 @@ def fit_head_on_features(model, config, data, out):
         progress.say(f"features: {images:,} x {dims:,} floats is over "
                      f"{FEATURE_CACHE_BYTES / 2**30:g} GiB: not cached, the "
                      "backbone runs every step")
-        fitting.compile_model(model, config, data.counts["train"])
-        fitting.fit(model, config, data, out, phase="head")
-        return
+        return False
     tensorboard.log_training_samples(out, data, config)  # the images
     start = time.perf_counter()
     splits = {"train": backbone_features(backbone, data.train,
@@ -208,6 +209,7 @@ def fit_head_on_features(model, config, data, out):
     head = head_of(model)
     fitting.compile_model(head, config, cached.counts["train"])
     fitting.fit(head, config, cached, out, phase="head")
+    return True
 
 
 def build(mode, source, config, data):
