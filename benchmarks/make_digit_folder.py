@@ -17,10 +17,9 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 
-def make(root, n_train=4000, n_test=1000, seed=0):
-    d = load_digits()
-    rng = np.random.default_rng(seed)
-    names = ["zero","one","two","three","four","five","six","seven","eight","nine"]
+def renderer(rng):
+    """`render(8x8 digit) -> 28x28 PIL image`, drawing its rotation, scale
+    and shift from `rng`."""
     def render(img):
         a = Image.fromarray((img / 16 * 255).astype(np.uint8)).resize((20, 20), Image.BILINEAR)
         a = a.rotate(rng.uniform(-12, 12), resample=Image.BILINEAR)
@@ -30,6 +29,14 @@ def make(root, n_train=4000, n_test=1000, seed=0):
         off = (28 - s) // 2
         canvas.paste(a, (off + int(rng.integers(-2, 3)), off + int(rng.integers(-2, 3))))
         return canvas
+    return render
+
+
+def make(root, n_train=4000, n_test=1000, seed=0):
+    d = load_digits()
+    rng = np.random.default_rng(seed)
+    names = ["zero","one","two","three","four","five","six","seven","eight","nine"]
+    render = renderer(rng)
     for split, lo, hi, n in (("train", 0, 1400, n_train), ("test", 1400, 1797, n_test)):
         idx = rng.integers(lo, hi, size=n)
         for k, i in enumerate(idx):

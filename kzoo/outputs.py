@@ -448,3 +448,18 @@ class OutputLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
+
+
+# A CSV cell beginning with one of these is run as a formula by a
+# spreadsheet (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A value as a CSV cell: `""` for None, text that a spreadsheet would
+    run as a formula (`FORMULA_STARTS`) behind a `'`, the rest as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -160,3 +160,36 @@ def plot_lines(series, path, xlabel, ylabel, title, xscale="linear"):
     save_figure(fig, path)
     plt.close(fig)
     return plotted
+
+
+def contact_sheet(images, captions, path, title, columns=10):
+    """Images (0-255, `[N, H, W, C]`) tiled in rows of `columns`, each
+    with its caption below (two short lines), written as a PNG.
+
+    One axes for the whole sheet (a subplot per image costs ten times as
+    much); grey images are drawn grey.
+    """
+    images = np.asarray(images, np.float32)
+    n, height, width, channels = images.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    pad, caption = 4, max(12, height // 2)
+    cell_h, cell_w = height + caption + pad, width + pad
+    sheet = np.full((rows * cell_h + pad, columns * cell_w + pad, channels), 255,
+                    np.uint8)
+    scale = max(1.0, 96.0 / max(height, width))  # small images drawn larger
+    fig = plt.figure(figsize=(max(4.0, columns * cell_w * scale / 80),
+                              rows * cell_h * scale / 80 + 0.5))
+    ax = fig.add_axes((0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    for i, (image, text) in enumerate(zip(images, captions)):
+        top, left = (i // columns) * cell_h + pad, (i % columns) * cell_w + pad
+        sheet[top:top + height, left:left + width] = np.clip(image, 0, 255)
+        ax.text(left + width / 2, top + height + 1, text, ha="center", va="top",
+                fontsize=6, linespacing=1.0)
+    grey = channels == 1
+    ax.imshow(sheet[..., 0] if grey else sheet, cmap="gray" if grey else None,
+              vmin=0, vmax=255, interpolation="nearest")
+    ax.axis("off")
+    fig.suptitle(title, fontsize=8)
+    save_figure(fig, path)
+    plt.close(fig)

@@ -98,6 +98,7 @@ def load_data(
     class_names=None,
     classes=None,
     max_image_pixels=images.MAX_IMAGE_PIXELS,
+    labeled_indices=None,
 ):
     """Load a data spec into disjoint splits.
 
@@ -128,6 +129,11 @@ def load_data(
             0..k-1 in the given order; all when None.
         max_image_pixels: Files of a folder whose header declares more pixels
             (height * width) are skipped without being decoded.
+        labeled_indices: Keep exactly these images of the training split
+            labelled (indices into it once the test and validation images
+            are held out, in its order: what `load_data` without a budget
+            gives as `train`); the rest join the unlabelled pool. For a
+            selection (`kzoo.select`) of that split.
 
     Returns:
         A `DataSplits`.
@@ -140,6 +146,11 @@ def load_data(
     """
     images.check_max_pixels(max_image_pixels)
     splits.check_budget(labels_per_class, label_fraction)
+    if labeled_indices is not None and (labels_per_class or label_fraction):
+        raise splits.OptionError(lambda name: (
+            f"Give {name('labeled_indices')} or a label budget, not both. "
+            f"Received: {name('labels_per_class', labels_per_class)}, "
+            f"{name('label_fraction', label_fraction)}"))
     _check_val_fraction(val_fraction)
     parts = resolve_source(spec, data_dir, download, class_names, max_image_pixels)
     if classes is not None:
@@ -162,9 +173,12 @@ def load_data(
         held.hold_val(val_fraction, val.labels)
     if labels_per_class is not None:
         held.check_fits(labels_per_class)
-    labelled, rest = splits.label_budget(
-        train.labels, parts.class_names, seed, labels_per_class, label_fraction
-    )
+    if labeled_indices is not None:
+        labelled, rest = splits.chosen(len(train), labeled_indices)
+    else:
+        labelled, rest = splits.label_budget(
+            train.labels, parts.class_names, seed, labels_per_class, label_fraction
+        )
     pool = train.subset(rest)
     size = tuple(int(s) for s in image_size)
     # Files skipped when a pipeline reads them again join the scan's.

@@ -275,6 +275,31 @@ def fixmatch_batches(labeled, unlabeled, batch_size, ratio, weak, strong,
     return tf.data.Dataset.zip(lab, unl).map(combine).prefetch(AUTOTUNE)
 
 
+def simclr_batches(pool, batch_size, augment, seed=None, cache=True):
+    """Endless batches of two augmented views of each pool image (SimCLR).
+
+    Each image is decoded (or read from the cache) once per pass and both
+    views are drawn from that one batch, by two calls of `augment` (each
+    call draws anew).
+
+    Args:
+        pool: Unbatched `(image, anything)` dataset.
+        batch_size: Images per batch (2 x as many views).
+        augment: Batch function `images -> images` (an `AugmentPolicy`).
+        seed: Shuffle seed.
+        cache: Keep the decoded pool in memory (see `batched`).
+
+    Returns:
+        An endless dataset of `{"images": view_1, "views": view_2}`.
+    """
+
+    def views(images, _):
+        return {"images": augment(images), "views": augment(images)}
+
+    return batched(pool, batch_size, training=True, seed=seed, map_fn=views,
+                   repeat=True, cache=cache)
+
+
 def with_pseudo_labels(dataset, repeats, targets):
     """Stream a pool with per-image pseudo-targets, each image `repeats[i]`
     times (0 = left out), in the pool's order.

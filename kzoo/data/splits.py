@@ -112,6 +112,26 @@ def label_budget(labels, class_names, seed, labels_per_class=None,
     return labelled, unlabelled
 
 
+def chosen(n, indices):
+    """`(labelled, unlabelled)` sorted index arrays of a pool of `n` whose
+    labelled images are `indices` (each once, in range).
+
+    Raises:
+        OptionError: An index repeated or outside [0, n), or none given.
+    """
+    values = np.asarray(list(indices), dtype=np.int64).reshape(-1)
+    bad = values[(values < 0) | (values >= n)]
+    if not len(values) or len(bad) or len(np.unique(values)) != len(values):
+        what = (f"{bad[:5].tolist()} outside [0, {n})" if len(bad) else
+                "none" if not len(values) else "repeated indices")
+        raise OptionError(lambda name: (
+            f"{name('labeled_indices')} must name distinct images of the "
+            f"{n}-image training split (indices 0 to {n - 1}); {what}. "
+            f"Received: {len(values)} indices"))
+    labelled = np.sort(values)
+    return labelled, np.setdiff1d(np.arange(n), labelled)
+
+
 def _more_than_held(labels_per_class, class_name, held):
     return OptionError(lambda name: (
         f"{name('labels_per_class', labels_per_class)} is more than class "

@@ -177,7 +177,8 @@ def load_weights_from(model, weights):
     if _is_weights_file(weights):
         load_keras_applications_weights(model, weights)
     else:
-        copy_weights(model, _trained_model(weights))
+        source = _trained_model(weights)
+        copy_weights(model, source, layers=_encoder_layers(model, source))
 
 
 def initial_weights(model, weights, name=None):
@@ -225,7 +226,8 @@ def initial_weights(model, weights, name=None):
         else:
             load_backbone_weights(model, weights)
     else:
-        copy_weights(model, _trained_model(weights))
+        source = _trained_model(weights)
+        copy_weights(model, source, layers=_encoder_layers(model, source))
     return model
 
 
@@ -274,3 +276,14 @@ def _trained_model(weights):
         "folder or SavedModel: kzoo.training.load_model_source(path)). "
         f"Received: weights={weights!r}"
     )
+
+
+def _encoder_layers(model, source):
+    """The layers to copy from `source`: all (None), or every weighted
+    layer but `predictions` when `source` is an encoder without one (a
+    `kzoo pretrain` run: the classifier for the new classes starts
+    random)."""
+    if any(layer.name == "predictions" for layer in source.layers):
+        return None
+    return [layer.name for layer in model.layers
+            if layer.weights and layer.name != "predictions"]

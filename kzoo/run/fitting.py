@@ -15,7 +15,7 @@ from kzoo.training.wrapper import WrapperModel
 
 
 def fit(model, config, data, out, epochs=None, train=None, num_train=None,
-        extra_callbacks=(), backup="backup", phase="training"):
+        extra_callbacks=(), backup="backup", phase="training", samples=True):
     """`model.fit` on the run's datasets for `epochs` passes (default
     --epochs), checked every --check-every steps (see `fit_plan`),
     resumable and guarded (see `BackupAndRestore`), shown as one progress
@@ -61,7 +61,8 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
                      f"({progress.length(plan)}); its weights restored from "
                      f"{guard.backup_dir}")
         return None
-    tensorboard.log_training_samples(out, data, config)
+    if samples:
+        tensorboard.log_training_samples(out, data, config)
     if train is None:
         train = inputs.train_dataset(data, config)
     if start:
@@ -70,7 +71,7 @@ def fit(model, config, data, out, epochs=None, train=None, num_train=None,
                      "done")
         train = train.skip(plan.steps_done(start))
     validation = inputs.val_dataset(data, config) if data.counts.get("val") else None
-    if validation is None and not start:
+    if validation is None and not start and data.test is not None:
         progress.say(f"{phase}: no validation split: the lines below are "
                      "training loss and accuracy only; the test split, at the "
                      "end, is the first measure of how well it generalises")
@@ -138,7 +139,7 @@ def compile_model(model, config, num_train, optimizer=None, epochs=None):
     jit_compile, steps_per_execution = runtime.compile_limits(
         config.jit_compile, fit_plan(config, num_train, epochs).steps_per_execution)
     loss = keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=config.label_smoothing)
+        from_logits=True, label_smoothing=config.get("label_smoothing", 0.0))
     model.compile(
         optimizer=optimizer or make_optimizer(config, num_train, epochs),
         loss=None if isinstance(model, WrapperModel) else loss,

@@ -39,7 +39,11 @@ def demo_budget(config, labels_per_class):
     Returns:
         `config`, with the demo budget set where it applies.
     """
-    if config.labels_per_class is not None:
+    if config.get("labeled_indices") is not None:
+        progress.say(f"labels: the {len(config.labeled_indices)} chosen images "
+                     "(--labeled-indices); the rest of the training split joins "
+                     "the unlabelled pool")
+    elif config.labels_per_class is not None:
         progress.say(f"labels: {config.labels_per_class} per class "
                      "(--labels-per-class); the rest of the training split "
                      "joins the unlabelled pool")
@@ -79,6 +83,7 @@ def load_training_data(config, size):
             label_fraction=config.label_fraction, val_fraction=config.val_fraction,
             seed=config.seed, data_dir=config.data_dir, download=config.download,
             classes=config.classes,
+            labeled_indices=config.get("labeled_indices"),
         )
     except OptionError as err:
         raise DataError(err.with_flags()) from None
@@ -147,7 +152,8 @@ def print_skipped(data):
                      f"{data.skipped_reasons.get(path, 'not an image')}")
 
 
-def build_model(config, data, model=None, width=None, dropout=None, weights=None):
+def build_model(config, data, model=None, width=None, dropout=None, weights=None,
+                num_classes=None):
     """A registered model (`model`, else --model) for `data`, built now so
     that an input size it cannot take (VGG's five poolings need 32 px)
     fails before any output is written. `width` and `dropout` (else
@@ -162,13 +168,17 @@ def build_model(config, data, model=None, width=None, dropout=None, weights=None
     convolutions too; a kzoo run folder or `.keras` file of the same model
     gives every layer.
 
+    `num_classes` replaces `data`'s (a self-supervised encoder, whose
+    classifier is dropped).
+
     Raises:
         KzooError: The model cannot be built at this input shape, or the
             weights do not fit it.
     """
     name = model or config.model
     entry = get_model_entry(name)
-    kwargs = {"num_classes": data.num_classes, "input_shape": data.image_shape}
+    kwargs = {"num_classes": num_classes or data.num_classes,
+              "input_shape": data.image_shape}
     for option, value in (("width", width), ("dropout", dropout)):
         if option in entry.tunable:
             kwargs[option] = config.get(option) if value is None else value

@@ -19,7 +19,7 @@ from kzoo.analysis import plot_lines
 from kzoo.data import load_data
 from kzoo.errors import KzooError
 from kzoo.outputs import OutputLock, write_json
-from kzoo.run import progress
+from kzoo.run import inputs, label_selection, progress
 from kzoo.run.config import record_config
 from kzoo.run.result import RunResult
 from kzoo.run.session import run_dir
@@ -48,6 +48,11 @@ def label_budget(config):
     budgets = [parse_budget(b) for b in config.budgets]
     seeds = [int(s) for s in config.seeds]
     techniques = select_techniques(config)
+    specs = label_selection.parse_selection(config.selection or [])
+    if specs and None in budgets:
+        raise KzooError("With --selection, --budgets are labelled images in all "
+                        "(e.g. 10,50), never 'all'. Received: --budgets "
+                        f"{','.join(config.budgets)}")
     # Validates the spec once, up front; its counts place 'all' on the plot.
     data = load_data(config.data, data_dir=config.data_dir,
                      download=config.download, classes=config.classes)
@@ -57,16 +62,18 @@ def label_budget(config):
     runtime.check_output_dir(out)
     lock = OutputLock(out)  # one report per folder at a time
     try:
-        report = run_report(config, data, budgets, seeds, techniques, out)
+        if specs:
+            report = run_selection_report(config, data, budgets, seeds,
+                                          techniques, specs, out)
+        else:
+            report = run_report(config, data, budgets, seeds, techniques, out)
     finally:
         lock.release()
     return RunResult("label-budget", out, report=report)
 
 
 def run_report(config, data, budgets, seeds, techniques, out):
-    write_json(os.path.join(out, "config.json"),
-               record_config(config.to_dict(), command=config.command.name,
-                             output_dir=out))
+    write_config(config, out)
     counts = (data.counts["train"], data.num_classes)
     report = {
         "data": data.name, "model": config.model, "seeds": seeds,
@@ -79,7 +86,8 @@ def run_report(config, data, budgets, seeds, techniques, out):
             runs = []
             for seed in seeds:
                 target = os.path.join(out, budget_name(budget), name, f"seed{seed}")
-                accuracy = run_technique(name, config, budget, seed, target, counts)
+                accuracy, _ = run_technique(name, config, budget, seed, target,
+                                            counts)
                 keras.backend.clear_session()
                 if accuracy is None:  # needs unlabelled images
                     break
@@ -92,6 +100,73 @@ def run_report(config, data, budgets, seeds, techniques, out):
     progress.say(f"report: {os.path.join(out, 'report.json')}, plot: "
                  f"{os.path.join(out, 'report.png')}")
     return report
+
+
+def write_config(config, out):
+    write_json(os.path.join(out, "config.json"),
+               record_config(config.to_dict(), command=config.command.name,
+                             output_dir=out))
+
+
+def run_selection_report(config, data, budgets, seeds, techniques, specs, out):
+    """Each technique on the labelled sets each --selection spec picks,
+    at each budget (images in all) and seed: one report row per
+    `technique (selection)`, and the classes each labelled set covers."""
+    write_config(config, out)
+    size = inputs.input_size(config)
+    pools = {}
+    report = {
+        "data": data.name, "model": config.model, "seeds": seeds,
+        "budgets": [str(b) for b in budgets], "budget_unit": "images",
+        "embedding": config.embedding or label_selection.PIXELS,
+        "all_labels_per_class": data.counts["train"] / data.num_classes,
+        "num_classes": data.num_classes,
+        "results": {}, "coverage": {}, "selected": {},
+    }
+    for budget in budgets:
+        for spec in specs:
+            for name in techniques:
+                row = f"{name} ({spec.name})"
+                runs, covered = [], []
+                for seed in seeds:
+                    if seed not in pools:
+                        pools[seed] = label_selection.Pool(config, seed, size)
+                    target = os.path.join(out, str(budget), spec.name, name,
+                                          f"seed{seed}")
+                    accuracy, chosen = selection_cell(
+                        config, name, spec, pools[seed], budget, seed, target)
+                    keras.backend.clear_session()
+                    runs.append(accuracy)
+                    covered.append(pools[seed].coverage(chosen))
+                    report["selected"].setdefault(spec.name, {}).setdefault(
+                        str(budget), {})[str(seed)] = [int(i) for i in chosen]
+                    progress.say(f"[{budget} labels, {spec.name}] {name} seed "
+                                 f"{seed}: test accuracy {accuracy:.4f}; the "
+                                 f"labels cover {covered[-1]} classes")
+                report["results"].setdefault(row, {})[str(budget)] = summary(runs)
+                report["coverage"].setdefault(row, {})[str(budget)] = covered
+                write_report(report, out)
+    print_table(report)
+    progress.say(f"report: {os.path.join(out, 'report.json')}, plot: "
+                 f"{os.path.join(out, 'report.png')}")
+    return report
+
+
+def selection_cell(config, name, spec, pool, budget, seed, target):
+    """`(test accuracy, the labelled pool indices)` of one technique on the
+    set `spec` picks (two runs for a FIRST+SECOND spec)."""
+    chosen = label_selection.first_round(spec, pool, budget, seed)
+    counts = (len(chosen), 1)
+    if spec.second is not None:
+        _, first_out = run_technique(name, config, None, seed,
+                                     os.path.join(target, "round1"), counts,
+                                     labeled=chosen)
+        chosen = label_selection.second_round(
+            spec, pool, chosen, budget, os.path.join(first_out, "model.keras"), seed)
+        keras.backend.clear_session()
+    accuracy, _ = run_technique(name, config, None, seed, target,
+                                (len(chosen), 1), labeled=chosen)
+    return accuracy, chosen
 
 
 def write_report(report, out):
@@ -134,27 +209,31 @@ def select_techniques(config):
     return chosen
 
 
-def run_technique(name, config, budget, seed, out, counts):
-    """Run one technique in this process; its test accuracy, or None when
-    it needs unlabelled images and the budget leaves none."""
-    if budget is None and name in SEMI_SUPERVISED:
-        return None
+def run_technique(name, config, budget, seed, out, counts, labeled=None):
+    """Run one technique in this process: `(test accuracy, the folder it
+    wrote)`, or `(None, None)` when it needs unlabelled images and the
+    budget leaves none. `labeled`: the pool indices to label instead of
+    a budget per class."""
+    if budget is None and labeled is None and name in SEMI_SUPERVISED:
+        return None, None
     command, options = technique_options(name, config, budget, counts)
     options.update(common_options(config, budget, seed, out))
+    if labeled is not None:
+        options["labeled_indices"] = sorted(int(i) for i in labeled)
     done = os.path.join(out, DONE_FILE)
     recorded = read_json(done) if os.path.exists(done) else {}
     if (not config.fresh and recorded.get("options") == options
             and "test_accuracy" in recorded):
         progress.say(f"reusing {out} (same run finished before)")
-        return recorded["test_accuracy"]
+        return recorded["test_accuracy"], recorded.get("out", out)
     from kzoo.run import run
 
     # --fresh also discards the run's own backups; not part of what it
     # records, so the same command without --fresh reuses it afterwards.
     result = run(command, fresh=config.fresh, **options)
     write_json(done, {"command": command, "options": options,
-                      "test_accuracy": result.test_accuracy})
-    return result.test_accuracy
+                      "test_accuracy": result.test_accuracy, "out": result.out})
+    return result.test_accuracy, result.out
 
 
 def read_json(path):
@@ -223,17 +302,32 @@ def plot_report(report, path):
                             [r["std"] for _, r in rows])
     title = (f"{report['model']} on {report['data']}: mean ± std over seeds "
              f"{report['seeds']} ('all' at {report['all_labels_per_class']:.0f})")
-    plot_lines(series, path, xlabel="labelled images per class",
+    if report.get("budget_unit") == "images":
+        title = (f"{report['model']} on {report['data']}, labelled images chosen "
+                 f"on {report['embedding']}: mean ± std over seeds {report['seeds']}")
+    plot_lines(series, path, xlabel=f"labelled images {_unit(report)}",
                ylabel="test accuracy", title=title, xscale="log")
 
 
 def print_table(report):
     budgets = report["budgets"]
-    progress.say(f"\n{'technique':<20}"
-                 + "".join(f"{b + ' /class':>18}" for b in budgets))
+    width = max([20] + [len(name) + 2 for name in report["results"]])
+    progress.say(f"\n{'technique':<{width}}"
+                 + "".join(f"{b + ' ' + _unit(report, short=True):>18}"
+                           for b in budgets))
     for name, by_budget in report["results"].items():
         cells = []
         for b in budgets:
             r = by_budget.get(b)
             cells.append("-" if r is None else f"{r['mean']:.4f} ± {r['std']:.4f}")
-        progress.say(f"{name:<20}" + "".join(f"{c:>18}" for c in cells))
+        progress.say(f"{name:<{width}}" + "".join(f"{c:>18}" for c in cells))
+    for row, by_budget in report.get("coverage", {}).items():
+        progress.say(f"classes the labels of {row} cover: " + "; ".join(
+            f"{b} labels: {np.mean(c):.1f} of {report['num_classes']} "
+            f"(seeds {', '.join(map(str, c))})" for b, c in by_budget.items()))
+
+
+def _unit(report, short=False):
+    if report.get("budget_unit") == "images":
+        return "in all" if not short else "labels"
+    return "per class" if not short else "/class"

@@ -21,6 +21,11 @@ STRONG_POLICY = "crop,randaugment(n=2,m=10),cutout"
 CHECK_EVERY = 250  # = kzoo.training.plan.CHECK_EVERY
 FIXMATCH_STEPS = 12000  # see kzoo/run/fixmatch.py for how it was chosen
 SEARCH_TEMPLATE = "crop,randaugment(n={n},m={m})"
+SIMCLR_POLICY = "crop,randaugment(n=2,m=10)"
+PRETRAIN_STEPS = 1500  # see kzoo/run/pretrain.py for how it was chosen
+# = kzoo.select.STRATEGIES (tests/run/test_options.py checks); TensorFlow-free here.
+SELECT_STRATEGIES = ("typiclust", "probcover", "random", "margin", "entropy",
+                     "badge", "coreset")
 LWF_METHODS = ("feature", "finetune", "lwf")
 TRANSFER_MODES = ("head", "finetune", "scratch")
 
@@ -61,6 +66,10 @@ BUDGET = (
       help="labelled images kept per class (the rest join the unlabelled pool)"),
     Opt("label_fraction", type=t.fraction, exclusive="budget",
       help="fraction of each class kept labelled"),
+    Opt("labeled_indices", type=t.index_list, exclusive="budget",
+      help="keep exactly these images of the training split labelled: "
+           "indices into it once the test and validation images are held "
+           "out (how kzoo label-budget --selection passes a selection)"),
     Opt("val_fraction", 0.1, t.rate, "share of the training split held out"),
 )
 
@@ -452,9 +461,12 @@ distillation (with --teacher), transfer (with --source, finetune); on
 request (--techniques) flexmatch (fixmatch --flexmatch) and
 fixmatch_noisy_student (noisy-student --teacher-method fixmatch).
 Supervised runs train for about --steps updates (clamped to 15-400
-epochs). Writes report.json and report.png after every technique and
-budget and prints the table; the same command into the same --out reuses
-the finished runs (--fresh runs them again).""",
+epochs). With --selection each budget is images in all, chosen from the
+training pool by each strategy (kzoo select's) on --embedding, labelled
+from the hidden labels, and trained by each technique; the report adds
+the classes each labelled set covers. Writes report.json and report.png
+after every technique and budget and prints the table; the same command
+into the same --out reuses the finished runs (--fresh runs them again).""",
     "kzoo.run.label_budget:label_budget",
     *DATA,
     Opt("budgets", ["1", "5", "10", "all"], t.budget_list,
@@ -468,6 +480,14 @@ the finished runs (--fresh runs them again).""",
     Opt("techniques", type=t.name_list, help="subset to run (default: all that apply)"),
     Opt("teacher", help=".keras/SavedModel teacher for the distillation line"),
     Opt("source", help=".keras/SavedModel source model for the transfer line"),
+    Opt("selection", type=t.name_list,
+      help="choose the labelled images by these strategies instead of at "
+           "random per class, e.g. 'random,typiclust,typiclust+margin' "
+           "(FIRST+SECOND: half by FIRST, the rest by SECOND from the model "
+           "trained on them); --budgets then count images in all"),
+    Opt("embedding", help="what --selection compares images by: pixels "
+                          "(default), imagenet[:NAME], or a kzoo run (e.g. "
+                          "kzoo pretrain's)"),
     Opt("out", help="default: saved_models/label_budget-<data>"),
     Opt("smoke", False, kind="switch",
       help="wiring check: every run with --smoke, one round"),
@@ -593,9 +613,90 @@ contract (layout, dtype, value range, size) and outputs.""",
     Opt("smoke", False, kind="switch", help="the same (export is quick)"),
 )
 
+POOL_DATA = ("a folder of images (searched at any depth, flat or nested), "
+             "or a kzoo data folder (DIR/train/<class>/*, DIR/unlabeled/**)")
+
+PRETRAIN = _command(
+    "pretrain", "a self-supervised encoder (SimCLR) from unlabelled images",
+    """Train a self-supervised encoder (SimCLR) on unlabelled images.
+
+  kzoo pretrain --data photos/ --model mobilenet_v3_small --input-size 96
+  kzoo pretrain --data digits --out saved_models/pretrain-digits
+
+--model without its classifier is the encoder; two --augment views of each
+image go through it and a projection head (--projection-dim), and the
+NT-Xent loss (--temperature) pulls the two together and pushes the other
+images of the batch away. Labels are never read: --data is """ + POOL_DATA
+    + """ (train/ and unlabeled/), or 'digits' / 'tfds:NAME' (the training
+images). Writes the encoder as model.keras, config.json, pretrain.json,
+training_log.csv and logs/; --weights RUN of any training command starts
+the same --model from it (its classifier random), and kzoo select
+--embedding RUN embeds with it. Resumes when the same command runs again.""",
+    "kzoo.run.pretrain:pretrain",
+    Opt("data", "digits", help=POOL_DATA + ", or 'digits' / 'tfds:NAME'"),
+    Opt("seed", 0, t.seed),
+    *MODEL,
+    Opt("epochs", type=t.epochs, exclusive="length",
+      help="passes over the images instead of a --steps budget"),
+    Opt("steps", type=t.steps, exclusive="length",
+      help=f"training steps (default: {PRETRAIN_STEPS:,} unless --epochs)"),
+    Opt("batch_size", 256, t.batch_size,
+      "images per step (each gives two views: 2x as many pass the network)"),
+    Opt("lr", 1e-3, t.positive_float, "Adam learning rate"),
+    Opt("schedule", "cosine", choices=("constant", "cosine")),
+    Opt("augment", SIMCLR_POLICY, help="policy of each of the two views"),
+    Opt("temperature", 0.2, t.positive_float, "NT-Xent softmax temperature"),
+    Opt("projection_dim", 128, t.classes, "width of the projection head"),
+    Opt("dropout", 0.0, t.rate, "dropout of the encoder's hidden FC layers"),
+    *[o for o in TRAINING if o.name in (
+        "jit_compile", "steps_per_execution", "check_every")],
+    Opt("out", help="output folder (default: saved_models/pretrain-<data>)"),
+    Opt("smoke", False, kind="switch",
+      help="wiring check: 2 steps; writes to --out/smoke"),
+    *RUNTIME,
+)
+
+SELECT = _command(
+    "select", "choose which images to label: TypiClust, ProbCover, margin, ...",
+    """Choose which images to label, and write them as a CSV and a contact sheet.
+
+  kzoo select --data photos/ --budget 20 --out to_label.csv
+  kzoo select --data DIR --budget 50 --model saved_models/fixmatch-DIR
+
+--data is """ + POOL_DATA + """: then the candidates are DIR/unlabeled/
+and train/ counts as labelled. Without --model (nothing trained yet) the
+default --strategy is typiclust: the most typical image of each of --budget
+clusters of the embeddings. With --model (a kzoo run) it is margin: the
+images the model is least sure between two classes; entropy, badge
+(uncertain and diverse) and coreset also use it. --embedding is what the
+images are compared by: a kzoo run (e.g. a kzoo pretrain run: its
+encoder's features), 'imagenet' or 'imagenet:NAME' (a registered model's
+ImageNet backbone, mobilenet_v3_small by default), or 'pixels' (the images
+themselves, 32x32); default: --model's features, else pixels. Writes --out
+(one row per image to label, in order: path, rank, strategy, score,
+cluster) and the contact sheet --out with .png. The same --seed gives the
+same choice.""",
+    "kzoo.run.select:select",
+    Opt("data", required=True, help=POOL_DATA),
+    Opt("budget", required=True, type=t.positive_int, help="images to choose"),
+    Opt("out", "selection.csv", help="CSV of the choice (and the sheet .png)"),
+    Opt("strategy", choices=SELECT_STRATEGIES,
+      help="default: typiclust without --model, margin with one"),
+    Opt("embedding",
+      help="RUN (a kzoo run folder or .keras file), imagenet[:NAME], or pixels "
+           "(default: --model's features, else pixels)"),
+    Opt("model", help="a trained kzoo run: its predictions (margin, entropy, "
+                      "badge) and features"),
+    Opt("seed", 0, t.seed),
+    Opt("batch_size", 64, t.batch_size, "images per forward pass"),
+    Opt("smoke", False, kind="switch",
+      help="choose among the first 64 images only"),
+)
+
 COMMANDS = {c.name: c for c in (
     TRAIN, NOISY_STUDENT, FIXMATCH, PSEUDO_LABEL, DISTILL, LWF, TRANSFER, SEARCH,
-    LABEL_BUDGET, EVALUATE, PREDICT, EXPORT, INFO, AUGMENT_PREVIEW)}
+    LABEL_BUDGET, PRETRAIN, SELECT, EVALUATE, PREDICT, EXPORT, INFO,
+    AUGMENT_PREVIEW)}
 
 
 def get_command(name):

@@ -16,7 +16,7 @@ from kzoo.data.files import list_files, read_batches
 from kzoo.errors import KzooError
 from kzoo.export import KERAS_MODEL_FILE, load_serving_signature, versions
 from kzoo.export.card import CARD_FILE, recorded_class_names
-from kzoo.outputs import check_user_file, user_file
+from kzoo.outputs import check_user_file, csv_cell, user_file
 from kzoo.run import progress
 from kzoo.run.result import RunResult
 from kzoo.training import load_model_source
@@ -24,9 +24,6 @@ from kzoo.training import load_model_source
 SMOKE_BATCHES = 2
 SHOWN_SKIPPED = 5  # skipped files listed in the summary
 SHOWN_CLASSES = 10  # classes whose top-1 count the summary gives
-# A spreadsheet runs a CSV cell starting with one of these as a formula
-# (OWASP, "CSV Injection"); such a text cell is written with a leading `'`.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # How a file predict wrote begins: the CSV header, or a JSON list of records.
 _PREDICTIONS_HEAD = re.compile(
     rb'path,class_1,probability_1,|\[\s*(\{"path": |\]\s*$)')
@@ -312,16 +309,6 @@ def _fields(k):
     ranked = [f"{kind}_{j}" for j in range(1, k + 1)
               for kind in ("class", "probability")]
     return ["path", *ranked, "error"]
-
-
-def csv_cell(value):
-    """A value as a CSV cell: `""` for None, text that a spreadsheet would
-    run as a formula (`FORMULA_STARTS`) behind a `'`, the rest as it is."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 @contextlib.contextmanager

@@ -244,6 +244,7 @@ name_list = ListType(what="name")
 name_list.__doc__ = "'a,b,c' -> ['a', 'b', 'c'] (blank items dropped)."
 path_list = ListType(paths=True, what="path")
 int_list = ListType(_integer, what="integer")
+index_list = ListType(non_negative_int, what="index")
 randaugment_ops = ListType(int_in(0, MAX_RANDAUGMENT_OPS), what="integer",
                            bounds=f"each at most {MAX_RANDAUGMENT_OPS}")
 magnitudes = ListType(int_in(0, MAX_MAGNITUDE), what="integer",

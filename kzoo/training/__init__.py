@@ -10,6 +10,8 @@
   features computed once, and the head that trains on them.
 - `Distiller`: knowledge distillation, `precompute_teacher_logits`.
 - `LwFModel`: Learning without Forgetting.
+- `SimCLRModel`, `encoder_of`, `with_projection`, `nt_xent`: SimCLR
+  self-supervised features.
 
 Names load on first use, so that `kzoo.training.optimizers` (whose classes
 `import kzoo` registers with Keras) imports neither TensorFlow nor
@@ -27,6 +29,10 @@ _EXPORTS = {
     "crossentropy": "losses",
     "distillation_loss": "losses",
     "LwFModel": "lwf",
+    "SimCLRModel": "simclr",
+    "encoder_of": "simclr",
+    "nt_xent": "simclr",
+    "with_projection": "simclr",
     "LRMultiplierOptimizer": "optimizers",
     "ScaledSchedule": "optimizers",
     "load_model_source": "sources",
@@ -42,16 +48,20 @@ __all__ = [
     "LossTerms",
     "LwFModel",
     "ScaledSchedule",
+    "SimCLRModel",
     "WrapperModel",
     "backbone_features",
     "crossentropy",
     "distillation_loss",
+    "encoder_of",
     "features_dataset",
     "finetune_optimizer",
     "head_of",
     "load_model_source",
+    "nt_xent",
     "precompute_teacher_logits",
     "transfer_model",
+    "with_projection",
 ]
 
 

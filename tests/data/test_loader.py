@@ -194,3 +194,26 @@ def test_classes_on_tfds_relabel_inside_the_pipeline():
         assert sorted(labels) == sorted(
             {3: 0, 1: 1}[y] for y in full_labels if y in (1, 3))
         assert data.counts["test"] == len(labels)
+
+
+def test_labeled_indices_keep_exactly_those_images_of_the_training_split():
+    whole = load_data("digits", seed=3)
+    pool = np.stack([x.numpy() for x, _ in whole.train])
+    chosen = [0, 7, 100, len(pool) - 1]
+    data = load_data("digits", seed=3, labeled_indices=chosen)
+    kept = np.stack([x.numpy() for x, _ in data.train])
+    np.testing.assert_array_equal(kept, pool[chosen])
+    assert data.counts["train"] == 4
+    assert data.counts["unlabeled"] == len(pool) - 4
+    assert data.counts["val"] == whole.counts["val"]
+
+
+@pytest.mark.parametrize("bad", [[], [1, 1], [-1], [10**6]])
+def test_labeled_indices_out_of_range_or_repeated_are_refused(bad):
+    with pytest.raises(DataError, match="labeled_indices"):
+        load_data("digits", labeled_indices=bad)
+
+
+def test_labeled_indices_and_a_budget_exclude_each_other():
+    with pytest.raises(DataError, match="not both"):
+        load_data("digits", labeled_indices=[1], labels_per_class=2)

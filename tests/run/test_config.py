@@ -19,6 +19,8 @@ def test_every_command_has_its_defaults_and_round_trips(name):
     required = {o.name: "x" for o in command.options if o.required}
     if name == "lwf":
         required["old_classes"] = ["0", "1"]
+    if name == "select":
+        required["budget"] = 5
     config = configure(name, **required)
     for option in command.options:
         if option.name not in required:
@@ -109,8 +111,10 @@ def test_the_help_strings_match_the_library():
     from kzoo import runtime
     from kzoo.augment import DEFAULT_POLICY
     from kzoo.run import options
+    from kzoo.select import STRATEGIES
     from kzoo.training import plan
 
+    assert options.SELECT_STRATEGIES == tuple(STRATEGIES)
     assert options.DEFAULT_POLICY == DEFAULT_POLICY
     assert options.STRATEGIES == runtime.STRATEGIES
     assert options.CHECK_EVERY == plan.CHECK_EVERY

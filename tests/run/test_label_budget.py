@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from kzoo import run
@@ -107,3 +108,46 @@ def test_flexmatch_and_fixmatch_noisy_student_are_opt_in():
     chosen = select_techniques(run.configure("label-budget"))
     assert "fixmatch" in chosen
     assert "flexmatch" not in chosen and "fixmatch_noisy_student" not in chosen
+
+
+@pytest.mark.large
+def test_label_budget_with_selection_trains_on_the_chosen_images(tmp_path):
+    from kzoo.data import load_data
+
+    out = str(tmp_path / "s")
+    result = run.run("label-budget", budgets="10", seeds="0",
+                     techniques="supervised", selection="random,typiclust+margin",
+                     out=out, smoke=True)
+    report = result.report
+    assert report["budget_unit"] == "images" and report["embedding"] == "pixels"
+    assert set(report["results"]) == {"supervised (random)",
+                                      "supervised (typiclust+margin)"}
+    labels = np.array([int(y) for _, y in load_data("digits", seed=0).train])
+    root = smoke_dir(out)
+    for spec in ("random", "typiclust+margin"):
+        chosen = report["selected"][spec]["10"]["0"]
+        assert len(set(chosen)) == 10
+        row = f"supervised ({spec})"
+        assert report["coverage"][row]["10"] == [len(set(labels[chosen]))]
+        cell = os.path.join(root, "10", spec, "supervised", "seed0")
+        recorded = json.load(open(os.path.join(cell, "label_budget_run.json")))
+        assert recorded["options"]["labeled_indices"] == sorted(chosen)
+        assert recorded["options"]["labels_per_class"] is None
+    # two rounds: the first 5 by typiclust, trained on, then 5 by margin
+    first = json.load(open(os.path.join(
+        root, "10", "typiclust+margin", "supervised", "seed0", "round1",
+        "label_budget_run.json")))["options"]["labeled_indices"]
+    chosen = report["selected"]["typiclust+margin"]["10"]["0"]
+    assert len(first) == 5 and sorted(chosen[:5]) == first
+
+
+def test_label_budget_selection_errors(tmp_path, capsys):
+    base = ["label-budget", "--smoke", "--out", tmp_path / "e", "--seeds", "0"]
+    for argv, words in (
+            (["--selection", "typiclust", "--budgets", "all"], "never 'all'"),
+            (["--selection", "nope"], "--selection takes strategies"),
+            (["--selection", "margin"], "only be the second round"),
+            (["--selection", "typiclust+margin+entropy"], "FIRST+SECOND")):
+        code, _, err = kzoo(capsys, *base, *argv)
+        assert code == 2 and words in err, err
+    assert not os.path.exists(tmp_path / "e")

@@ -1,0 +1,51 @@
+"""The image pool of `kzoo pretrain` and `kzoo select`, loaded and
+described as every run's data is."""
+
+from kzoo.data import image_pool, items
+from kzoo.data.loader import DataSplits
+from kzoo.errors import DataError
+from kzoo.run import progress
+
+
+def load_pool(config, need_unlabeled=False):
+    """`kzoo.data.image_pool` of --data, said in one line plus a line per
+    skipped file.
+
+    Raises:
+        DataError: As `image_pool`.
+    """
+    pool = image_pool(config.data, need_unlabeled=need_unlabeled)
+    where = {"folder": "every image under the folder, at any depth",
+             "data folder": ("its unlabeled/ images; train/ counts as labelled"
+                             if need_unlabeled else
+                             "its train/ and unlabeled/ images, labels unread"),
+             "dataset": "its training images (the test split held out), "
+                        "labels unread"}[pool.layout]
+    labelled = (f", {len(pool.labeled):,} already labelled"
+                if pool.labeled is not None else "")
+    progress.say(f"data '{pool.name}': {len(pool):,} images ({where}){labelled}; "
+                 f"{'grey' if pool.channels == 1 else 'RGB'}; skipped files: "
+                 f"{len(pool.skipped_reasons)}")
+    for path, reason in pool.skipped_reasons.items():
+        progress.say(f"  skipped: {items.display_path(path)}: {reason}")
+    return pool
+
+
+def channels_of(config, pool):
+    """--channels, else the pool's own."""
+    channels = config.get("channels") or pool.channels
+    if channels not in (1, 3):
+        raise DataError(f"channels must be 1 or 3. Received: channels={channels}")
+    return channels
+
+
+def pool_splits(pool, size, channels):
+    """The pool as the training split of a `DataSplits` (unlabelled:
+    label -1; no validation or test split), for `kzoo.run.fitting.fit`."""
+    images = pool.dataset((size, size), channels).map(lambda x, i: (x, -1))
+    return DataSplits(
+        name=pool.name, class_names=[], image_shape=(size, size, channels),
+        train=images, val=None, test=None, unlabeled=None,
+        counts={"train": len(pool), "val": 0, "test": 0, "unlabeled": 0},
+        skipped_files=[items.display_path(p) for p in pool.skipped_reasons],
+        skipped_reasons=dict(pool.skipped_reasons), data_channels=pool.channels)
