@@ -56,6 +56,8 @@ def label_budget(config):
     # Validates the spec once, up front; its counts place 'all' on the plot.
     data = load_data(config.data, data_dir=config.data_dir,
                      download=config.download, classes=config.classes)
+    if specs:
+        label_selection.check_budgets(budgets, specs, data.counts["train"])
     out = run_dir(config.out or os.path.join("saved_models",
                                              f"label_budget-{data.name}"),
                   config.smoke)
@@ -138,7 +140,7 @@ def run_selection_report(config, data, budgets, seeds, techniques, specs, out):
                     keras.backend.clear_session()
                     runs.append(accuracy)
                     covered.append(pools[seed].coverage(chosen))
-                    report["selected"].setdefault(spec.name, {}).setdefault(
+                    report["selected"].setdefault(row, {}).setdefault(
                         str(budget), {})[str(seed)] = [int(i) for i in chosen]
                     progress.say(f"[{budget} labels, {spec.name}] {name} seed "
                                  f"{seed}: test accuracy {accuracy:.4f}; the "

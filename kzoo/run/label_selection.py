@@ -33,8 +33,8 @@ def parse_selection(items):
     """`Spec`s of --selection items, checked against `kzoo.select.STRATEGIES`.
 
     Raises:
-        KzooError: An unknown strategy, a first round that needs a model,
-            a second one that does not, or more than two rounds.
+        KzooError: An unknown strategy, a first round that needs a model
+            (nothing is trained yet), or more than two rounds.
     """
     specs = []
     for item in items:
@@ -53,6 +53,26 @@ def parse_selection(items):
     return specs
 
 
+def check_budgets(budgets, specs, pool_size):
+    """Refuse a budget the pool cannot give: all of it or more (nothing
+    would be left unlabelled), or under 2 for a FIRST+SECOND spec.
+
+    Raises:
+        KzooError: Naming the budget.
+    """
+    for budget in budgets:
+        if budget >= pool_size:
+            raise KzooError(
+                f"--budgets {budget} with --selection: the training pool holds "
+                f"{pool_size} images, and a budget must leave some unlabelled. "
+                f"Expected budgets below {pool_size}. Received: --budgets {budget}")
+        if budget < 2 and any(spec.second for spec in specs):
+            raise KzooError(
+                f"--budgets {budget}: a two-round selection picks half the budget "
+                "in each round. Expected budgets of 2 or more. Received: "
+                f"--budgets {budget}")
+
+
 class Pool:
     """A seed's training pool (the `train` split without a budget): its
     hidden labels and its embeddings under --embedding."""
@@ -63,23 +83,21 @@ class Pool:
                          seed=seed, data_dir=config.data_dir,
                          download=config.download, classes=config.classes)
         self.labels = np.array([int(y) for _, y in data.train.as_numpy_iterator()])
-        self.channels = data.image_shape[-1]
         self.seed = seed
-        self.size = size
-        encoder, encoder_size, _ = Embedding(
-            config.embedding or PIXELS).encoder(self.channels)
-        self.embeddings = self.features(encoder, encoder_size)[0]
+        encoder, encoder_size, channels = Embedding(
+            config.embedding or PIXELS).encoder(data.image_shape[-1])
+        self.embeddings = self.features(encoder, encoder_size, channels)[0]
 
-    def images(self, size):
+    def images(self, size, channels):
         data = load_data(self.config.data, image_size=(size, size),
                          seed=self.seed, data_dir=self.config.data_dir,
                          download=self.config.download, classes=self.config.classes,
-                         channels=self.channels)
+                         channels=channels)
         return data.train.enumerate().map(lambda i, xy: (xy[0], i))
 
-    def features(self, encoder, size, classifier=None):
+    def features(self, encoder, size, channels, classifier=None):
         """`(features, probabilities or None)` of every pool image, in order."""
-        vectors, kept, probs = embed(encoder, self.images(size), 256,
+        vectors, kept, probs = embed(encoder, self.images(size, channels), 256,
                                      with_logits=classifier)
         if len(kept) != len(self.labels):
             raise KzooError(f"{len(self.labels) - len(kept)} pool images could "
@@ -102,7 +120,8 @@ def second_round(spec, pool, chosen, budget, model_path, seed):
     strategy from the rest of the pool, with the model at `model_path`."""
     model = load_model_source(model_path)
     encoder = encoder_of(model)
-    features, probs = pool.features(encoder, model.input_shape[1], classifier=model)
+    features, probs = pool.features(encoder, model.input_shape[1],
+                                    model.input_shape[-1], classifier=model)
     rest = np.setdiff1d(np.arange(len(pool.labels)), chosen)
     picked = selection.select(
         spec.second, budget - len(chosen), embeddings=features[rest],

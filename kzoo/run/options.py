@@ -672,7 +672,8 @@ images the model is least sure between two classes; entropy, badge
 images are compared by: a kzoo run (e.g. a kzoo pretrain run: its
 encoder's features), 'imagenet' or 'imagenet:NAME' (a registered model's
 ImageNet backbone, mobilenet_v3_small by default), or 'pixels' (the images
-themselves, 32x32); default: --model's features, else pixels. Writes --out
+themselves, 16x16); default: --model's features, else pixels. margin,
+entropy and badge read --model's predictions and features only. Writes --out
 (one row per image to label, in order: path, rank, strategy, score,
 cluster) and the contact sheet --out with .png. The same --seed gives the
 same choice.""",

@@ -42,7 +42,11 @@ def channels_of(config, pool):
 def pool_splits(pool, size, channels):
     """The pool as the training split of a `DataSplits` (unlabelled:
     label -1; no validation or test split), for `kzoo.run.fitting.fit`."""
-    images = pool.dataset((size, size), channels).map(lambda x, i: (x, -1))
+    # The items' own dataset: readable by index, so that a pool too large
+    # to cache is shuffled by index each pass (`kzoo.data.batched`), not in
+    # a buffer over files sorted by folder. Labels are never read.
+    skips = items.SkipLog(list(pool.skipped_reasons), pool.skipped_reasons)
+    images = pool.items.dataset((size, size), channels, skips)
     return DataSplits(
         name=pool.name, class_names=[], image_shape=(size, size, channels),
         train=images, val=None, test=None, unlabeled=None,

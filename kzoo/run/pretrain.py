@@ -63,9 +63,12 @@ def pretrain(config):
         channels = pools.channels_of(config, pool)
         data = pools.pool_splits(pool, size, channels)
         # an unusable size or --weights fails here, before any output
-        classifier = inputs.build_model(config, data, weights=config.weights,
+        backbone = config.weights if _backbone_file(config.weights) else None
+        classifier = inputs.build_model(config, data, weights=backbone,
                                         num_classes=2)
         encoder = encoder_of(classifier)
+        if config.weights and backbone is None:  # a run: its encoder layers
+            inputs.load_initial_weights(encoder, config.model, config.weights)
         model = SimCLRModel(with_projection(encoder, config.projection_dim),
                             temperature=config.temperature)
         out = run.output_dir(config.out or os.path.join(
@@ -89,6 +92,13 @@ def pretrain(config):
                  f"with --weights {out}, or select with kzoo select "
                  f"--embedding {out}")
     return RunResult("pretrain", out, report=report, model=encoder)
+
+
+def _backbone_file(weights):
+    """Whether --weights is ImageNet or a keras.applications file (loaded
+    into the backbone as a training run does), not a kzoo run."""
+    return weights is not None and (weights == "imagenet" or str(weights).endswith(
+        (".h5", ".weights.h5")))
 
 
 def last_loss(out):

@@ -24,10 +24,11 @@ from kzoo.run import pools, progress
 from kzoo.run.result import RunResult
 from kzoo.select.embeddings import PIXELS, Embedding, embed
 from kzoo.training import load_model_source
-from kzoo.training.simclr import ENCODER_OUTPUT, encoder_of
+from kzoo.training.simclr import ENCODER_OUTPUT
 
 SMOKE_IMAGES = 64
 SHEET_SIZE = 64  # contact-sheet images at most this many pixels a side
+SHEET_IMAGES = 100  # the first this many picks are drawn
 FIELDS = ("path", "rank", "strategy", "score", "cluster")
 
 
@@ -49,16 +50,28 @@ def select(config):
                         "pass --model RUN (a trained kzoo run), or use a cold-start "
                         f"strategy (typiclust, probcover). Received: --strategy "
                         f"{strategy}")
-    embedding = config.embedding or config.model or PIXELS
+    if needs_model and config.embedding:
+        raise KzooError(
+            f"--strategy {strategy} reads --model's predictions and features, "
+            "never --embedding: leave it out. Received: --embedding "
+            f"{config.embedding}")
     check_user_file(config.out, "--out")
     sheet = os.path.splitext(config.out)[0] + ".png"
+    if os.path.abspath(sheet) == os.path.abspath(config.out):
+        raise KzooError("--out is the CSV; the contact sheet goes beside it as "
+                        f".png. Expected a .csv name. Received: --out {config.out}")
     _check_outside(config.out, config.data)
     check_user_file(sheet, "--out (its contact sheet)")
-    # Errors about the options come before any image is read.
+    # Errors about the options come before any image is read. A strategy
+    # that reads a model takes its features too (BADGE's are those its
+    # last layer reads); the others compare images by --embedding.
     classifier = _classifier(config.model) if config.model else None
-    same = classifier is not None and embedding == config.model
-    embedding = Embedding(embedding, model=classifier if same else None)
-    if not needs_model:
+    if needs_model:
+        embedding = Embedding(config.model, model=classifier)
+    else:
+        same = classifier is not None and config.embedding in (None, config.model)
+        embedding = Embedding(config.embedding or config.model or PIXELS,
+                              model=classifier if same else None)
         classifier = None
     pool = pools.load_pool(config, need_unlabeled=True)
     if config.smoke:
@@ -66,7 +79,7 @@ def select(config):
     if config.budget > len(pool):
         raise KzooError(f"--budget is larger than the pool: {len(pool):,} "
                         f"images to choose from. Received: --budget {config.budget}")
-    encoder, size, channels = _encoder(embedding, pool, classifier)
+    encoder, size, channels = embedding.encoder(pool.channels)
     progress.say(f"select: {strategy}, {config.budget} of {len(pool):,} images; "
                  f"embedding: {embedding.describe(encoder)}")
     vectors, kept, probabilities, labeled = _embed_all(
@@ -116,27 +129,10 @@ def _classifier(path):
     return model
 
 
-def _encoder(embedding, pool, classifier):
-    """`(encoder, input size, channels)` of the embedding for the pool.
-
-    Raises:
-        KzooError: As `Embedding.encoder`, or --model of another input shape
-            than --embedding.
-    """
-    encoder, size, channels = embedding.encoder(pool.channels)
-    shape = tuple(encoder.input_shape[1:])
-    if classifier is not None and tuple(classifier.input_shape[1:]) != shape:
-        raise KzooError(
-            f"--model takes inputs of shape {tuple(classifier.input_shape[1:])}, "
-            f"--embedding {embedding.spec} {shape}: give the same run to both, "
-            "or leave --embedding out (--model's features).")
-    return encoder, size, channels
-
-
 def _embed_all(config, pool, encoder, size, channels, classifier):
     """`(embeddings, kept pool indices, probabilities or None, labelled
-    embeddings or None)`: one pass over the pool when the classifier is
-    the encoder's network, two when not; one over train/."""
+    embeddings or None)`: one pass over the pool (the classifier, when
+    given, shares the encoder's input), one over train/."""
     total = len(pool)
     step = max(1000, total // 10)
 
@@ -144,17 +140,9 @@ def _embed_all(config, pool, encoder, size, channels, classifier):
         if done % step < config.batch_size and done < total:
             progress.say(f"select: {done:,}/{total:,} images embedded")
 
-    shared = classifier is not None and classifier.input is encoder.input
     vectors, kept, probabilities = embed(
         encoder, pool.dataset((size, size), channels), config.batch_size,
-        with_logits=classifier if shared else None, on_batch=said)
-    if classifier is not None and not shared:
-        own = classifier.input_shape
-        _, kept_p, probabilities = embed(
-            encoder_of(classifier), pool.dataset(own[1:3], own[-1]),
-            config.batch_size, with_logits=classifier)
-        kept, a, b = np.intersect1d(kept, kept_p, return_indices=True)
-        vectors, probabilities = vectors[a], probabilities[b]
+        with_logits=classifier, on_batch=said)
     labeled = None
     if pool.labeled is not None and len(pool.labeled):
         labeled, _, _ = embed(encoder, pool.dataset((size, size), channels,
@@ -185,14 +173,16 @@ def write_csv(path, paths, chosen):
 
 def _sheet(pool, indices, paths, chosen, path, channels):
     """The chosen images, in order, captioned with their rank and name."""
-    order = np.asarray(indices)
+    order = np.asarray(indices)[:SHEET_IMAGES]
+    paths = paths[:SHEET_IMAGES]
     subset = pool.items.subset(order)
     size = (SHEET_SIZE, SHEET_SIZE)
     images = [x for x, _ in subset.dataset(size, channels).as_numpy_iterator()]
     captions = [f"{rank}. {_short(os.path.basename(p))}"
                 for rank, p in enumerate(paths, start=1)]
-    title = (f"kzoo select: {len(paths)} images to label, in order "
-             f"({chosen.strategy})")
+    title = (f"kzoo select: {len(chosen.indices)} images to label, in order "
+             f"({chosen.strategy})" + (f"; the first {SHEET_IMAGES} shown"
+                                       if len(chosen.indices) > SHEET_IMAGES else ""))
     contact_sheet(np.nan_to_num(np.stack(images)), captions, path, title)
 
 

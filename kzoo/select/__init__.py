@@ -133,6 +133,8 @@ def select(strategy, budget, embeddings=None, probabilities=None, labeled=None,
     if not isinstance(budget, (int, np.integer)) or not 1 <= budget <= pool:
         raise ValueError(f"budget must be an integer from 1 to the pool's "
                          f"{pool} images. Received: budget={budget!r}")
+    if labeled is not None and not len(labeled):
+        labeled = None
     if labeled is not None and embeddings is not None:
         labeled = np.asarray(labeled).reshape(len(labeled), -1)
         if labeled.shape[1:] != embeddings.reshape(pool, -1).shape[1:]:

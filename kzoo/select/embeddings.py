@@ -125,9 +125,11 @@ class Embedding:
     def encoder(self, channels):
         """`(encoder, input size, input channels)` for images of `channels`.
 
+        ImageNet backbones take RGB: grey images are repeated into three
+        channels, as `--channels 3` does.
+
         Raises:
-            KzooError: A run that takes images of other channels, or ImageNet
-                features of grey images.
+            KzooError: A run that takes images of other channels.
         """
         kind = {1: "grey", 3: "RGB"}.get(channels)
         if self.spec == PIXELS:

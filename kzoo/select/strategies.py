@@ -75,7 +75,7 @@ def normalized(embeddings):
 
 
 def _empty(labeled, dim):
-    if labeled is None:
+    if labeled is None or not len(labeled):
         return np.zeros((0, dim), np.float32)
     return normalized(labeled)
 
@@ -230,8 +230,9 @@ def probcover(embeddings, budget, labeled=None, seed=0, purity=0.95,
             picks once everything is covered).
         purity: Fraction of pure balls that chooses delta.
         delta: The radius itself (on L2-normalised embeddings), instead.
-        num_clusters: Clusters of the purity estimate; by default
-            labelled + budget, at most 500.
+        num_clusters: Clusters of the purity estimate; by default the
+            budget (at most 500; at least 2): a proxy for the classes,
+            whatever is labelled already.
 
     Returns:
         A `Selection` (scores: images newly covered; `info`: `delta`,
@@ -240,7 +241,7 @@ def probcover(embeddings, budget, labeled=None, seed=0, purity=0.95,
     x = normalized(embeddings)
     known = _empty(labeled, x.shape[1])
     if delta is None:
-        k = num_clusters or max(1, min(len(known) + budget, MAX_CLUSTERS, len(x)))
+        k = num_clusters or max(2, min(budget, MAX_CLUSTERS))
         clusters = kmeans(x, min(k, len(x)), seed)
         delta = purity_radius(x, clusters, purity, seed)
     balls = ball_graph(x, delta)

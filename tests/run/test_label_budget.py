@@ -125,9 +125,9 @@ def test_label_budget_with_selection_trains_on_the_chosen_images(tmp_path):
     labels = np.array([int(y) for _, y in load_data("digits", seed=0).train])
     root = smoke_dir(out)
     for spec in ("random", "typiclust+margin"):
-        chosen = report["selected"][spec]["10"]["0"]
-        assert len(set(chosen)) == 10
         row = f"supervised ({spec})"
+        chosen = report["selected"][row]["10"]["0"]
+        assert len(set(chosen)) == 10
         assert report["coverage"][row]["10"] == [len(set(labels[chosen]))]
         cell = os.path.join(root, "10", spec, "supervised", "seed0")
         recorded = json.load(open(os.path.join(cell, "label_budget_run.json")))
@@ -137,7 +137,7 @@ def test_label_budget_with_selection_trains_on_the_chosen_images(tmp_path):
     first = json.load(open(os.path.join(
         root, "10", "typiclust+margin", "supervised", "seed0", "round1",
         "label_budget_run.json")))["options"]["labeled_indices"]
-    chosen = report["selected"]["typiclust+margin"]["10"]["0"]
+    chosen = report["selected"]["supervised (typiclust+margin)"]["10"]["0"]
     assert len(first) == 5 and sorted(chosen[:5]) == first
 
 
@@ -147,7 +147,9 @@ def test_label_budget_selection_errors(tmp_path, capsys):
             (["--selection", "typiclust", "--budgets", "all"], "never 'all'"),
             (["--selection", "nope"], "--selection takes strategies"),
             (["--selection", "margin"], "only be the second round"),
-            (["--selection", "typiclust+margin+entropy"], "FIRST+SECOND")):
+            (["--selection", "typiclust+margin+entropy"], "FIRST+SECOND"),
+            (["--selection", "typiclust", "--budgets", "5000"], "below 1295"),
+            (["--selection", "typiclust+margin", "--budgets", "1"], "2 or more")):
         code, _, err = kzoo(capsys, *base, *argv)
         assert code == 2 and words in err, err
     assert not os.path.exists(tmp_path / "e")

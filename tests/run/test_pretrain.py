@@ -101,3 +101,16 @@ def test_pretrain_errors_are_one_line(tmp_path, capsys):
                         "--out", tmp_path / "o")
     assert code == 2 and "--temperature" in one_error_line(err)
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_pretrain_starts_from_a_classifier_of_the_same_model(photos, tmp_path,
+                                                             capsys):
+    from kzoo.models import create_model
+
+    source = str(tmp_path / "classifier.keras")
+    create_model("lenet5", num_classes=5, input_shape=(32, 32, 3)).save(source)
+    code, text, err = kzoo(capsys, "pretrain", "--data", photos, "--smoke",
+                           "--weights", source, "--out", tmp_path / "enc",
+                           "--batch-size", 8, "--no-jit-compile")
+    assert code == 0, err
+    assert "layers loaded (conv1 ... fc2)" in text

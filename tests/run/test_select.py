@@ -114,6 +114,11 @@ def test_bad_input_is_one_line_and_writes_nothing(plain, folder, tmp_path, capsy
     line = error_of(capsys, "--data", plain, "--budget", 2, "--embedding", grey,
                     *base)
     assert "(32, 32, 1)" in line and "RGB" in line
+    assert "never --embedding" in error_of(
+        capsys, "--data", plain, "--budget", 2, "--strategy", "margin", "--model",
+        grey, "--embedding", "pixels", *base)
+    assert "a .csv name" in error_of(capsys, "--data", plain, "--budget", 2,
+                                     "--out", tmp_path / "p.png")
     assert "inside --data" in error_of(capsys, "--data", plain, "--budget", 2,
                                        "--out", os.path.join(plain, "x", "p.csv"))
     no_pool = make_image_folder(str(tmp_path / "labelled"), per_class=3)

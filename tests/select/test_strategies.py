@@ -151,3 +151,15 @@ def test_select_refuses_what_it_cannot_use():
         select("badge", 2, embeddings=points, probabilities=np.full((5, 2), 0.5))
     with pytest.raises(ValueError, match="embeddings' width"):
         select("coreset", 2, embeddings=points, labeled=np.zeros((1, 2)))
+
+
+def test_probcover_radius_does_not_shrink_with_many_labelled_images():
+    # The purity clusters follow the budget, not the labelled count: with
+    # 200 labelled images in blob 0 the 3 picks still cover blobs 1-3.
+    rng = np.random.default_rng(0)
+    centres = np.eye(4)
+    pool = np.concatenate([c + rng.normal(0, 0.03, (50, 4)) for c in centres])
+    labeled = centres[0] + rng.normal(0, 0.03, (200, 4))
+    chosen = strategies.probcover(pool, 3, labeled=labeled)
+    assert sorted(chosen.indices // 50) == [1, 2, 3]
+    assert chosen.info["coverage"] > 0.95
