@@ -126,3 +126,28 @@ def test_bad_input_is_one_line_and_writes_nothing(plain, folder, tmp_path, capsy
                                               "--budget", 1, *base)
     assert not os.path.exists(out)
     assert not os.path.exists(str(tmp_path / "pick.png"))
+
+
+def test_an_imagenet_embedding_from_the_keras_cache(plain, tmp_path, monkeypatch,
+                                                    capsys):
+    import keras
+
+    from tests.models.helpers import (
+        cache_fake_file,
+        offline_keras_cache,
+        write_applications_file,
+    )
+
+    keras.utils.set_random_seed(4)
+    reference = keras.applications.MobileNetV3Small(
+        weights=None, include_top=False, input_shape=(224, 224, 3), pooling="avg")
+    source = write_applications_file(reference, tmp_path / "mnv3s.h5")
+    home = tmp_path / "keras_home"
+    offline_keras_cache(monkeypatch, home)
+    cache_fake_file(monkeypatch, home, "mobilenet_v3_small", False, source)
+    out = tmp_path / "pick.csv"
+    code, text, err = kzoo(capsys, "select", "--data", plain, "--budget", 3,
+                           "--embedding", "imagenet", "--out", out)
+    assert code == 0, err
+    assert "embedding: imagenet (576 values an image)" in text
+    assert len(rows(out)) == 3
