@@ -667,8 +667,9 @@ SELECT = _command(
 and train/ counts as labelled. Without --model (nothing trained yet) the
 default --strategy is typiclust: the most typical image of each of --budget
 clusters of the embeddings. With --model (a kzoo run) it is margin: the
-images the model is least sure between two classes; entropy, badge
-(uncertain and diverse) and coreset also use it. --embedding is what the
+images the model is least sure between two classes; entropy and badge
+(uncertain and diverse) read it too, and coreset (farthest from the
+labelled images) compares its features. --embedding is what the
 images are compared by: a kzoo run (e.g. a kzoo pretrain run: its
 encoder's features), 'imagenet' or 'imagenet:NAME' (a registered model's
 ImageNet backbone, mobilenet_v3_small by default), or 'pixels' (the images
