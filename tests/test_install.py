@@ -125,13 +125,16 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
         "search": ["--trials", "1", "--out", work / "search"],
         "label-budget": ["--budgets", "5", "--seeds", "0", "--techniques",
                          "supervised", "--out", work / "budget"],
+        "pretrain": ["--batch-size", "16", "--out", work / "pretrain"],
+        "select": ["--data", new_images, "--budget", "2",
+                   "--out", work / "pick.csv"],
     }
     from kzoo.run import COMMANDS
 
     assert sorted(runs) == sorted(COMMANDS)
     # XLA is tested in-process elsewhere; here the point is the package.
     no_xla = {"train", "pseudo-label", "fixmatch", "noisy-student", "distill", "lwf",
-              "transfer", "search"}
+              "transfer", "search", "pretrain"}
     # Two lanes at once (each command is one process, mostly waiting on
     # Python): the model lwf/transfer/evaluate need, then the rest.
     chain = ["train", "evaluate", "predict", "export", "lwf", "transfer"]
@@ -158,3 +161,5 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
     for name in ("pl", "ns", "search"):
         assert (work / name / "smoke" / "config.json").is_file(), name
     assert (work / "budget" / "smoke" / "report.json").is_file()
+    assert (work / "pretrain" / "smoke" / "model.keras").is_file()
+    assert (work / "pick.csv").is_file() and (work / "pick.png").is_file()
