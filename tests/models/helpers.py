@@ -99,3 +99,20 @@ def cache_fake_file(monkeypatch, home, name, include_top, source):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     shutil.copyfile(source, path)
     return path
+
+
+def offline_mobilenet_v3_small(monkeypatch, tmp_path, size, seed=4):
+    """A random no-top MobileNetV3-Small (`size` px, average pooled) cached
+    offline as its ImageNet file (`offline_keras_cache`, `cache_fake_file`):
+    `--weights imagenet` / `--embedding imagenet` load it, nothing downloads.
+    Returns the reference network."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    reference = keras.applications.MobileNetV3Small(
+        weights=None, include_top=False, input_shape=(size, size, 3), pooling="avg")
+    source = write_applications_file(reference, tmp_path / "mnv3s.h5")
+    home = tmp_path / "keras_home"
+    offline_keras_cache(monkeypatch, home)
+    cache_fake_file(monkeypatch, home, "mobilenet_v3_small", False, source)
+    return reference

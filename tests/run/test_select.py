@@ -130,21 +130,9 @@ def test_bad_input_is_one_line_and_writes_nothing(plain, folder, tmp_path, capsy
 
 def test_an_imagenet_embedding_from_the_keras_cache(plain, tmp_path, monkeypatch,
                                                     capsys):
-    import keras
+    from tests.models.helpers import offline_mobilenet_v3_small
 
-    from tests.models.helpers import (
-        cache_fake_file,
-        offline_keras_cache,
-        write_applications_file,
-    )
-
-    keras.utils.set_random_seed(4)
-    reference = keras.applications.MobileNetV3Small(
-        weights=None, include_top=False, input_shape=(224, 224, 3), pooling="avg")
-    source = write_applications_file(reference, tmp_path / "mnv3s.h5")
-    home = tmp_path / "keras_home"
-    offline_keras_cache(monkeypatch, home)
-    cache_fake_file(monkeypatch, home, "mobilenet_v3_small", False, source)
+    offline_mobilenet_v3_small(monkeypatch, tmp_path, 224)
     out = tmp_path / "pick.csv"
     code, text, err = kzoo(capsys, "select", "--data", plain, "--budget", 3,
                            "--embedding", "imagenet", "--out", out)

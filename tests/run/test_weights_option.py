@@ -16,6 +16,7 @@ from kzoo.run import inputs
 from tests.models.helpers import (
     cache_fake_file,
     offline_keras_cache,
+    offline_mobilenet_v3_small,
     write_applications_file,
 )
 from tests.run.helpers import (
@@ -190,13 +191,7 @@ def test_transfer_from_an_imagenet_mobilenet_trains_a_head_on_its_features(
     """`kzoo transfer --source mobilenet_v3_small --weights imagenet`: the
     backbone from the cached no-top file (Keras's own order), globally
     pooled, its features computed once; the export is backbone + head."""
-    keras.utils.set_random_seed(4)
-    reference = keras.applications.MobileNetV3Small(
-        weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    source = write_applications_file(reference, tmp_path / "mnv3s.h5")
-    home = tmp_path / "keras_home"
-    offline_keras_cache(monkeypatch, home)
-    cache_fake_file(monkeypatch, home, "mobilenet_v3_small", False, source)
+    reference = offline_mobilenet_v3_small(monkeypatch, tmp_path, 32)
     code, out, err = kzoo(capsys, "transfer", "--source", "mobilenet_v3_small",
                           "--weights", "imagenet", "--input-size", 32,
                           "--classes", "0,1,2", *SMOKE_FLAGS,
