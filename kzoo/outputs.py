@@ -337,6 +337,45 @@ def _check_folder(folder, option, path, make_folders):
                       "a folder this user may write to")
 
 
+def check_csv_with_sheet(out, data):
+    """Check --out, a CSV written with a contact sheet beside it (the same
+    name, `.png`): both writable, neither inside the folder --data.
+
+    Returns:
+        The sheet's path.
+
+    Raises:
+        KzooError: Not writable, not a .csv name, or inside --data.
+    """
+    check_user_file(out, "--out")
+    sheet = os.path.splitext(out)[0] + ".png"
+    if os.path.abspath(sheet) == os.path.abspath(out):
+        raise KzooError("--out is the CSV; the contact sheet goes beside it as "
+                        f".png. Expected a .csv name. Received: --out {out}")
+    check_outside(out, data, "--out")
+    check_user_file(sheet, "--out (its contact sheet)")
+    return sheet
+
+
+def check_outside(out, data, option="--out"):
+    """Refuse a file `out` inside the folder `data` (`--data`): written
+    there (and the contact sheet beside it) it would become one of the
+    images read (or replace one).
+
+    Raises:
+        KzooError: Saying where to write instead.
+    """
+    if not os.path.isdir(data):
+        return
+    root = os.path.realpath(data)
+    where = os.path.realpath(os.path.dirname(os.path.abspath(out)))
+    if where == root or where.startswith(root + os.sep):
+        raise KzooError(
+            f"{option} is inside --data {data}: the contact sheet beside it "
+            "would become one of the images to read (or replace one). "
+            f"Expected a file outside the folder. Received: {option} {out}")
+
+
 def check_output_folder(path, option="--out"):
     """Raise a `KzooError` now if files cannot be written into folder `path`
     (made if missing, in an existing folder): it is a file, its parent is

@@ -102,6 +102,8 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
     old = work / "old"  # a model of classes 0-4, the source of lwf/transfer
     new_images = make_image_folder(str(work / "new"), classes=("x",), per_class=3,
                                    size=20, splits=("unsorted",))
+    labelled = make_image_folder(str(work / "labelled"), classes=("a", "b"),
+                                 per_class=4, size=20)
     # the extras' format when the test extra installed it, else the core one
     portable = "litert" if importlib.util.find_spec("ai_edge_litert") else "keras"
     runs = {
@@ -128,13 +130,18 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
         "pretrain": ["--batch-size", "16", "--out", work / "pretrain"],
         "select": ["--data", new_images, "--budget", "2",
                    "--out", work / "pick.csv"],
+        # after select, in the same lane: the page of its queue, one request
+        "label": ["--data", new_images, "--queue", work / "pick.csv",
+                  "--classes", "a,b", "--port", "0"],
+        "audit": ["--data", labelled, "--out", work / "audit.csv",
+                  "--runs", work / "audit-runs"],
     }
     from kzoo.run import COMMANDS
 
     assert sorted(runs) == sorted(COMMANDS)
     # XLA is tested in-process elsewhere; here the point is the package.
     no_xla = {"train", "pseudo-label", "fixmatch", "noisy-student", "distill", "lwf",
-              "transfer", "search", "pretrain"}
+              "transfer", "search", "pretrain", "audit"}
     # Two lanes at once (each command is one process, mostly waiting on
     # Python): the model lwf/transfer/evaluate need, then the rest.
     chain = ["train", "evaluate", "predict", "export", "lwf", "transfer"]
@@ -163,3 +170,5 @@ def test_every_subcommand_runs_a_smoke_run_outside_the_clone(venv):
     assert (work / "budget" / "smoke" / "report.json").is_file()
     assert (work / "pretrain" / "smoke" / "model.keras").is_file()
     assert (work / "pick.csv").is_file() and (work / "pick.png").is_file()
+    assert "answered 2 images to label" in outputs["label"]
+    assert (work / "audit.csv").is_file() and (work / "audit.png").is_file()

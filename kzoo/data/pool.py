@@ -2,10 +2,10 @@
 
 `kzoo pretrain` and `kzoo select` take any folder of images, flat or nested
 (every image under it, at any depth), or a kzoo data folder
-(`DIR/train/<class>/*` and `DIR/unlabeled/**`): then the candidates are
-the unlabelled images and `train/` holds the ones already labelled (its
-labels are not read by the selection; `test/` and `val/` are never
-touched). A data spec of `load_data` that is not a folder (`digits`,
+(`DIR/unlabeled/**`, and `DIR/train/<class>/*` once some are labelled):
+then the candidates are the unlabelled images and `train/` holds the ones
+already labelled (its labels are not read by the selection; `test/` and
+`val/` are never touched). A data spec of `load_data` that is not a folder (`digits`,
 `tfds:NAME`) gives its training images after the test hold-out, with
 their labels hidden. Every file goes through the scan of the other
 commands (`FileScan`: pixel limit, special files, undecodable files), and
@@ -109,9 +109,10 @@ def image_pool(spec, max_image_pixels=images.MAX_IMAGE_PIXELS,
                      np.asarray(train.labels, np.int32), "dataset")
 
 
-def _plain_folder(root, max_image_pixels):
+def _plain_folder(root, max_image_pixels, scanned=None, layout="folder"):
+    """Every image below `scanned` (default `root`), unlabelled."""
     scan = sources.FileScan(max_image_pixels)
-    paths = scan.files_below(root, on_unreadable=scan.skip_folder)
+    paths = scan.files_below(scanned or root, on_unreadable=scan.skip_folder)
     kept = np.asarray(paths, dtype=object)[scan.images(paths)] if paths else []
     if not len(kept):
         raise DataError(f"No images found under {root} (searched at any depth; "
@@ -120,10 +121,16 @@ def _plain_folder(root, max_image_pixels):
     pool = items.FileItems(np.asarray(kept, dtype=object),
                            np.full(len(kept), -1), scan.max_image_pixels)
     return ImagePool(_name(root), pool, None, scan.channels(), dict(scan.skipped),
-                     np.full(len(kept), -1, np.int32), "folder")
+                     np.full(len(kept), -1, np.int32), layout)
 
 
 def _data_folder(root, max_image_pixels, need_unlabeled):
+    if not os.path.isdir(os.path.join(root, "train")):
+        # Nothing labelled yet (the start of kzoo select -> kzoo label):
+        # the pool is the unlabelled folder; test/ and val/ stay untouched.
+        unlabeled = sources.unlabeled_dir(root)
+        if unlabeled is not None:
+            return _plain_folder(root, max_image_pixels, unlabeled, "data folder")
     parts = sources.folder_source(root, max_image_pixels)
     if need_unlabeled and (parts.unlabeled is None or not len(parts.unlabeled)):
         raise DataError(

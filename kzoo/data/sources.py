@@ -123,7 +123,7 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
             f"{FOLDER_LAYOUT}. Received: {_contents(train_dir)}")
     if not has_train:
         _check_flat_layout(root)
-    unlabeled_dir = _unlabeled_dir(root)
+    pool_dir = unlabeled_dir(root)
     scan = FileScan(max_image_pixels)
     parts = {}
     for split in SPLIT_DIRS:
@@ -138,8 +138,8 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
             items.labels, class_names, split_dir, every_class=split == "train"
         )
         parts[split] = items
-    if unlabeled_dir is not None:
-        paths = scan.files_below(unlabeled_dir, on_unreadable=scan.skip_folder)
+    if pool_dir is not None:
+        paths = scan.files_below(pool_dir, on_unreadable=scan.skip_folder)
         kept = np.asarray(paths, dtype=object)[scan.images(paths)]
         parts["unlabeled"] = FileItems(kept, np.full(len(kept), -1),
                                        scan.max_image_pixels)
@@ -149,7 +149,7 @@ def folder_source(root, max_image_pixels=images.MAX_IMAGE_PIXELS):
                        skipped_reasons=scan.skipped, **parts)
 
 
-def _unlabeled_dir(root):
+def unlabeled_dir(root):
     """`root`'s unlabelled folder (`unlabeled/` or `unlabelled/`), or None.
 
     Raises:

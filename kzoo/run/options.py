@@ -695,9 +695,94 @@ same choice.""",
       help="choose among the first 64 images only"),
 )
 
+LABEL = _command(
+    "label", "label images in the browser: kzoo select's queue, kzoo audit's review",
+    """Label images in the browser, one at a time, on this machine.
+
+  kzoo label --data photos/ --queue to_label.csv
+  kzoo label --data photos/ --review audit.csv
+
+Serves a page on 127.0.0.1 (open the URL it prints: it carries a random
+token every request must send) that shows each image of --queue (a kzoo
+select CSV) with a button per class (keys 1-9, then a-z), skip (Space),
+undo (Backspace) and how many are done. A label moves the image (or copies
+it, --copy) into --data/train/<class>/, never over another file (a name
+clash gets -1, -2, ...), and appends a row to --data/labels.csv (time,
+action, path, from, to, label); undo puts it back. Classes are --classes,
+then the folders of --data/train/; a new one can be added on the page.
+--review FILE.csv (kzoo audit's --out) shows the likely label errors to
+keep or relabel instead. Stop with Ctrl+C: every label is already on disk,
+and the same command continues where the queue stands.""",
+    "kzoo.run.label:label",
+    Opt("data", required=True,
+      help="the data folder: labelled images go to DATA/train/<class>/"),
+    Opt("queue", help="CSV of the images to label (kzoo select's --out)"),
+    Opt("review", help="CSV of likely label errors to review (kzoo audit's "
+                       "--out), instead of --queue"),
+    Opt("classes", type=t.name_list,
+      help="classes to offer first (default: the folders of DATA/train/)"),
+    Opt("copy", False, kind="switch",
+      help="copy images into train/<class>/ (default: move them)"),
+    Opt("port", type=t.port,
+      help="port on 127.0.0.1 (default: 8765 or the next free one; 0: any)"),
+    Opt("smoke", False, kind="switch",
+      help="start, answer the page's first request, stop"),
+)
+
+AUDIT = _command(
+    "audit", "find likely label errors (confident learning) and near-duplicates",
+    """Find the labelled images whose label is likely wrong.
+
+  kzoo audit --data photos/ --out audit.csv
+  kzoo audit --data photos/ --technique fixmatch --steps 2000
+  kzoo label --data photos/ --review audit.csv
+
+Every image of --data/train/<class>/ gets an out-of-fold prediction: the
+images are split into --folds stratified folds, and each fold is predicted
+by a run of --technique (kzoo train or kzoo fixmatch, with the model and
+options given here) trained on the other folds. Confident learning
+(Northcutt et al. 2021, as cleanlab's find_label_issues) flags the images
+whose given label the predictions contradict, most likely first; images of
+different classes that look alike (cosine similarity of --embedding at
+least --duplicate-threshold) follow. Writes --out (path, given, suggested,
+score, issue, other) and a contact sheet beside it; kzoo label --review
+shows them to keep or relabel. The fold runs go to --runs; the same
+command again reuses the finished folds.""",
+    "kzoo.run.audit:audit",
+    Opt("data", required=True,
+      help="a kzoo data folder: DATA/train/<class>/* (and DATA/unlabeled/ "
+           "for --technique fixmatch)"),
+    Opt("out", "audit.csv", help="CSV of the likely errors (and the sheet .png)"),
+    Opt("folds", 5, t.folds, "cross-validation folds (each class needs as many "
+                             "images)"),
+    Opt("technique", "train", choices=("train", "fixmatch"),
+      help="how each fold trains (fixmatch also reads DATA/unlabeled/)"),
+    Opt("runs", help="folder of the fold runs (default: saved_models/audit-<data>)"),
+    *[o.replace(default=None, help=o.help + " (default: the technique's)")
+      if o.name == "model" else o for o in MODEL],
+    Opt("epochs", type=t.epochs, help="default: the technique's"),
+    Opt("steps", type=t.steps, help="fixmatch's training steps (default: its own)"),
+    Opt("batch_size", type=t.batch_size, help="default: the technique's"),
+    Opt("lr", type=t.positive_float, help="default: the technique's"),
+    Opt("augment", help="default: the technique's"),
+    Opt("label_smoothing", type=t.rate, help="default: the technique's"),
+    Opt("dropout", type=t.rate, help="default: the technique's"),
+    Opt("embedding", "pixels",
+      help="what near-duplicates are compared by: pixels, imagenet[:NAME] or "
+           "a kzoo run (as kzoo select --embedding)"),
+    Opt("duplicate_threshold", 0.98, t.unit_interval,
+      "the least cosine similarity of two near-duplicates"),
+    Opt("seed", 0, t.seed),
+    *[o for o in TRAINING if o.name in ("jit_compile", "steps_per_execution")],
+    Opt("fresh", False, kind="switch",
+      help="train every fold again (default: reuse the finished ones)"),
+    Opt("smoke", False, kind="switch",
+      help="wiring check: 2 folds of --smoke runs"),
+)
+
 COMMANDS = {c.name: c for c in (
     TRAIN, NOISY_STUDENT, FIXMATCH, PSEUDO_LABEL, DISTILL, LWF, TRANSFER, SEARCH,
-    LABEL_BUDGET, PRETRAIN, SELECT, EVALUATE, PREDICT, EXPORT, INFO,
+    LABEL_BUDGET, PRETRAIN, SELECT, LABEL, AUDIT, EVALUATE, PREDICT, EXPORT, INFO,
     AUGMENT_PREVIEW)}
 
 

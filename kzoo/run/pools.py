@@ -1,6 +1,8 @@
 """The image pool of `kzoo pretrain` and `kzoo select`, loaded and
 described as every run's data is."""
 
+import os
+
 from kzoo.data import image_pool, items
 from kzoo.data.loader import DataSplits
 from kzoo.errors import DataError
@@ -21,6 +23,9 @@ def load_pool(config, need_unlabeled=False):
                              "its train/ and unlabeled/ images, labels unread"),
              "dataset": "its training images (the test split held out), "
                         "labels unread"}[pool.layout]
+    if pool.layout == "data folder" and not os.path.isdir(
+            os.path.join(config.data, "train")):
+        where = "its unlabeled/ images; nothing labelled yet"
     labelled = (f", {len(pool.labeled):,} already labelled"
                 if pool.labeled is not None else "")
     progress.say(f"data '{pool.name}': {len(pool):,} images ({where}){labelled}; "

@@ -19,7 +19,7 @@ import numpy as np
 from kzoo import select as selection
 from kzoo.analysis.plots import contact_sheet
 from kzoo.errors import KzooError
-from kzoo.outputs import check_user_file, csv_cell, user_file
+from kzoo.outputs import check_csv_with_sheet, csv_cell, user_file
 from kzoo.run import pools, progress
 from kzoo.run.result import RunResult
 from kzoo.select.embeddings import PIXELS, Embedding, embed
@@ -55,13 +55,7 @@ def select(config):
             f"--strategy {strategy} reads --model's predictions and features, "
             "never --embedding: leave it out. Received: --embedding "
             f"{config.embedding}")
-    check_user_file(config.out, "--out")
-    sheet = os.path.splitext(config.out)[0] + ".png"
-    if os.path.abspath(sheet) == os.path.abspath(config.out):
-        raise KzooError("--out is the CSV; the contact sheet goes beside it as "
-                        f".png. Expected a .csv name. Received: --out {config.out}")
-    _check_outside(config.out, config.data)
-    check_user_file(sheet, "--out (its contact sheet)")
+    sheet = check_csv_with_sheet(config.out, config.data)
     # Errors about the options come before any image is read. A strategy
     # that reads a model takes its features too (BADGE's are those its
     # last layer reads); the others compare images by --embedding.
@@ -99,24 +93,6 @@ def select(config):
     progress.say(f"wrote {config.out} ({len(paths)} images, in the order to "
                  f"label them) and {sheet}")
     return RunResult("select", config.out, report=report)
-
-
-def _check_outside(out, data):
-    """Refuse an --out inside the --data folder: its contact sheet would
-    join the images (or replace one of them).
-
-    Raises:
-        KzooError: Saying where to write instead.
-    """
-    if not os.path.isdir(data):
-        return
-    root = os.path.realpath(data)
-    where = os.path.realpath(os.path.dirname(os.path.abspath(out)))
-    if where == root or where.startswith(root + os.sep):
-        raise KzooError(
-            f"--out is inside --data {data}: the contact sheet beside it would "
-            "become one of the images to choose from (or replace one). Expected "
-            f"an --out outside the folder. Received: --out {out}")
 
 
 def _classifier(path):

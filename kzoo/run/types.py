@@ -130,6 +130,8 @@ trials = int_in(1, MAX_TRIALS, "Search trials.")
 seed = int_in(0, MAX_SEED, "A random seed (numpy takes < 2**32).")
 preview_images = int_in(1, MAX_PREVIEW_IMAGES, "Rows of a preview grid.")
 preview_draws = int_in(1, MAX_PREVIEW_DRAWS, "Augmented columns of a preview.")
+port = int_in(0, 65_535, "A TCP port (0: any free one).")
+folds = int_in(2, 100, "A number of cross-validation folds.")
 
 
 class ListType:

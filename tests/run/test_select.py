@@ -65,6 +65,22 @@ def test_a_data_folder_picks_from_unlabeled_only(folder, tmp_path):
     assert far.report["scores"][0] > 0 and result.report["strategy"] == "typiclust"
 
 
+def test_a_data_folder_with_nothing_labelled_yet(plain, tmp_path):
+    """The start of the loop: DIR/unlabeled/ (and a fixed DIR/test/), no
+    train/: the pool is unlabeled/, test/ is never a candidate."""
+    import shutil
+
+    root = tmp_path / "photos"
+    shutil.copytree(plain, root / "unlabeled")
+    make_image_folder(str(root / "test"), classes=("a", "b"), per_class=2,
+                      size=16, splits=("x",))
+    out = str(tmp_path / "pick.csv")
+    result = run.run("select", data=str(root), budget=36, out=out,
+                     strategy="random")
+    assert len(result.report["paths"]) == 36
+    assert all(os.sep + "unlabeled" + os.sep in p for p in result.report["paths"])
+
+
 def test_margin_ranks_the_models_least_sure_images_first(folder, tmp_path):
     model = str(tmp_path / "m.keras")
     create_model("lenet5", num_classes=3, input_shape=(32, 32, 3)).save(model)
