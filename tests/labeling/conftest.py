@@ -47,7 +47,8 @@ def browser_page():
         browser = p.chromium.launch(executable_path=executable, headless=True,
                                     args=["--no-sandbox"])
         try:
-            yield browser.new_page(viewport={"width": 1100, "height": 800})
+            context = browser.new_context(viewport={"width": 1100, "height": 800})
+            yield context.new_page()
         finally:
             browser.close()
 

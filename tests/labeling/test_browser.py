@@ -6,7 +6,7 @@ import os
 
 from PIL import Image
 
-from tests.labeling.helpers import files, log_rows
+from tests.labeling.helpers import Served, data_folder, files, log_rows, write_queue
 
 
 def _progress(page, text):
@@ -84,3 +84,50 @@ def test_images_render_and_small_ones_are_scaled_up(served, browser_page, tmp_pa
     with Image.open(shot) as image:
         assert image.size == (1100, 800)
         assert len(set(image.convert("L").getdata())) > 10  # not a blank page
+
+
+def test_a_review_keeps_or_relabels_from_the_page(tmp_path, browser_page):
+    """kzoo label --review: the page shows the given and the suggested
+    class; the given class's key keeps the image, another's moves it."""
+    root, _ = data_folder(tmp_path / "d")
+    review = str(tmp_path / "audit.csv")
+    write_queue(review, [os.path.join(root, "train", "cat", "a.png"),
+                         os.path.join(root, "train", "dog", "a.png")],
+                given=["cat", "dog"], suggested=["dog", "cat"],
+                score=["0.97", "0.91"], issue=["label", "disagrees"])
+    server = Served(root, review, review=True)
+    try:
+        page = browser_page
+        page.goto(server.server.url)
+        _progress(page, "0 of 2 labelled")
+        assert page.text_content("#review") == (
+            "given: cat · suggested: dog · score 0.97 · label")
+        assert "suggested" in page.get_attribute("button[data-label=dog]", "class")
+        page.keyboard.press("1")                     # cat: the given class, kept
+        _progress(page, "1 of 2 labelled")
+        assert "kept" in page.text_content("#message")
+        page.click("button[data-label=cat]")         # dog/a.png relabelled cat
+        _progress(page, "2 of 2 labelled")
+    finally:
+        server.close()
+    assert [f for f in files(root) if f.startswith("train")] == [
+        os.path.join("train", "cat", "a-1.png"), os.path.join("train", "cat", "a.png")]
+    assert [r["action"] for r in log_rows(root)] == ["keep", "label"]
+
+
+def test_a_second_tab_is_told_and_moves_on(served, browser_page):
+    """Two tabs on one queue: a label given in one is refused in the other
+    (shown as an error), which then shows where the queue stands."""
+    first = browser_page
+    second = first.context.new_page()
+    for page in (first, second):
+        page.goto(served.server.url)
+        _progress(page, "0 of 4 labelled")
+    first.keyboard.press("1")                         # u0: cat, in tab 1
+    _progress(first, "1 of 4 labelled")
+    assert _current(second) == "unlabeled/u0.png"     # tab 2 has not asked
+    second.keyboard.press("2")                        # u0 again, in tab 2
+    _progress(second, "1 of 4 labelled")
+    assert "already labelled" in second.text_content("#message.error")
+    assert _current(second) == "unlabeled/u1.png"
+    assert [r["label"] for r in log_rows(served.root)] == ["cat"]
