@@ -139,7 +139,7 @@ class LabelStore:
         label = check_label(label, LabelError)
         with self._locked():
             entry = self._entry(path)
-            if self._is_done(entry):
+            if self._is_done(entry, self._latest()):
                 raise LabelError(409, f"{path} is already labelled (undo it "
                                       "first to change it)")
             source = entry["file"]
@@ -294,15 +294,19 @@ class LabelStore:
     # The queue.
 
     def _pending(self):
-        return [e for e in self.entries.values() if not self._is_done(e)]
+        latest = self._latest()
+        return [e for e in self.entries.values() if not self._is_done(e, latest)]
 
-    def _is_done(self, entry):
+    def _latest(self):
+        """`{path: the log's latest action on it not undone}`."""
+        return {row["path"]: row for row in self._done}
+
+    def _is_done(self, entry, latest):
         """Whether the log's latest action on the entry still holds: a
         moved image is gone from its place (a new file there is new work),
         a copy is still there, a keep was given after the queue was
         written."""
-        row = next((r for r in reversed(self._done)
-                    if r["path"] == entry["path"]), None)
+        row = latest.get(entry["path"])
         if row is None:
             return False
         if row["action"] == "label":

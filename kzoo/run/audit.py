@@ -29,7 +29,6 @@ import tensorflow as tf
 from kzoo import audit as confident
 from kzoo.analysis.plots import contact_sheet
 from kzoo.data import sources
-from kzoo.data.items import display_path
 from kzoo.errors import KzooError
 from kzoo.outputs import (
     atomic_path,
@@ -38,7 +37,7 @@ from kzoo.outputs import (
     user_file,
     write_json,
 )
-from kzoo.run import progress
+from kzoo.run import pools, progress
 from kzoo.run.result import RunResult
 from kzoo.runtime import check_output_dir
 from kzoo.select.embeddings import Embedding, embed
@@ -142,8 +141,7 @@ def _labelled(config):
         raise KzooError(f"--technique fixmatch trains each fold on the "
                         f"unlabelled images too: expected them under "
                         f"{config.data}/unlabeled/. Received: none")
-    for path, reason in parts.skipped_reasons.items():
-        progress.say(f"  skipped: {display_path(path)}: {reason}")
+    pools.say_skipped(parts.skipped_reasons)
     return parts
 
 
@@ -269,8 +267,7 @@ def predict_items(model, items, batch_size=64):
     height, width, channels = model.input_shape[1:]
     logits, kept, _ = embed(model, _indexed(items, (height, width), channels),
                             batch_size)
-    out = np.full((len(items), logits.shape[1] if len(logits) else
-                   model.output_shape[-1]), np.nan)
+    out = np.full((len(items), model.output_shape[-1]), np.nan)
     out[kept] = _softmax(logits)
     return out
 

@@ -31,9 +31,14 @@ def load_pool(config, need_unlabeled=False):
     progress.say(f"data '{pool.name}': {len(pool):,} images ({where}){labelled}; "
                  f"{'grey' if pool.channels == 1 else 'RGB'}; skipped files: "
                  f"{len(pool.skipped_reasons)}")
-    for path, reason in pool.skipped_reasons.items():
-        progress.say(f"  skipped: {items.display_path(path)}: {reason}")
+    say_skipped(pool.skipped_reasons)
     return pool
+
+
+def say_skipped(reasons):
+    """One line per file a scan skipped (`{path: reason}`), with its reason."""
+    for path, reason in reasons.items():
+        progress.say(f"  skipped: {items.display_path(path)}: {reason}")
 
 
 def channels_of(config, pool):
