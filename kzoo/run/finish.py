@@ -37,9 +37,10 @@ def write_config(config, data, out, **extra):
     return recorded
 
 
-def finish(model, config, data, out):
-    """Score on the test split, write metrics and plot, then the formats
-    of --export (by default `.keras` and the SavedModel).
+def finish(model, config, data, out, extra=None):
+    """Score on the test split, write metrics (with `extra`, a dict of
+    more entries) and plot, then the formats of --export (by default
+    `.keras` and the SavedModel).
 
     Returns:
         `(metrics, version_dir)`; `version_dir` is None without a SavedModel.
@@ -48,6 +49,7 @@ def finish(model, config, data, out):
     metrics["skipped_files"] = len(data.skipped_files)
     metrics["skipped_file_paths"] = data.skipped_files
     metrics["weights_sha256"] = runtime.weights_digest(model)
+    metrics.update(extra or {})
     if runtime.is_multi_worker():
         progress.say(f"{runtime.task_name()}: weights sha256 "
                      f"{metrics['weights_sha256']}")

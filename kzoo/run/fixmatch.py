@@ -11,6 +11,7 @@ import numpy as np
 
 from kzoo.analysis import plot_lines
 from kzoo.data import fixmatch_batches
+from kzoo.errors import KzooError
 from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress
 from kzoo.run.exporting import saved_model_note
@@ -18,7 +19,13 @@ from kzoo.run.options import FIXMATCH_STEPS
 from kzoo.run.pseudo_label import cache_pool, pass_size, require_pool, with_budget
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
-from kzoo.semi_supervised import FixMatchModel
+from kzoo.semi_supervised import FixMatchModel, get_confidence
+from kzoo.semi_supervised.collapse import (
+    LABELLED_SAMPLE,
+    POOL_SAMPLE,
+    CollapseMonitor,
+    sample_arrays,
+)
 
 CURVE = "fixmatch_curve.png"
 
@@ -87,6 +94,7 @@ def fixmatch(config):
             policies, model or output folder.
     """
     config = with_length(with_budget(config))
+    variant(config)  # refuse a contradiction before anything is written
     with session(config) as run:
         size = inputs.input_size(config)
         for spec in (config.augment, config.strong):  # fail before loading data
@@ -102,15 +110,18 @@ def fixmatch(config):
                         f"{data.counts['unlabeled']} unlabelled images")
         model = train(config, data, out, phase=method_name(config))
         network = model.averaged_network()
-        metrics, version_dir = finish.finish(network, config, data, out)
+        collapse = model.collapse_monitor.final()
+        metrics, version_dir = finish.finish(network, config, data, out,
+                                             extra={"collapse": collapse})
         report = dict(method=method_name(config), **last_logs(out),
                       test_accuracy=metrics["test_accuracy"],
-                      saved_model=version_dir)
+                      saved_model=version_dir, collapse=collapse)
         write_json(os.path.join(out, "fixmatch.json"), report)
-        plot_curve(out, title=f"{TITLES[method_name(config)]} training")
+        plot_curve(out, title=f"{title(method_name(config))} training")
     progress.say(f"test accuracy {progress.number(metrics['test_accuracy'])} on "
                  f"{metrics['num_examples']} images (weight average); "
                  f"{saved_model_note(version_dir)}")
+    say_collapse(collapse)
     return RunResult("fixmatch", out, metrics, version_dir, report, network)
 
 
@@ -122,10 +133,28 @@ def with_length(config):
     return config
 
 
+def variant(config):
+    """The confidence strategy's name: --variant, or 'flexmatch' for
+    --flexmatch (its synonym).
+
+    Raises:
+        KzooError: --flexmatch with another --variant, or
+            --distribution-alignment with softmatch (it aligns already).
+    """
+    if config.flexmatch and config.variant not in ("fixmatch", "flexmatch"):
+        raise KzooError(f"--flexmatch means --variant flexmatch; it cannot go "
+                        f"with --variant {config.variant}: drop one.")
+    name = "flexmatch" if config.flexmatch else config.variant
+    if name == "softmatch" and config.distribution_alignment:
+        raise KzooError("--variant softmatch aligns the pseudo-labels to a "
+                        "uniform distribution itself; drop "
+                        "--distribution-alignment.")
+    return name
+
+
 def method_name(config):
-    """'fixmatch', 'flexmatch', with '+da' for distribution alignment."""
-    name = "flexmatch" if config.flexmatch else "fixmatch"
-    return name + ("+da" if config.distribution_alignment else "")
+    """The variant, with '+da' for distribution alignment."""
+    return variant(config) + ("+da" if config.distribution_alignment else "")
 
 
 def train(config, data, out, phase="fixmatch"):
@@ -137,8 +166,8 @@ def train(config, data, out, phase="fixmatch"):
     pool_size = data.counts["unlabeled"]
     model = FixMatchModel(
         inputs.build_model(config, data, weights=config.weights),
-        threshold=config.threshold, unlabeled_weight=config.unlabeled_weight,
-        flexmatch=config.flexmatch, pool_size=pool_size,
+        confidence=get_confidence(variant(config), config.threshold, pool_size),
+        unlabeled_weight=config.unlabeled_weight,
         distribution_alignment=config.distribution_alignment,
         target_distribution=(labelled_distribution(data)
                              if config.distribution_alignment else None),
@@ -153,11 +182,42 @@ def train(config, data, out, phase="fixmatch"):
         cache_unlabeled=cache_pool(config, data, pool_size),
         hidden_labels=known_labels(data))
     num_train = pass_size(config, data, pool_size)
-    progress.say(run_length(config, fitting.fit_plan(config, num_train)))
+    plan = fitting.fit_plan(config, num_train)
+    progress.say(run_length(config, plan))
+    monitor = collapse_monitor(config, data, plan)
     fitting.compile_model(model, config, num_train)
     fitting.fit(model, config, data, out, train=batches, num_train=num_train,
-                phase=phase)
+                phase=phase, extra_callbacks=[monitor])
+    monitor.set_model(model)
+    model.collapse_monitor = monitor
     return model
+
+
+def collapse_monitor(config, data, plan):
+    """The `CollapseMonitor` of a run: the labelled images and an evenly
+    spread sample of the pool, the labelled class distribution, and
+    --threshold as the confidence of a confident pseudo-label."""
+    labelled = sample_arrays(data.train, data.counts["train"], LABELLED_SAMPLE)
+    pool, _ = sample_arrays(data.unlabeled, data.counts["unlabeled"], POOL_SAMPLE)
+    return CollapseMonitor(labelled, pool, labelled_distribution(data),
+                           threshold=config.threshold, class_names=data.class_names,
+                           plan=plan, say=progress.note)
+
+
+def say_collapse(collapse):
+    """The run's class warnings, or that there were none, after its result."""
+    warnings = collapse["warnings"]
+    if not warnings:
+        progress.say(f"classes: no class warning in {collapse['checks']} "
+                     "check(s) (every class got confident pseudo-labels; the "
+                     "pool images nearest its labelled images take its label)")
+        return
+    for w in warnings:
+        progress.say(f"CLASS WARNING (since step {w['since']:,}): {w['text']}")
+    classes = sorted({c for w in warnings for c in w["classes"]})
+    progress.say(f"what to do: label more images of {', '.join(map(repr, classes))} "
+                 "(kzoo select --model on this run picks the ones it is least "
+                 "sure of), or check their labels (kzoo audit); then train again")
 
 
 def run_length(config, plan):
@@ -237,9 +297,14 @@ def last_logs(out):
             for k in keys if k in last}
 
 
-TITLES = {"fixmatch": "FixMatch", "flexmatch": "FlexMatch",
-          "fixmatch+da": "FixMatch + distribution alignment",
-          "flexmatch+da": "FlexMatch + distribution alignment"}
+NAMES = {"fixmatch": "FixMatch", "flexmatch": "FlexMatch",
+         "freematch": "FreeMatch", "softmatch": "SoftMatch"}
+
+
+def title(method):
+    """'flexmatch+da' -> 'FlexMatch + distribution alignment'."""
+    name, _, aligned = method.partition("+")
+    return NAMES[name] + (" + distribution alignment" if aligned else "")
 
 
 def plot_curve(out, title="FixMatch training"):

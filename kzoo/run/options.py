@@ -27,6 +27,8 @@ PRETRAIN_STEPS = 1500  # see kzoo/run/pretrain.py for how it was chosen
 SELECT_STRATEGIES = ("typiclust", "probcover", "random", "margin", "entropy",
                      "badge", "coreset")
 LWF_METHODS = ("feature", "finetune", "lwf")
+# = kzoo.semi_supervised.CONFIDENCE's names (tests/run/test_options.py checks).
+FIXMATCH_VARIANTS = ("fixmatch", "flexmatch", "freematch", "softmatch")
 TRANSFER_MODES = ("head", "finetune", "scratch")
 
 Opt = Option
@@ -265,12 +267,13 @@ reports: nothing is selected or stopped on it.""",
 )
 
 FIXMATCH = _command(
-    "fixmatch", "FixMatch / FlexMatch consistency training (the main job: "
-    "--flexmatch)",
+    "fixmatch", "FixMatch / FlexMatch / FreeMatch / SoftMatch consistency "
+    "training (the main job: --flexmatch)",
     """FixMatch: pseudo-labels of weak views train strong views (Sohn et al. 2020).
 
   kzoo fixmatch                            # digits, 5 labels per class
   kzoo fixmatch --flexmatch                # the main job
+  kzoo fixmatch --variant freematch        # or softmatch
   kzoo fixmatch --flexmatch --distribution-alignment
   kzoo fixmatch --data DIR --labels-per-class 10 --no-cache-pool
 
@@ -280,8 +283,12 @@ unlabelled image is decoded once and gives two views: weak (--augment) and
 strong (--strong: RandAugment + Cutout). The prediction on the weak view,
 without gradient, is the pseudo-label of the strong view when its
 confidence reaches --threshold; the unlabelled loss has weight
---unlabeled-weight. --flexmatch: class-wise curriculum thresholds
-(FlexMatch); --distribution-alignment: the pseudo-label distribution is
+--unlabeled-weight. --variant chooses which pseudo-labels train and with
+what weight: fixmatch (confidence >= --threshold), flexmatch (class-wise
+curriculum thresholds; --flexmatch says the same), freematch
+(self-adaptive thresholds and a fairness term), softmatch (every image,
+weighted by a truncated Gaussian of its confidence, after a uniform
+distribution alignment); --distribution-alignment: the pseudo-label distribution is
 aligned to the labelled one (ReMixMatch). An exponential moving average of
 the weights (--ema-decay) is what is validated, tested and exported. A
 run is --steps updates whatever the pool's size (--epochs: passes over
@@ -301,11 +308,16 @@ pseudo-label accuracy against the step).""",
     *_with(SEMI, ratio=7),
     Opt("strong", STRONG_POLICY, help="strong-view policy of the unlabelled images"),
     Opt("threshold", 0.95, t.unit_interval,
-      "confidence tau a pseudo-label needs (FlexMatch: its maximum)"),
+      "confidence tau a pseudo-label needs (flexmatch: its maximum; "
+      "freematch and softmatch adapt their own)"),
     Opt("unlabeled_weight", 1.0, t.non_negative_float,
       "weight lambda_u of the unlabelled loss"),
-    Opt("flexmatch", False, kind="switch",
-      help="FlexMatch class-wise curriculum thresholds (with warm-up)"),
+    Opt("variant", "fixmatch", choices=FIXMATCH_VARIANTS,
+      help="which pseudo-labels train: fixmatch (confidence >= --threshold), "
+           "flexmatch (class-wise curriculum thresholds, with warm-up), "
+           "freematch (self-adaptive thresholds + fairness term), softmatch "
+           "(every image, weighted by a truncated Gaussian of its confidence)"),
+    Opt("flexmatch", False, kind="switch", help="= --variant flexmatch"),
     Opt("distribution_alignment", False, kind="switch",
       help="align pseudo-labels to the labelled class distribution (ReMixMatch)"),
     Opt("ema_decay", 0.999, t.rate,

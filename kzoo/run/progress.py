@@ -28,6 +28,15 @@ def say(text=""):
     print(text, flush=True)
 
 
+def note(text, stream=None):
+    """A line said during a phase (a warning): on a terminal it replaces
+    the progress line, which is redrawn below it at the next update."""
+    stream = stream or sys.stdout
+    clear = "\r\x1b[K" if getattr(stream, "isatty", lambda: False)() else ""
+    stream.write(f"{clear}{text}\n")
+    stream.flush()
+
+
 def banner(title):
     """A blank line, then `== title`: the start of a phase."""
     say()
@@ -65,11 +74,18 @@ def duration(seconds):
 # runs add how many pseudo-labels passed and, where known, how many are right).
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "mask_rate",
          "pseudo_label_accuracy")
+# A semi-supervised run's class warnings (`kzoo.semi_supervised.collapse`):
+# shown while there are any.
+WARNINGS = "collapse_warnings"
 
 
 def metrics_text(logs):
-    return "  ".join(f"{k} {logged(k, logs[k])}" for k in SHOWN
-                     if k in (logs or {}))
+    logs = logs or {}
+    parts = [f"{k} {logged(k, logs[k])}" for k in SHOWN if k in logs]
+    if logs.get(WARNINGS):
+        count = int(logs[WARNINGS])
+        parts.append(f"CLASS WARNING{'S' * (count > 1)} {count}")
+    return "  ".join(parts)
 
 
 def logged(key, value):

@@ -6,13 +6,26 @@
 - `select_pseudo_labels`: threshold, soft/hard targets and class balancing
   of a teacher's predictions (Noisy Student, Xie et al. 2020);
   `predict_probabilities` streams a pool through the un-noised teacher.
-- `FixMatchModel` (Sohn et al. 2020): weak-view pseudo-labels above τ
-  train the strong view; FlexMatch thresholds and distribution alignment
-  as options; a weight average (EMA) for evaluation and export.
+- `FixMatchModel` (Sohn et al. 2020): weak-view pseudo-labels train the
+  strong view, weighted by a confidence strategy (`FixedThreshold`,
+  `FlexMatch`, `FreeMatch`, `SoftMatch`; `CONFIDENCE` by name);
+  distribution alignment as an option; a weight average (EMA) for
+  evaluation and export.
 - `kzoo.run.pseudo_label`, `kzoo.run.fixmatch`, `kzoo.run.noisy_student` and
   `kzoo.run.label_budget` (`kzoo pseudo-label`, ...) run them end to end.
 """
 
+from kzoo.semi_supervised.confidence import (
+    CONFIDENCE,
+    ConfidenceStrategy,
+    FixedThreshold,
+    FlexMatch,
+    FreeMatch,
+    SoftMatch,
+    flexmatch_beta,
+    flexmatch_thresholds,
+    get_confidence,
+)
 from kzoo.semi_supervised.fixmatch import (
     STRONG,
     UNLABELED_INDEX,
@@ -20,8 +33,6 @@ from kzoo.semi_supervised.fixmatch import (
     WEAK,
     FixMatchModel,
     align_distribution,
-    flexmatch_beta,
-    flexmatch_thresholds,
 )
 from kzoo.semi_supervised.noisy_student import (
     MODEL_NOISE,
@@ -37,7 +48,13 @@ from kzoo.semi_supervised.schedule import UnlabeledWeightSchedule, ramp_weight
 from kzoo.semi_supervised.selection import PseudoLabels, select_pseudo_labels
 
 __all__ = [
+    "CONFIDENCE",
+    "ConfidenceStrategy",
     "FixMatchModel",
+    "FixedThreshold",
+    "FlexMatch",
+    "FreeMatch",
+    "SoftMatch",
     "MODEL_NOISE",
     "PSEUDO_TARGETS",
     "PseudoLabelModel",
@@ -51,6 +68,7 @@ __all__ = [
     "align_distribution",
     "flexmatch_beta",
     "flexmatch_thresholds",
+    "get_confidence",
     "model_noise",
     "predict_probabilities",
     "ramp_weight",

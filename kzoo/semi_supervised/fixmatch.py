@@ -1,12 +1,15 @@
 """`FixMatchModel`: consistency training on weak and strong views (Sohn et
-al. 2020), with FlexMatch's class-wise thresholds (Zhang et al. 2021) and
-ReMixMatch's distribution alignment (Berthelot et al. 2020) as options,
-and an exponential moving average of the weights for evaluation and export.
+al. 2020), with a confidence strategy that decides which pseudo-labels
+train (FixMatch's fixed τ, FlexMatch, FreeMatch, SoftMatch:
+`kzoo.semi_supervised.confidence`), ReMixMatch's distribution alignment
+(Berthelot et al. 2020) as an option, and an exponential moving average of
+the weights for evaluation and export.
 """
 
 import keras
 import tensorflow as tf
 
+from kzoo.semi_supervised.confidence import ConfidenceStrategy, FixedThreshold
 from kzoo.training import losses, steps
 from kzoo.training.wrapper import LossTerms, WrapperModel, images_of
 
@@ -25,50 +28,12 @@ def _replicated(value, dtype, name):
                           aggregation="only_first_replica")
 
 
-def gather_replicas(value):
-    """`value` ([n, ...]) of every replica, concatenated in replica order
-    (itself on one device)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_gather(value, axis=0)
-
-
 def align_distribution(probs, model_distribution, target_distribution):
     """ReMixMatch's distribution alignment: `probs · p(y) / p̃(y)`,
     renormalised (`p̃`: the running mean of the model's unlabelled
     predictions, `p(y)`: the labelled class distribution)."""
     aligned = probs * (target_distribution + 1e-6) / (model_distribution + 1e-6)
     return aligned / tf.reduce_sum(aligned, axis=-1, keepdims=True)
-
-
-def flexmatch_beta(selected, num_classes, warmup=True):
-    """FlexMatch's learning effect β_c of each class.
-
-    Args:
-        selected: int `[N]`: per unlabelled image, the class its prediction
-            last reached τ with, or -1 (never yet).
-        num_classes: C.
-        warmup: Threshold warm-up: the images never selected count as one
-            more class in the normaliser, so early thresholds stay low.
-
-    Returns:
-        float32 `[C]`: `σ_c / max(max_c σ_c, [#unselected])`, where σ_c is
-        the number of images selected for class c (0 while none is).
-    """
-    counts = tf.math.unsorted_segment_sum(
-        tf.ones_like(selected, tf.float32), selected + 1, num_classes + 1)
-    unused, sigma = counts[0], counts[1:]
-    normaliser = tf.reduce_max(sigma)
-    if warmup:
-        normaliser = tf.maximum(normaliser, unused)
-    return tf.math.divide_no_nan(sigma, normaliser)
-
-
-def flexmatch_thresholds(beta, threshold):
-    """Class-wise thresholds `τ · M(β_c)` with FlexMatch's convex mapping
-    `M(x) = x / (2 − x)`."""
-    return threshold * beta / (2.0 - beta)
 
 
 class FixMatchModel(WrapperModel):
@@ -78,11 +43,15 @@ class FixMatchModel(WrapperModel):
     (`kzoo.data.fixmatch_batches`): `w` and `s` are a weak and a strong
     augmentation of the same `μ · B` unlabelled images. The loss is
 
-        mean_l CE(y_l, f(x_l)) + λ_u · mean_u [max q_u >= τ_u] · CE(argmax q_u, f(s_u))
+        mean_l CE(y_l, f(x_l)) + λ_u · mean_u w_u · CE(ŷ_u, f(s_u)) [+ λ_c · L_c]
 
-    where `q_u = softmax(f(w_u))` without gradient (the pseudo-label). The
-    unlabelled mean runs over all `μ · B` images, those below the
-    threshold counting 0. In the paper the three go through the network in
+    where `q_u = softmax(f(w_u))` without gradient, and the confidence
+    strategy (`confidence`) gives each unlabelled image its weight `w_u`
+    and pseudo-label `ŷ_u` from `q_u` (FixMatch: `w_u = [max q_u >= τ]`,
+    `ŷ_u = argmax q_u`) and, if it has one, a loss term `L_c` of its own
+    (FreeMatch's fairness, logged as `confidence_loss`). The unlabelled
+    mean runs over all `μ · B` images, those below the threshold counting
+    0. In the paper the three go through the network in
     one training-mode pass, which matters where a training-mode pass
     updates state (batch-norm statistics over all three). `weak_pass`:
     `"joint"` is that; `"separate"` runs the weak view in its own
@@ -92,10 +61,10 @@ class FixMatchModel(WrapperModel):
     without non-trainable state (no batch normalization), else `"joint"`.
     Options of the same model:
 
-    - `flexmatch=True`: class-wise thresholds `τ_u = τ · M(β_c)` for the
-      predicted class c (`flexmatch_beta`, `flexmatch_thresholds`). Needs
-      `pool_size` and `x["unlabeled_index"]` (each image's index in the
-      pool); the per-image state is a variable, kept with the weights.
+    - `confidence`: a `ConfidenceStrategy` (`FixedThreshold(0.95)` by
+      default; `FlexMatch`, `FreeMatch`, `SoftMatch`). Its state is its
+      weights, saved with the model. `FlexMatch` needs
+      `x["unlabeled_index"]` (each image's index in the pool).
     - `distribution_alignment=True`: `q_u` is aligned to the labelled class
       distribution before thresholding (`align_distribution`), `p̃` a
       moving average (`alignment_momentum`) of the model's predictions.
@@ -107,7 +76,7 @@ class FixMatchModel(WrapperModel):
     statistics) are the network's own.
 
     Logged: `loss`, `labeled_loss`, `unlabeled_loss` (over all unlabelled
-    images), `mask_rate`, and with `x["unlabeled_labels"]` (hidden labels,
+    images), `mask_rate` (the mean weight), and with `x["unlabeled_labels"]` (hidden labels,
     -1 where unknown) `pseudo_label_accuracy`: the accuracy of the
     pseudo-labels that passed the threshold among those whose label is
     known; NaN (n/a, never 0) while none of them did (see `SelectedMean`).
@@ -116,11 +85,9 @@ class FixMatchModel(WrapperModel):
 
     Args:
         network: The classifier to train; it returns logits.
-        threshold: Confidence τ in [0, 1] (0.95 in the paper).
+        confidence: The `ConfidenceStrategy` (default `FixedThreshold()`,
+            τ = 0.95).
         unlabeled_weight: λ_u (1 in the paper).
-        flexmatch: Class-wise curriculum thresholds.
-        pool_size: Unlabelled images (needed with `flexmatch`).
-        threshold_warmup: FlexMatch's warm-up (see `flexmatch_beta`).
         distribution_alignment: Align the pseudo-label distribution.
         target_distribution: `[C]` p(y) for the alignment (default uniform).
         alignment_momentum: Momentum of the running model distribution.
@@ -136,18 +103,20 @@ class FixMatchModel(WrapperModel):
         NeurIPS 2021. Berthelot et al. "ReMixMatch", ICLR 2020.
     """
 
-    LOSS_KEYS = ("labeled_loss", "unlabeled_loss", "mask_rate",
-                 "pseudo_label_accuracy")
+    LOSS_KEYS = ("labeled_loss", "unlabeled_loss", "confidence_loss",
+                 "mask_rate", "pseudo_label_accuracy")
     SELECTED_KEYS = ("pseudo_label_accuracy",)
 
-    def __init__(self, network, threshold=0.95, unlabeled_weight=1.0,
-                 flexmatch=False, pool_size=None, threshold_warmup=True,
+    def __init__(self, network, confidence=None, unlabeled_weight=1.0,
                  distribution_alignment=False, target_distribution=None,
                  alignment_momentum=0.999, ema_decay=0.999, label_smoothing=0.0,
                  weak_pass="auto", name="fixmatch", **kwargs):
-        if not 0.0 <= threshold <= 1.0:
+        confidence = FixedThreshold() if confidence is None else confidence
+        if not isinstance(confidence, ConfidenceStrategy):
             raise ValueError(
-                f"`threshold` must be in [0, 1]. Received: threshold={threshold}")
+                "`confidence` must be a ConfidenceStrategy (FixedThreshold, "
+                "FlexMatch, FreeMatch, SoftMatch, ...). Received: "
+                f"confidence={confidence!r}")
         if not unlabeled_weight >= 0:
             raise ValueError("`unlabeled_weight` must be >= 0. Received: "
                              f"unlabeled_weight={unlabeled_weight}")
@@ -160,17 +129,11 @@ class FixMatchModel(WrapperModel):
         if weak_pass not in WEAK_PASSES:
             raise ValueError(f"`weak_pass` must be one of {WEAK_PASSES}. "
                              f"Received: weak_pass={weak_pass!r}")
-        if flexmatch and not (pool_size and pool_size > 0):
-            raise ValueError("FlexMatch keeps a state per unlabelled image: pass "
-                             f"`pool_size` > 0. Received: pool_size={pool_size}")
         super().__init__(network, label_smoothing=label_smoothing, name=name,
                          **kwargs)
         classes = int(network.output_shape[-1])
         self.num_classes = classes
-        self.threshold = float(threshold)
         self.unlabeled_weight = float(unlabeled_weight)
-        self.flexmatch = bool(flexmatch)
-        self.threshold_warmup = bool(threshold_warmup)
         self.distribution_alignment = bool(distribution_alignment)
         self.alignment_momentum = float(alignment_momentum)
         self.ema_decay = float(ema_decay)
@@ -185,9 +148,9 @@ class FixMatchModel(WrapperModel):
                 f"`target_distribution` must have {classes} entries (one per "
                 f"class). Received: shape {target.shape.as_list()}")
         self.target_distribution = target / tf.reduce_sum(target)
-        if self.flexmatch:
-            self.selected_label = _replicated(
-                tf.fill([int(pool_size)], -1), "int32", "selected_label")
+        if not confidence.built:
+            confidence.build((None, classes))
+        self.confidence = confidence
         if self.distribution_alignment:
             self.model_distribution = _replicated(
                 tf.fill([classes], 1.0 / classes), "float32", "model_distribution")
@@ -207,7 +170,8 @@ class FixMatchModel(WrapperModel):
                 self.hard_label_loss(y, logits), sample_weight)}
             if training:  # plain images: no unlabelled term
                 empty = tf.zeros([0], tf.float32)
-                values.update(unlabeled_loss=empty, mask_rate=empty)
+                values.update(unlabeled_loss=empty, mask_rate=empty,
+                              confidence_loss=empty)
             return LossTerms(values, logits)
         n, u = tf.shape(images)[0], tf.shape(x[WEAK])[0]
         if WEAK_LOGITS in x:  # computed before the tape (`before_tape`)
@@ -221,6 +185,9 @@ class FixMatchModel(WrapperModel):
         terms = self.unlabeled_terms(weak, strong, x.get(UNLABELED_INDEX))
         values = {"labeled_loss": labeled, "unlabeled_loss": terms["loss"],
                   "mask_rate": terms["mask"]}
+        extra = self.confidence.extra_loss(strong, terms["mask"])
+        if extra is not None:  # one value per unlabelled image: its global mean
+            values["confidence_loss"] = tf.fill(tf.shape(terms["mask"]), extra)
         masks = None
         if UNLABELED_LABELS in x:
             hidden = tf.cast(x[UNLABELED_LABELS], tf.int32)
@@ -239,33 +206,26 @@ class FixMatchModel(WrapperModel):
             self.network(x[WEAK], training=True))}
 
     def unlabeled_terms(self, weak_logits, strong_logits, index=None):
-        """Per-image unlabelled loss, mask and pseudo-labels of one batch.
+        """Per-image unlabelled loss, weight and pseudo-labels of one batch.
 
-        Updates the FlexMatch and alignment state (once per call, from the
-        global batch).
+        Updates the confidence strategy's and the alignment's state (once
+        per call, from the global batch).
 
         Returns:
-            Dict: `loss` (`mask · CE(pseudo-label, strong)`), `mask` (0/1),
-            `pseudo_labels` (int32), `probs` (the pseudo-label distribution).
+            Dict: `loss` (`weight · CE(pseudo-label, strong)`), `mask` (the
+            weight, in [0, 1]), `pseudo_labels` (int32), `probs` (the
+            distribution the strategy weighed).
         """
         probs = tf.stop_gradient(tf.nn.softmax(tf.cast(weak_logits, tf.float32)))
         if self.distribution_alignment:
             probs = self.aligned(probs)
-        confidence = tf.reduce_max(probs, axis=-1)
-        pseudo = tf.argmax(probs, axis=-1, output_type=tf.int32)
-        if self.flexmatch:
-            if index is None:
-                raise ValueError(
-                    "FlexMatch needs each unlabelled image's pool index in "
-                    f"x[{UNLABELED_INDEX!r}] (see kzoo.data.fixmatch_batches).")
-            self.update_selected(index, pseudo, confidence >= self.threshold)
-            thresholds = flexmatch_thresholds(
-                flexmatch_beta(self.selected_label, self.num_classes,
-                               self.threshold_warmup), self.threshold)
-            mask = confidence >= tf.gather(thresholds, pseudo)
-        else:
-            mask = confidence >= self.threshold
-        mask = tf.cast(mask, tf.float32)
+        if self.confidence.needs_index and index is None:
+            raise ValueError(
+                f"{type(self.confidence).__name__} needs each unlabelled "
+                f"image's pool index in x[{UNLABELED_INDEX!r}] (see "
+                "kzoo.data.fixmatch_batches).")
+        mask, pseudo = self.confidence.weigh(probs, index)
+        mask = tf.stop_gradient(tf.cast(mask, tf.float32))
         targets = tf.one_hot(pseudo, self.num_classes)
         loss = losses.crossentropy(targets, strong_logits) * mask
         return {"loss": loss, "mask": mask, "pseudo_labels": pseudo, "probs": probs}
@@ -280,19 +240,25 @@ class FixMatchModel(WrapperModel):
         return align_distribution(probs, self.model_distribution.value,
                                   self.target_distribution)
 
-    def update_selected(self, index, pseudo, selected):
-        """FlexMatch's state: the images that reached τ keep their class."""
-        index, pseudo, selected = (gather_replicas(v) for v in (
-            tf.cast(index, tf.int32), pseudo, tf.cast(selected, tf.int32)))
-        keep = tf.cast(selected, tf.bool)
-        self.selected_label.assign(tf.tensor_scatter_nd_update(
-            self.selected_label.value, tf.boolean_mask(index, keep)[:, None],
-            tf.boolean_mask(pseudo, keep)))
-
     def objective_weights(self):
-        return {"labeled_loss": 1.0, "unlabeled_loss": self.unlabeled_weight}
+        weights = {"labeled_loss": 1.0, "unlabeled_loss": self.unlabeled_weight}
+        if self.confidence.extra_loss_weight:
+            weights["confidence_loss"] = self.confidence.extra_loss_weight
+        return weights
 
     # --- the weight average -----------------------------------------------
+    # Written here rather than with Keras's `use_ema=True` optimizer and its
+    # `SwapEMAWeights` callback: Keras keeps the average in the optimizer
+    # and swaps it into the network's variables, in place, around every
+    # evaluation, so validation, `predict` and export would each depend on
+    # that callback being present and ordered right among kzoo's backup
+    # and logging callbacks, and a `WrapperModel` evaluated outside `fit`
+    # (`evaluate`, the audit's folds) would silently use the trained
+    # weights; Keras's average also starts at the first step's weights,
+    # kzoo's at the initial ones. Here the average is a set of variables
+    # of its own (saved in the backups, exact on many replicas like the
+    # rest of the state): evaluation reads it with `stateless_call` and
+    # never touches the trained weights.
 
     def after_update(self):
         """`ema ← d · ema + (1 − d) · w` for every trainable weight."""

@@ -8,7 +8,9 @@ from kzoo.semi_supervised import (
     UNLABELED_INDEX,
     UNLABELED_LABELS,
     WEAK,
+    FixedThreshold,
     FixMatchModel,
+    FlexMatch,
     align_distribution,
     flexmatch_beta,
     flexmatch_thresholds,
@@ -55,8 +57,17 @@ def fixmatch_data(n_labeled=6, n_unlabeled=18, batch=6, ratio=3, shift=40.0,
     return ds, (x, y, xu, unl, yu)
 
 
-def model_of(**kwargs):
+def model_of(threshold=None, flexmatch=False, pool_size=None,
+             threshold_warmup=True, **kwargs):
+    """A FixMatchModel of a small network; `threshold` (τ), `flexmatch`,
+    `pool_size`, `threshold_warmup` make its confidence strategy."""
     kwargs.setdefault("ema_decay", 0.0)
+    tau = 0.95 if threshold is None else threshold
+    if flexmatch:
+        kwargs["confidence"] = FlexMatch(tau, pool_size=pool_size,
+                                         warmup=threshold_warmup)
+    elif threshold is not None:
+        kwargs["confidence"] = FixedThreshold(tau)
     return FixMatchModel(student_model(), **kwargs)
 
 
@@ -92,7 +103,8 @@ def test_logged_terms_and_lambda_u_follow_the_formula():
     network = student_model()
     weak_probs = softmax(network.predict(xu, verbose=0))
     tau = float(np.median(weak_probs.max(-1)))
-    model = FixMatchModel(network, threshold=tau, unlabeled_weight=2.5,
+    model = FixMatchModel(network, confidence=FixedThreshold(tau),
+                          unlabeled_weight=2.5,
                           ema_decay=0.0)
     model.compile(keras.optimizers.SGD(0.0))  # one step, weights unchanged
     logs = model.fit(ds, epochs=1, verbose=0).history
@@ -225,13 +237,13 @@ def test_flexmatch_updates_the_state_then_masks_with_class_thresholds():
     model = model_of(threshold=0.9, flexmatch=True, pool_size=6,
                      threshold_warmup=False)
     # Before: image 5 once reached τ as class 1; the rest never did.
-    model.selected_label.assign([-1, -1, -1, -1, -1, 1])
+    model.confidence.selected_label.assign([-1, -1, -1, -1, -1, 1])
     weak = logits_with_confidence([0.95, 0.95, 0.92, 0.5, 0.3], [0, 0, 0, 1, 2])
     strong = np.zeros((5, 4), np.float32)
     terms = model.unlabeled_terms(tf.constant(weak), tf.constant(strong),
                                   index=tf.constant([0, 1, 2, 3, 4]))
     # Images 0-2 reached τ = 0.9 as class 0: σ = (3, 1, 0, 0), β = σ / 3.
-    np.testing.assert_array_equal(model.selected_label.numpy(), [0, 0, 0, -1, -1, 1])
+    np.testing.assert_array_equal(model.confidence.selected_label.numpy(), [0, 0, 0, -1, -1, 1])
     beta = np.array([1.0, 1 / 3, 0.0, 0.0])
     thresholds = 0.9 * beta / (2 - beta)  # 0.9, 0.18, 0, 0
     np.testing.assert_array_equal(terms["mask"], [1, 1, 1, 0.5 >= thresholds[1],
@@ -311,7 +323,7 @@ def test_without_an_average_the_network_itself_evaluates():
 def test_state_is_saved_with_the_weights(tmp_path):
     model = model_of(flexmatch=True, pool_size=5, distribution_alignment=True,
                      ema_decay=0.99)
-    model.selected_label.assign([3, -1, 0, 1, 2])
+    model.confidence.selected_label.assign([3, -1, 0, 1, 2])
     model.model_distribution.assign([0.4, 0.3, 0.2, 0.1])
     for average in model.ema_weights:
         average.assign(average + 1.0)
@@ -320,7 +332,7 @@ def test_state_is_saved_with_the_weights(tmp_path):
     other = model_of(flexmatch=True, pool_size=5, distribution_alignment=True,
                      ema_decay=0.99)
     other.load_weights(path)
-    np.testing.assert_array_equal(other.selected_label.numpy(), [3, -1, 0, 1, 2])
+    np.testing.assert_array_equal(other.confidence.selected_label.numpy(), [3, -1, 0, 1, 2])
     np.testing.assert_allclose(other.model_distribution.numpy(), [0.4, 0.3, 0.2, 0.1])
     assert max_difference([v.numpy() for v in other.ema_weights],
                           [v.numpy() for v in model.ema_weights]) == 0.0
@@ -334,12 +346,12 @@ def test_two_replicas_equal_one_device():
     def run(strategy):
         ds, _ = fixmatch_data(n_labeled=12, n_unlabeled=36, hidden=hidden)
         with strategy.scope():
-            model = FixMatchModel(student_model(), threshold=0.3, unlabeled_weight=1.5,
-                                  flexmatch=True, pool_size=36,
+            model = FixMatchModel(student_model(), unlabeled_weight=1.5,
+                                  confidence=FlexMatch(0.3, pool_size=36),
                                   distribution_alignment=True, ema_decay=0.9)
             model.compile(keras.optimizers.SGD(0.05))
         history = model.fit(ds, epochs=2, verbose=0).history
-        state = [model.selected_label.numpy(), model.model_distribution.numpy(),
+        state = [model.confidence.selected_label.numpy(), model.model_distribution.numpy(),
                  *[v.numpy() for v in model.ema_weights]]
         return history, model.network.get_weights() + state
 
@@ -348,6 +360,7 @@ def test_two_replicas_equal_one_device():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(threshold=1.5), "threshold"),
+    (dict(confidence="flexmatch"), "ConfidenceStrategy"),
     (dict(unlabeled_weight=-1.0), "unlabeled_weight"),
     (dict(ema_decay=1.0), "ema_decay"),
     (dict(alignment_momentum=1.0), "alignment_momentum"),
