@@ -18,8 +18,8 @@ import os
 import sys
 
 from kzoo.errors import KzooError
+from kzoo.run.commands import COMMANDS
 from kzoo.run.config import first_line, parse_argv
-from kzoo.run.options import COMMANDS
 from kzoo.run.suggest import did_you_mean
 
 USER_ERRORS = (KzooError, ValueError, FileNotFoundError, NotADirectoryError)

@@ -5,7 +5,7 @@
     >>> result.test_accuracy, result.saved_model
 
 `configure(command, **values)` checks values as the command line would
-(one definition of every option: `kzoo.run.options`); `run(config)` calls
+(one definition of every option: `kzoo.run.commands`); `run(config)` calls
 the technique's function (`kzoo.run.train.train`, ...), which opens the
 session (strategy, seed, precision, output folder), trains with the
 resumable guarded `fit` and finishes (metrics, plots, `.keras`,
@@ -16,9 +16,9 @@ Importing this package does not import TensorFlow; running a technique does.
 
 import importlib
 
+from kzoo.run.commands import COMMANDS, get_command
 from kzoo.run.config import RunConfig
 from kzoo.run.config import configure as _configure
-from kzoo.run.options import COMMANDS, get_command
 
 __all__ = ["COMMANDS", "RunConfig", "configure", "run"]
 

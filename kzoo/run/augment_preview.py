@@ -11,6 +11,7 @@ from kzoo.errors import KzooError
 from kzoo.outputs import check_user_file, user_file
 from kzoo.run import inputs, progress
 from kzoo.run.result import RunResult
+from kzoo.run.tensorboard import label_text
 
 SMOKE_IMAGES = 2
 SMOKE_DRAWS = 2
@@ -89,12 +90,3 @@ def _plot(columns, data, spec, path, image_format):
             fig.savefig(f, format=image_format, dpi=100)
     finally:
         plt.close(fig)
-
-
-def label_text(label, class_names):
-    """`'3'` for a one-hot label, `'3 0.62 / 8 0.38'` for a mixed one."""
-    order = np.argsort(label)[::-1]
-    top = [i for i in order[:2] if label[i] > 1e-3]
-    if len(top) == 1:
-        return str(class_names[top[0]])
-    return " / ".join(f"{class_names[i]} {label[i]:.2f}" for i in top)

@@ -14,12 +14,12 @@ from kzoo.data import fixmatch_batches
 from kzoo.errors import KzooError
 from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress
+from kzoo.run.commands.fixmatch import FIXMATCH_STEPS
 from kzoo.run.exporting import saved_model_note
-from kzoo.run.options import FIXMATCH_STEPS
-from kzoo.run.pseudo_label import cache_pool, pass_size, require_pool, with_budget
 from kzoo.run.result import RunResult
+from kzoo.run.semi import cache_pool, pass_size, require_pool, with_budget
 from kzoo.run.session import session
-from kzoo.semi_supervised import FixMatchModel, get_confidence
+from kzoo.semi_supervised import CONFIDENCE, FixMatchModel, get_confidence
 from kzoo.semi_supervised.collapse import (
     LABELLED_SAMPLE,
     POOL_SAMPLE,
@@ -161,7 +161,6 @@ def train(config, data, out, phase="fixmatch"):
     """Build, compile and fit a `FixMatchModel` of --model on `data` into
     `out`: the trained wrapper (its `averaged_network()` is what serves).
 
-    Also the teacher of `kzoo noisy-student --teacher-method fixmatch`.
     """
     pool_size = data.counts["unlabeled"]
     model = FixMatchModel(
@@ -213,7 +212,8 @@ def say_collapse(collapse):
                      "pool images nearest its labelled images take its label)")
         return
     for w in warnings:
-        progress.say(f"CLASS WARNING (since step {w['since']:,}): {w['text']}")
+        progress.say(f"CLASS WARNING (seen from step {w['since']:,} to "
+                     f"{w['until']:,}): {w['text']}")
     classes = sorted({c for w in warnings for c in w["classes"]})
     progress.say(f"what to do: label more images of {', '.join(map(repr, classes))} "
                  "(kzoo select --model on this run picks the ones it is least "
@@ -234,27 +234,6 @@ def run_length(config, plan):
                 "the first progress line gives the time left")
     return (f"{plan.total_steps:,} steps ({pool}, --epochs) of {batch}; "
             "the first progress line gives the time left")
-
-
-# Options of another command that a FixMatch teacher does not take from it:
-# their meaning or default differs (noisy-student's --threshold selects
-# pseudo-labels; its --ratio is the students'; its --epochs, label smoothing
-# and dropout are a supervised teacher's).
-NOT_SHARED = ("epochs", "steps", "ratio", "threshold", "soft", "label_smoothing",
-              "dropout", "out", "export", "config")
-
-
-def teacher_config(config, **values):
-    """The `fixmatch` config of a FixMatch teacher inside another run
-    (`kzoo noisy-student --teacher-method fixmatch`): `fixmatch`'s defaults,
-    with the options both commands share (data, budget, model, runtime,
-    --augment, --batch-size, ...) taken from `config`, and `values`."""
-    from kzoo.run import configure
-
-    own = configure("fixmatch").to_dict()
-    shared = {k: v for k, v in config.to_dict().items()
-              if k in own and k not in NOT_SHARED}
-    return with_length(configure("fixmatch", **{**shared, **values}))
 
 
 def known_labels(data):
@@ -297,14 +276,10 @@ def last_logs(out):
             for k in keys if k in last}
 
 
-NAMES = {"fixmatch": "FixMatch", "flexmatch": "FlexMatch",
-         "freematch": "FreeMatch", "softmatch": "SoftMatch"}
-
-
 def title(method):
     """'flexmatch+da' -> 'FlexMatch + distribution alignment'."""
     name, _, aligned = method.partition("+")
-    return NAMES[name] + (" + distribution alignment" if aligned else "")
+    return CONFIDENCE[name].title + (" + distribution alignment" if aligned else "")
 
 
 def plot_curve(out, title="FixMatch training"):

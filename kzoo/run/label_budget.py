@@ -8,8 +8,8 @@ the test accuracy; a finished cell is recorded in its folder
 the same report runs again.
 """
 
-import json
 import os
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -20,17 +20,63 @@ from kzoo.data import load_data
 from kzoo.errors import KzooError
 from kzoo.outputs import OutputLock, write_json
 from kzoo.run import inputs, label_selection, progress
+from kzoo.run.commands import get_command
 from kzoo.run.config import record_config
 from kzoo.run.result import RunResult
+from kzoo.run.reuse import run_recorded
 from kzoo.run.session import run_dir
 
 ALL = "all"
 DONE_FILE = "label_budget_run.json"
 RUNTIME_OPTIONS = ("strategy", "deterministic", "mixed_precision")
-FIXMATCH_TECHNIQUES = ("fixmatch", "flexmatch", "fixmatch_noisy_student")
-OPT_IN = ("flexmatch", "fixmatch_noisy_student")
-# The techniques that need unlabelled images (none at budget 'all').
-SEMI_SUPERVISED = ("pseudo_label", "noisy_student", *FIXMATCH_TECHNIQUES)
+
+
+class Technique(NamedTuple):
+    """One line of the report.
+
+    Attributes:
+        name: The line's name (`--techniques`).
+        command: The command that runs it.
+        fixed: Options it always runs with.
+        takes: Options it takes from the report (`report_options`).
+        pool: Needs unlabelled images (no cell at budget 'all').
+        default: Runs without --techniques (the opt-in ones each take
+            about as long as FixMatch itself: minutes a run).
+        needs: The report option it needs ('teacher', 'source'), if any.
+    """
+
+    name: str
+    command: str
+    fixed: dict
+    takes: tuple = ("model", "augment")
+    pool: bool = True
+    default: bool = True
+    needs: str | None = None
+
+
+TECHNIQUES = (
+    Technique("supervised", "train", {"augment": "none"}, ("model", "epochs"),
+              pool=False),
+    Technique("supervised_augment", "train", {}, ("model", "augment", "epochs"),
+              pool=False),
+    Technique("pseudo_label", "pseudo-label", {}),
+    Technique("noisy_student", "noisy-student", {"teacher_method": "supervised"},
+              ("model", "augment", "rounds", "epochs")),
+    # Every `kzoo fixmatch --variant`: fixmatch by default, the others on
+    # request (read from the command's definition: a new variant is a line
+    # here without an edit).
+    *(Technique(variant, "fixmatch", {"variant": variant},
+                default=variant == "fixmatch")
+      for variant in get_command("fixmatch").option("variant").choices),
+    Technique("fixmatch_noisy_student", "noisy-student",
+              {"teacher_method": "fixmatch"},
+              ("model", "augment", "rounds", "epochs"), default=False),
+    Technique("distillation", "distill", {"unlabeled": True, "compare": False},
+              ("teacher", "student"), pool=False, needs="teacher"),
+    Technique("transfer", "transfer", {"mode": "finetune"}, ("source", "epochs"),
+              pool=False, needs="source"),
+)
+BY_NAME = {t.name: t for t in TECHNIQUES}
 
 
 def label_budget(config):
@@ -194,15 +240,13 @@ def budget_name(budget):
 
 
 def select_techniques(config):
-    available = ["supervised", "supervised_augment", "pseudo_label",
-                 "noisy_student", *FIXMATCH_TECHNIQUES]
-    if config.teacher:
-        available.append("distillation")
-    if config.source:
-        available.append("transfer")
-    # FlexMatch and FixMatch + Noisy Student only on request: each adds
-    # about as much time as FixMatch itself (minutes a run).
-    chosen = config.techniques or [t for t in available if t not in OPT_IN]
+    """The names of --techniques, or every default one that applies.
+
+    Raises:
+        KzooError: A name that is unknown or needs a missing option.
+    """
+    available = [t.name for t in TECHNIQUES if not t.needs or config.get(t.needs)]
+    chosen = config.techniques or [n for n in available if BY_NAME[n].default]
     unknown = [t for t in chosen if t not in available]
     if unknown:
         raise KzooError(
@@ -215,55 +259,29 @@ def run_technique(name, config, budget, seed, out, counts, labeled=None):
     """Run one technique in this process: `(test accuracy, the folder it
     wrote)`, or `(None, None)` when it needs unlabelled images and the
     budget leaves none. `labeled`: the pool indices to label instead of
-    a budget per class."""
-    if budget is None and labeled is None and name in SEMI_SUPERVISED:
+    a budget per class. A run recorded in `out` with the same options is
+    reused (--fresh runs it again)."""
+    technique = BY_NAME[name]
+    if budget is None and labeled is None and technique.pool:
         return None, None
-    command, options = technique_options(name, config, budget, counts)
+    options = technique_options(technique, config, budget, counts)
     options.update(common_options(config, budget, seed, out))
     if labeled is not None:
         options["labeled_indices"] = sorted(int(i) for i in labeled)
-    done = os.path.join(out, DONE_FILE)
-    recorded = read_json(done) if os.path.exists(done) else {}
-    if (not config.fresh and recorded.get("options") == options
-            and "test_accuracy" in recorded):
-        progress.say(f"reusing {out} (same run finished before)")
-        return recorded["test_accuracy"], recorded.get("out", out)
-    from kzoo.run import run
-
-    # --fresh also discards the run's own backups; not part of what it
-    # records, so the same command without --fresh reuses it afterwards.
-    result = run(command, fresh=config.fresh, **options)
-    write_json(done, {"command": command, "options": options,
-                      "test_accuracy": result.test_accuracy, "out": result.out})
-    return result.test_accuracy, result.out
+    record, _ = run_recorded(technique.command, options,
+                             os.path.join(out, DONE_FILE), fresh=config.fresh)
+    return record["test_accuracy"], record.get("out", out)
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def technique_options(name, config, budget, counts):
-    """`(command, its options)` of a technique."""
-    epochs = supervised_epochs(config, budget, counts)
-    if name in ("supervised", "supervised_augment"):
-        augment = "none" if name == "supervised" else config.augment
-        return "train", dict(model=config.model, augment=augment, epochs=epochs)
-    if name == "pseudo_label":
-        return "pseudo-label", dict(model=config.model, augment=config.augment)
-    if name in ("fixmatch", "flexmatch"):
-        return "fixmatch", dict(model=config.model, augment=config.augment,
-                                flexmatch=name == "flexmatch")
-    if name in ("noisy_student", "fixmatch_noisy_student"):
-        rounds = 1 if config.smoke else config.rounds
-        method = "fixmatch" if name == "fixmatch_noisy_student" else "supervised"
-        return "noisy-student", dict(model=config.model, augment=config.augment,
-                                     rounds=rounds, epochs=epochs,
-                                     teacher_method=method)
-    if name == "distillation":
-        return "distill", dict(teacher=config.teacher, student=config.model,
-                               unlabeled=True, compare=False)
-    return "transfer", dict(source=config.source, mode="finetune", epochs=epochs)
+def technique_options(technique, config, budget, counts):
+    """A technique's options: what it takes from the report, then its
+    fixed ones."""
+    available = {
+        "model": config.model, "student": config.model, "augment": config.augment,
+        "epochs": supervised_epochs(config, budget, counts),
+        "rounds": 1 if config.smoke else config.rounds,
+        "teacher": config.teacher, "source": config.source}
+    return {**{k: available[k] for k in technique.takes}, **technique.fixed}
 
 
 def common_options(config, budget, seed, out):

@@ -23,8 +23,8 @@ from kzoo.data import batched
 from kzoo.errors import KzooError
 from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress, sources
+from kzoo.run.commands.lwf import LWF_METHODS
 from kzoo.run.exporting import saved_model_note, write_exports
-from kzoo.run.options import LWF_METHODS
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
 from kzoo.training import LwFModel

@@ -1,8 +1,9 @@
 """Noisy Student self-training (Xie et al. 2020): `kzoo noisy-student`.
 
 Round 0 trains a teacher on the labelled images (with --augment), or with
-FixMatch on the labelled and unlabelled images (--teacher-method fixmatch,
-`kzoo.run.fixmatch.train`; its weight average teaches). Each
+FixMatch on the labelled and unlabelled images (--teacher-method fixmatch:
+`kzoo fixmatch` through `kzoo.run.run` with the options in
+`TEACHER_OPTIONS`; its weight average teaches). Each
 round k then pseudo-labels the unlabelled pool with the un-noised teacher
 (`select_pseudo_labels`: hard or --soft, --threshold, --balance), trains a
 new student from scratch on labelled + pseudo-labelled images with input
@@ -24,14 +25,13 @@ from kzoo.outputs import save_keras, write_json
 from kzoo.run import (
     finish,
     fitting,
-    fixmatch,
     inputs,
-    options,
     progress,
     tensorboard,
 )
-from kzoo.run.pseudo_label import fit_semi_supervised, require_pool, with_budget
 from kzoo.run.result import RunResult
+from kzoo.run.reuse import run_recorded
+from kzoo.run.semi import fit_semi_supervised, require_pool, with_budget
 from kzoo.run.session import session
 from kzoo.semi_supervised import (
     PSEUDO_TARGETS,
@@ -51,7 +51,17 @@ from kzoo.semi_supervised import (
 # A confidence threshold kept the easy images (99% correct pseudo-labels)
 # and the students lost the hard ones; soft targets of a label-smoothed
 # teacher are nearly flat.
-NOISE_POLICY = options.NOISE_POLICY  # the --noise default
+# What a FixMatch teacher (--teacher-method fixmatch) takes from this run's
+# options; everything else is `kzoo fixmatch`'s default (its steps, ratio,
+# threshold, label smoothing and dropout: noisy-student's options of those
+# names mean other things).
+TEACHER_OPTIONS = (
+    "data", "data_dir", "download", "classes", "seed", "labels_per_class",
+    "label_fraction", "labeled_indices", "val_fraction", "input_size",
+    "channels", "weights", "batch_size", "lr", "schedule", "augment",
+    "jit_compile", "steps_per_execution", "check_every", "cache_pool",
+    "strategy", "deterministic", "mixed_precision", "smoke")
+TEACHER_RECORD = "teacher_run.json"
 
 
 def noisy_student(config):
@@ -156,12 +166,10 @@ def train_teacher(config, data, out):
     target = os.path.join(out, "round0")
     keras.utils.set_random_seed(config.seed)
     if config.teacher_method == "fixmatch":
-        teacher_config = fixmatch.teacher_config(config, model=name, width=width)
         progress.banner(f"round 0 teacher: {name} with FixMatch on "
                         f"{data.counts['train']} labelled + "
                         f"{data.counts['unlabeled']} unlabelled images")
-        teacher = fixmatch.train(teacher_config, data, target,
-                                 phase="round 0 teacher").averaged_network()
+        teacher = fixmatch_teacher(config, name, width, target)
     else:
         teacher = inputs.build_model(config, data, model=name, width=width,
                                      weights=config.weights)
@@ -175,6 +183,30 @@ def train_teacher(config, data, out):
     progress.say(f"round 0 teacher: val {progress.number(row['val_accuracy'])}, "
                  f"test {progress.number(row['test_accuracy'])}")
     return teacher, row
+
+
+def teacher_options(config, name, width, target):
+    """The `kzoo fixmatch` options of the round-0 teacher: `TEACHER_OPTIONS`
+    from this run, its model, and its folder (a `.keras` export only)."""
+    values = {k: config.get(k) for k in TEACHER_OPTIONS}
+    return dict(values, model=name, width=width, out=target, export=["keras"])
+
+
+def fixmatch_teacher(config, name, width, target):
+    """Train the FixMatch teacher (`kzoo fixmatch` through `kzoo.run.run`)
+    into `target`, or reuse the one a killed run of the same options
+    finished there: its averaged network."""
+    path = os.path.join(target, "model.keras")
+    record, result = run_recorded(
+        "fixmatch", teacher_options(config, name, width, target),
+        os.path.join(target, TEACHER_RECORD), fresh=config.fresh)
+    if result is None and os.path.isfile(path):
+        return keras.models.load_model(path)
+    if result is None:  # recorded, but its model is gone: train it again
+        record, result = run_recorded(
+            "fixmatch", record["options"], os.path.join(target, TEACHER_RECORD),
+            fresh=True)
+    return result.model
 
 
 def run_rounds(teacher, teacher_row, config, data, out, noised):

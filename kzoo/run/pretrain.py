@@ -16,7 +16,7 @@ import numpy as np
 from kzoo.data import simclr_batches
 from kzoo.outputs import save_keras, write_json
 from kzoo.run import finish, fitting, inputs, pools, progress
-from kzoo.run.options import PRETRAIN_STEPS
+from kzoo.run.commands.pretrain import PRETRAIN_STEPS
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
 from kzoo.training.simclr import SimCLRModel, encoder_of, with_projection

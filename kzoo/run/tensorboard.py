@@ -29,7 +29,6 @@ from tensorboard.plugins.image import metadata as image_metadata
 
 from kzoo.augment import DEFAULT_POLICY
 from kzoo.run import inputs
-from kzoo.run.augment_preview import label_text
 from kzoo.training.wrapper import images_of
 
 LOGS = "logs"
@@ -111,7 +110,7 @@ def log_training_samples(out, data, config, count=SAMPLE_IMAGES):
 def grid_png(images, labels, class_names, title, columns=SAMPLE_COLUMNS):
     """Images (0-255, `[N, H, W, C]`) tiled in rows of `columns`, each
     titled with its label (one-hot or mixed `[N, classes]`, see
-    `augment_preview.label_text`): PNG bytes.
+    `label_text`): PNG bytes.
 
     One axes for the whole grid: a tenth of the time of a subplot per image.
     """
@@ -190,3 +189,13 @@ def hparam_values(options):
         if value is not None:
             values[name] = value
     return values
+
+
+def label_text(label, class_names):
+    """`'3'` for a one-hot label, `'3 0.62 / 8 0.38'` for a mixed one (the
+    titles of a sample grid: TensorBoard's and `kzoo augment-preview`'s)."""
+    order = np.argsort(label)[::-1]
+    top = [i for i in order[:2] if label[i] > 1e-3]
+    if len(top) == 1:
+        return str(class_names[top[0]])
+    return " / ".join(f"{class_names[i]} {label[i]:.2f}" for i in top)

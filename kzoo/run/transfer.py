@@ -31,9 +31,9 @@ from kzoo.errors import KzooError
 from kzoo.models import IMAGENET, create_model, get_model_entry, list_models
 from kzoo.outputs import write_json
 from kzoo.run import finish, fitting, inputs, progress, sources, tensorboard
+from kzoo.run.commands.transfer import TRANSFER_MODES
 from kzoo.run.config import first_line
 from kzoo.run.exporting import saved_model_note
-from kzoo.run.options import TRANSFER_MODES
 from kzoo.run.result import RunResult
 from kzoo.run.session import session
 from kzoo.training import (

@@ -17,8 +17,12 @@ averaged network:
   d's are taken by c too, the two classes **swapped**.
 
 A finding is said once it has lasted `PERSIST` checks in a row (with the
-step it appeared at), and said again when it goes; the ones present at the
-end are the run's warnings (`metrics.json`, the summary). `diagnose` is the NumPy
+step it appeared at), and said again when it goes. The run's warnings
+(`metrics.json`, the summary) are the findings said at a check in the
+last half of the run (`LATE`), with the first and last step each was
+seen at: a swap the network has settled into can hide from its own
+feature space by the end (its features then agree with its predictions),
+while in good runs findings are seen only early, if at all. `diagnose` is the NumPy
 rule, testable on hand-made predictions.
 """
 
@@ -30,6 +34,9 @@ AGREEMENT = 0.5  # below: the class's labelled images are "taken"
 STARVED_RATIO = 0.25  # below this part of its labelled share: "starved"
 MIN_CONFIDENT = 0.1  # share of the pool sample that must be confident to judge shares
 PERSIST = 2  # checks in a row before a finding is said (early checks are noisy)
+# A run's warnings are the findings still seen after this share of its
+# steps: early in a run classes starve and move for a while and recover.
+LATE = 0.5
 POOL_SAMPLE = 512
 LABELLED_SAMPLE = 512
 
@@ -143,6 +150,7 @@ class CollapseMonitor(keras.callbacks.Callback):
         self.say = say
         self.start = start
         self.active = {}  # key -> finding with its "since" step
+        self.seen = {}  # key -> said finding with its first and last step
         self.last = None
         self.checks = 0
         self._forward = None
@@ -180,6 +188,9 @@ class CollapseMonitor(keras.callbacks.Callback):
                 self.say(f"CLASS WARNING (step {step:,}, seen since step "
                          f"{f['since']:,}): {f['text']}")
                 f["said"] = True
+            if f["said"]:
+                first = self.seen.get(f["key"], {}).get("since", f["since"])
+                self.seen[f["key"]] = dict(f, since=first, until=step)
             now[f["key"]] = f
         for key, f in self.active.items():
             if key not in now and f["said"]:
@@ -214,11 +225,14 @@ class CollapseMonitor(keras.callbacks.Callback):
         return self.report()
 
     def report(self):
-        """What `metrics.json` records: the findings at the end (with the
-        step each appeared at) and the last check's class shares and
-        neighbour agreement."""
-        return {"checks": self.checks, "warnings": [{k: f[k] for k in ("kind", "classes", "since", "text")}
-                             for f in self.active.values() if f["said"]],
+        """What `metrics.json` records: the run's warnings (findings said in
+        its last half, `LATE`, each with the first and last step it was
+        seen at) and the last check's class shares and neighbour agreement."""
+        total = self.plan.total_steps if self.plan else 0
+        late = [f for f in self.seen.values() if f["until"] > LATE * total]
+        keys = ("kind", "classes", "since", "until", "text")
+        return {"checks": self.checks,
+                "warnings": [{k: f[k] for k in keys} for f in late],
                 "last_check": self.last}
 
 

@@ -62,8 +62,8 @@ class ConfidenceStrategy(keras.layers.Layer):
     and sets `extra_loss_weight`.
     """
 
+    title = "confidence"  # the method's name in plots and reports
     needs_index = False  # `weigh` needs each image's index in the pool
-    uses_threshold = False  # takes τ (`kzoo fixmatch --threshold`)
     extra_loss_weight = 0.0
 
     @classmethod
@@ -130,7 +130,7 @@ class FixedThreshold(ConfidenceStrategy):
         Sohn et al. "FixMatch", NeurIPS 2020.
     """
 
-    uses_threshold = True
+    title = "FixMatch"
 
     @classmethod
     def from_options(cls, threshold=0.95, pool_size=None):
@@ -200,6 +200,7 @@ class FlexMatch(FixedThreshold):
         Curriculum Pseudo Labeling", NeurIPS 2021.
     """
 
+    title = "FlexMatch"
     needs_index = True
 
     @classmethod
@@ -281,6 +282,8 @@ class FreeMatch(ConfidenceStrategy):
         Semi-supervised Learning", ICLR 2023.
     """
 
+    title = "FreeMatch"
+
     def __init__(self, momentum=0.999, fairness_weight=0.01, **kwargs):
         _check_momentum(momentum)
         if not fairness_weight >= 0:
@@ -357,6 +360,8 @@ class SoftMatch(ConfidenceStrategy):
         Chen et al. "SoftMatch: Addressing the Quantity-Quality Trade-off
         in Semi-supervised Learning", ICLR 2023.
     """
+
+    title = "SoftMatch"
 
     def __init__(self, momentum=0.999, n_sigma=2.0, alignment=True, **kwargs):
         _check_momentum(momentum)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from kzoo import run
 from kzoo.augment import DEFAULT_POLICY
-from kzoo.run.augment_preview import label_text
+from kzoo.run.tensorboard import label_text
 from tests.run.helpers import kzoo, one_error_line
 from tests.user_files import character_device, read_in_thread
 

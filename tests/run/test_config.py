@@ -111,10 +111,11 @@ def test_the_help_strings_match_the_library():
     from kzoo import runtime
     from kzoo.augment import DEFAULT_POLICY
     from kzoo.run import options
+    from kzoo.run.commands import select
     from kzoo.select import STRATEGIES
     from kzoo.training import plan
 
-    assert options.SELECT_STRATEGIES == tuple(STRATEGIES)
+    assert select.SELECT_STRATEGIES == tuple(STRATEGIES)
     assert options.DEFAULT_POLICY == DEFAULT_POLICY
     assert options.STRATEGIES == runtime.STRATEGIES
     assert options.CHECK_EVERY == plan.CHECK_EVERY

@@ -6,16 +6,19 @@ import pytest
 
 from kzoo import run
 from tests.run.helpers import (
+    SERVED,
     kzoo,
-    score_export,
-    smoke_dir,
     read_json,
     saved_lenet,
-    SERVED,
+    score_export,
+    smoke_dir,
+)
+from tests.run.helpers import (
     SMOKE as FAST,
+)
+from tests.run.helpers import (
     SMOKE_FLAGS as FAST_FLAGS,
 )
-
 
 
 @pytest.mark.large

@@ -12,7 +12,8 @@ from kzoo import run
 from kzoo.data import batched, load_data
 from kzoo.run import finish, fitting
 from kzoo.run import fixmatch as fm
-from kzoo.run.options import FIXMATCH_STEPS
+from kzoo.run import noisy_student as ns
+from kzoo.run.commands.fixmatch import FIXMATCH_STEPS
 from tests.run.helpers import (
     RAW_FLOAT,
     SERVED,
@@ -128,8 +129,16 @@ def test_the_export_is_the_average_not_the_last_weights(tmp_path, monkeypatch):
 
 
 @pytest.mark.large
-def test_a_killed_run_resumes_to_the_same_weights_and_state(tmp_path, monkeypatch):
-    values = dict(SHORT, flexmatch=True, distribution_alignment=True)
+@pytest.mark.parametrize("variant", [
+    dict(flexmatch=True, distribution_alignment=True),
+    dict(variant="freematch"), dict(variant="softmatch")],
+    ids=["flexmatch+da", "freematch", "softmatch"])
+def test_a_killed_run_resumes_to_the_same_weights_and_state(tmp_path, monkeypatch,
+                                                            variant):
+    # The strategy's state (FlexMatch's per-image classes, FreeMatch's and
+    # SoftMatch's running statistics) drives every later step: the same
+    # final weights need the same state after the resume.
+    values = dict(SHORT, **variant)
     whole = run.run("fixmatch", out=str(tmp_path / "whole"), **values)
 
     class Killed(Exception):
@@ -191,8 +200,11 @@ def test_noisy_student_with_a_fixmatch_teacher(tmp_path, capsys):
     report = result.report
     assert report["supervised"]["method"] == "fixmatch"
     out = result.out
-    # The teacher trained as `kzoo fixmatch` does: its log has the FixMatch terms.
-    with open(os.path.join(out, "round0", "training_log.csv")) as f:
+    # The teacher ran as `kzoo fixmatch` (through kzoo.run.run, a --smoke
+    # run into round0/smoke): its log has the FixMatch terms.
+    record = read_json(os.path.join(out, "round0"), ns.TEACHER_RECORD)
+    assert record["command"] == "fixmatch" and record["options"]["export"] == ["keras"]
+    with open(os.path.join(record["out"], "training_log.csv")) as f:
         assert "mask_rate" in f.readline()
     assert os.path.isfile(os.path.join(out, "round0", "model.keras"))
     printed = capsys.readouterr().out
@@ -200,15 +212,25 @@ def test_noisy_student_with_a_fixmatch_teacher(tmp_path, capsys):
     assert "0 fixmatch" in printed  # the table names the teacher's method
 
 
-def test_teacher_config_keeps_fixmatch_defaults_and_shares_the_rest():
-    ns = run.configure("noisy-student", seed=3, labels_per_class=2, epochs=300,
-                       ratio=3, threshold=0.0, batch_size=8, augment="none")
-    config = fm.teacher_config(ns, model="lenet5")
-    assert (config.seed, config.labels_per_class, config.batch_size,
-            config.augment) == (3, 2, 8, "none")
+def test_the_fixmatch_teacher_takes_explicit_options_and_fixmatch_defaults():
+    config = run.configure("noisy-student", seed=3, labels_per_class=2, epochs=300,
+                           ratio=3, threshold=0.0, batch_size=8, augment="none",
+                           label_smoothing=0.2, dropout=0.3)
+    values = ns.teacher_options(config, "lenet5", 0.5, "/tmp/t")
+    teacher = fm.with_length(run.configure("fixmatch", **values))
+    assert (teacher.seed, teacher.labels_per_class, teacher.batch_size,
+            teacher.augment, teacher.width, teacher.out) == (3, 2, 8, "none", 0.5,
+                                                             "/tmp/t")
     defaults = run.configure("fixmatch")
-    assert (config.epochs, config.steps, config.ratio, config.threshold) == (
-        None, FIXMATCH_STEPS, defaults.ratio, defaults.threshold)
+    # Options of the same name that mean something else in noisy-student
+    # are fixmatch's own.
+    assert (teacher.epochs, teacher.steps, teacher.ratio, teacher.threshold,
+            teacher.label_smoothing, teacher.dropout) == (
+        None, FIXMATCH_STEPS, defaults.ratio, defaults.threshold,
+        defaults.label_smoothing, defaults.dropout)
+    # Every option it takes exists in both commands.
+    both = set(run.configure("noisy-student").to_dict()) & set(defaults.to_dict())
+    assert set(ns.TEACHER_OPTIONS) <= both
 
 
 def test_fixmatch_without_unlabelled_images_is_a_clear_error(tmp_path, capsys):

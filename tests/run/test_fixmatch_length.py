@@ -12,7 +12,7 @@ import pytest
 
 from kzoo import run
 from kzoo.run import fixmatch as fm
-from kzoo.run.options import FIXMATCH_STEPS
+from kzoo.run.commands.fixmatch import FIXMATCH_STEPS
 from kzoo.testing.images import make_image_folder
 from tests.run.helpers import kzoo, one_error_line
 

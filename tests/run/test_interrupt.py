@@ -13,7 +13,7 @@ import time
 import pytest
 
 from kzoo.run import configure
-from kzoo.run.options import COMMANDS
+from kzoo.run.commands import COMMANDS
 from tests.run.helpers import start_kzoo
 
 # What a shell reports for a process that SIGINT stopped (128 + 2).

@@ -94,20 +94,27 @@ def test_fixmatch_techniques_run_as_their_commands(tmp_path, monkeypatch):
     result = run.run("label-budget", budgets="1,all", seeds="0", smoke=True,
                      techniques="fixmatch,flexmatch,fixmatch_noisy_student",
                      out=str(tmp_path / "b"))
-    runs = [(c, k.get("flexmatch"), k.get("teacher_method")) for c, k in calls[1:]]
-    assert runs == [("fixmatch", False, None), ("fixmatch", True, None),
-                    ("noisy-student", None, "fixmatch")]
+    runs = [(c, k.get("variant"), k.get("teacher_method")) for c, k in calls[1:]]
+    # The last is noisy-student's FixMatch teacher, run the same way.
+    assert runs == [("fixmatch", "fixmatch", None), ("fixmatch", "flexmatch", None),
+                    ("noisy-student", None, "fixmatch"), ("fixmatch", None, None)]
     for name in ("fixmatch", "flexmatch", "fixmatch_noisy_student"):
         cells = result.report["results"][name]
         assert cells["all"] is None and len(cells["1"]["runs"]) == 1
 
 
-def test_flexmatch_and_fixmatch_noisy_student_are_opt_in():
-    from kzoo.run.label_budget import select_techniques
+def test_the_other_fixmatch_variants_and_fixmatch_noisy_student_are_opt_in():
+    from kzoo.run.label_budget import BY_NAME, select_techniques
 
     chosen = select_techniques(run.configure("label-budget"))
     assert "fixmatch" in chosen
-    assert "flexmatch" not in chosen and "fixmatch_noisy_student" not in chosen
+    for name in ("flexmatch", "freematch", "softmatch", "fixmatch_noisy_student"):
+        assert name not in chosen
+        assert name in select_techniques(run.configure("label-budget",
+                                                       techniques=name))
+    # Every `kzoo fixmatch --variant` is a line, run with that variant.
+    for variant in run.configure("fixmatch").command.option("variant").choices:
+        assert BY_NAME[variant].fixed == {"variant": variant}
 
 
 @pytest.mark.large

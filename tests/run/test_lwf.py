@@ -9,12 +9,16 @@ import pytest
 
 from kzoo import run
 from tests.run.helpers import (
+    SERVED,
     kzoo,
+    saved_lenet,
     score_export,
     smoke_dir,
-    saved_lenet,
-    SERVED,
+)
+from tests.run.helpers import (
     SMOKE as FAST,
+)
+from tests.run.helpers import (
     SMOKE_FLAGS as FAST_FLAGS,
 )
 

@@ -8,17 +8,21 @@ import pytest
 from kzoo import run
 from kzoo.errors import KzooError
 from kzoo.run import pseudo_label as pl
+from kzoo.run import semi
 from tests.run.helpers import (
+    RAW_FLOAT,
+    SERVED,
     kzoo,
+    read_json,
     score_export,
     smoke_dir,
-    read_json,
-    SERVED,
-    SMOKE as FAST,
-    SMOKE_FLAGS as FAST_FLAGS,
-    RAW_FLOAT,
 )
-
+from tests.run.helpers import (
+    SMOKE as FAST,
+)
+from tests.run.helpers import (
+    SMOKE_FLAGS as FAST_FLAGS,
+)
 
 
 def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
@@ -28,7 +32,7 @@ def test_pseudo_label_smoke_exports_a_scoreable_network(tmp_path, capsys):
     assert result.command == "pseudo-label" and result.out == out
     config = read_json(out, "config.json")
     assert (config["t1"], config["t2"]) == (6, 36)  # 10% / 60% of 60 epochs
-    assert config["labels_per_class"] == pl.DEFAULT_LABELS_PER_CLASS  # demo budget
+    assert config["labels_per_class"] == semi.DEFAULT_LABELS_PER_CLASS  # demo budget
     assert config["counts"]["train"] == 50
     assert config["counts"]["unlabeled"] > 1000
     with open(os.path.join(out, "training_log.csv")) as f:
@@ -79,17 +83,17 @@ def test_the_pool_is_cached_below_the_limit_unless_the_flag_says():
         image_shape = (32, 32, 3)
 
     config = run.configure("pseudo-label")
-    assert pl.cache_pool(config, Data, 1000)
-    assert not pl.cache_pool(config, Data, pl.CACHE_LIMIT_BYTES)  # 12 KiB each
-    assert not pl.cache_pool(config.replace(cache_pool=False), Data, 1000)
-    assert pl.cache_pool(config.replace(cache_pool=True), Data, 10**9)
+    assert semi.cache_pool(config, Data, 1000)
+    assert not semi.cache_pool(config, Data, semi.CACHE_LIMIT_BYTES)  # 12 KiB each
+    assert not semi.cache_pool(config.replace(cache_pool=False), Data, 1000)
+    assert semi.cache_pool(config.replace(cache_pool=True), Data, 10**9)
 
 
 def test_the_demo_budget_applies_to_the_bundled_digits_only(folder, capsys):
     digits = run.configure("pseudo-label")
-    assert pl.with_budget(digits).labels_per_class == 5
+    assert semi.with_budget(digits).labels_per_class == 5
     assert "demo budget" in capsys.readouterr().out
-    assert pl.with_budget(digits.replace(label_fraction=0.5)).labels_per_class is None
+    assert semi.with_budget(digits.replace(label_fraction=0.5)).labels_per_class is None
     own = run.configure("pseudo-label", data=folder)
-    assert pl.with_budget(own).labels_per_class is None
+    assert semi.with_budget(own).labels_per_class is None
     assert "every labelled training image" in capsys.readouterr().out

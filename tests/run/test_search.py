@@ -9,9 +9,9 @@ import pytest
 from kzoo import run
 from kzoo.export import SERVING_TENSORS, load_serving_signature
 from kzoo.run import search
-from kzoo.run.options import SEARCH_TEMPLATE
-from tests.run.helpers import kzoo, smoke_dir, SERVED, SMOKE as FAST
-
+from kzoo.run.commands.search import SEARCH_TEMPLATE
+from tests.run.helpers import SERVED, kzoo, smoke_dir
+from tests.run.helpers import SMOKE as FAST
 
 
 @pytest.mark.large

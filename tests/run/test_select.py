@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from kzoo import run
-from kzoo.testing.images import make_image_folder
 from kzoo.models import create_model
+from kzoo.testing.images import make_image_folder
 from tests.run.helpers import kzoo, one_error_line
 
 

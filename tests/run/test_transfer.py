@@ -9,8 +9,8 @@ import pytest
 
 from kzoo import run
 from kzoo.errors import KzooError
-from tests.run.helpers import (
-    score_export, smoke_dir, saved_lenet, SERVED, SMOKE as FAST)
+from tests.run.helpers import SERVED, saved_lenet, score_export, smoke_dir
+from tests.run.helpers import SMOKE as FAST
 
 NEW = "5,6,7,8,9"
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.run import options
+from kzoo.run.commands import fixmatch as fixmatch_command
 from kzoo.semi_supervised import (
     CONFIDENCE,
     FixedThreshold,
@@ -36,7 +36,7 @@ def built(strategy, classes=3):
 
 
 def test_every_variant_of_the_command_has_a_strategy():
-    assert tuple(CONFIDENCE) == options.FIXMATCH_VARIANTS
+    assert tuple(CONFIDENCE) == fixmatch_command.FIXMATCH_VARIANTS
     assert isinstance(get_confidence("flexmatch", 0.9, pool_size=5), FlexMatch)
     assert get_confidence("fixmatch", 0.8).threshold == 0.8
     with pytest.raises(ValueError, match="Unknown confidence strategy"):
