@@ -1,5 +1,5 @@
 """The `kzoo` command: one subcommand per technique, generated from the
-run options (`kzoo.run.options`).
+run options (`kzoo.run.commands`).
 
     kzoo --help
     kzoo train --data DIR --epochs 30

@@ -1,7 +1,9 @@
-"""FixMatch (Sohn et al. 2020), with FlexMatch thresholds and distribution
-alignment as options: `kzoo fixmatch`. The model is
-`kzoo.semi_supervised.FixMatchModel`; this module trains it as every kzoo
-run does (resumable, guarded `fit`) and exports its weight average."""
+"""FixMatch (Sohn et al. 2020) and its variants (--variant: FlexMatch,
+FreeMatch, SoftMatch), with distribution alignment as an option: `kzoo
+fixmatch`. The model is `kzoo.semi_supervised.FixMatchModel` with the
+variant's confidence strategy; this module trains it as every kzoo run
+does (resumable, guarded `fit`), watches its classes
+(`kzoo.semi_supervised.collapse`) and exports its weight average."""
 
 import csv
 import math
@@ -22,6 +24,7 @@ from kzoo.run.session import session
 from kzoo.semi_supervised import CONFIDENCE, FixMatchModel, get_confidence
 from kzoo.semi_supervised.collapse import (
     LABELLED_SAMPLE,
+    MIN_CONFIDENT,
     POOL_SAMPLE,
     CollapseMonitor,
     sample_arrays,
@@ -29,7 +32,7 @@ from kzoo.semi_supervised.collapse import (
 
 CURVE = "fixmatch_curve.png"
 
-# The defaults (`kzoo.run.options.FIXMATCH`, `FIXMATCH_STEPS`) were chosen
+# The defaults (`kzoo.run.commands.fixmatch`, `FIXMATCH_STEPS`) were chosen
 # on the validation split (143 images) of seeds 10, 11 and 12, which the
 # reports do not use: digits, 5 labels per class, LeNet-5, batch 16, tau =
 # 0.95, EMA 0.999, dropout 0, Adam 1e-3; validation accuracy (%) of the
@@ -94,7 +97,10 @@ def fixmatch(config):
             policies, model or output folder.
     """
     config = with_length(with_budget(config))
-    variant(config)  # refuse a contradiction before anything is written
+    # --flexmatch is --variant flexmatch: one recorded setting, so that
+    # either spelling resumes the other's run (refusing a contradiction
+    # before anything is written).
+    config = config.replace(variant=variant(config), flexmatch=False)
     with session(config) as run:
         size = inputs.input_size(config)
         for spec in (config.augment, config.strong):  # fail before loading data
@@ -207,9 +213,14 @@ def say_collapse(collapse):
     """The run's class warnings, or that there were none, after its result."""
     warnings = collapse["warnings"]
     if not warnings:
+        last = collapse["last_check"] or {}
+        shares = ("no class got under a quarter of its share of the "
+                  "predictions >= --threshold" if last.get("confident", 0) >= MIN_CONFIDENT else
+                  "class shares not judged: under 10% of the pool sample "
+                  "reached --threshold")
         progress.say(f"classes: no class warning in {collapse['checks']} "
-                     "check(s) (every class got confident pseudo-labels; the "
-                     "pool images nearest its labelled images take its label)")
+                     f"check(s) ({shares}; the pool images nearest each "
+                     "class's labelled images take its label)")
         return
     for w in warnings:
         progress.say(f"CLASS WARNING (seen from step {w['since']:,} to "

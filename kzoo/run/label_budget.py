@@ -269,8 +269,19 @@ def run_technique(name, config, budget, seed, out, counts, labeled=None):
     if labeled is not None:
         options["labeled_indices"] = sorted(int(i) for i in labeled)
     record, _ = run_recorded(technique.command, options,
-                             os.path.join(out, DONE_FILE), fresh=config.fresh)
+                             os.path.join(out, DONE_FILE), fresh=config.fresh,
+                             upgrade=upgrade_options)
     return record["test_accuracy"], record.get("out", out)
+
+
+def upgrade_options(options):
+    """A cell's recorded options as this version writes them: FixMatch's
+    cells recorded `flexmatch: true|false` before `--variant`."""
+    if "flexmatch" not in options:
+        return options
+    options = dict(options)
+    options["variant"] = "flexmatch" if options.pop("flexmatch") else "fixmatch"
+    return options
 
 
 def technique_options(technique, config, budget, counts):

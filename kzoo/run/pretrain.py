@@ -21,7 +21,7 @@ from kzoo.run.result import RunResult
 from kzoo.run.session import session
 from kzoo.training.simclr import SimCLRModel, encoder_of, with_projection
 
-# The defaults (`kzoo.run.options.PRETRAIN`: 1,500 steps of 256 images,
+# The defaults (`kzoo.run.commands.pretrain`: 1,500 steps of 256 images,
 # Adam 1e-3 with cosine decay, temperature 0.2, projection 128, both views
 # "crop,randaugment(n=2,m=10)") were compared by what the encoder is for
 # here, choosing images to label: the classes that TypiClust's 10 picks

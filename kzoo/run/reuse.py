@@ -20,7 +20,7 @@ def read_record(path):
         return {}
 
 
-def run_recorded(command, options, record, fresh=False):
+def run_recorded(command, options, record, fresh=False, upgrade=None):
     """Run `command` with `options` unless `record` (a JSON file) says the
     same command and options finished before.
 
@@ -31,12 +31,16 @@ def run_recorded(command, options, record, fresh=False):
         fresh: Run again whatever the record says (also discards the run's
             own backups; not part of what is recorded, so the same options
             without it reuse the run afterwards).
+        upgrade: Optional function: a record's options as an earlier
+            version of kzoo wrote them -> as this one writes them.
 
     Returns:
         `(record, result)`: the record (`command`, `options`,
         `test_accuracy`, `out`) and the `RunResult`, None when reused.
     """
     recorded = {} if fresh else read_record(record)
+    if upgrade is not None and isinstance(recorded.get("options"), dict):
+        recorded["options"] = upgrade(recorded["options"])
     if (recorded.get("command") == command and recorded.get("options") == options
             and "test_accuracy" in recorded):
         progress.say(f"reusing {recorded.get('out')} (the same {command} run "

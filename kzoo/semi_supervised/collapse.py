@@ -28,6 +28,9 @@ rule, testable on hand-made predictions.
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from kzoo.data.items import indexed
 
 K_NEIGHBOURS = 10
 AGREEMENT = 0.5  # below: the class's labelled images are "taken"
@@ -135,11 +138,13 @@ class CollapseMonitor(keras.callbacks.Callback):
         class_names: The classes' names.
         plan: The fit's `FitPlan` (a check's training step).
         say: Called with each new finding's line.
-        start: Checks already done (a resumed run).
+
+    A resumed run's monitor starts again at the resume: what was seen
+    before the interruption is not in its report.
     """
 
     def __init__(self, labelled, pool, expected, threshold=0.95, class_names=None,
-                 plan=None, say=print, start=0):
+                 plan=None, say=print):
         super().__init__()
         self.images, self.labels = labelled
         self.pool = pool
@@ -148,7 +153,6 @@ class CollapseMonitor(keras.callbacks.Callback):
         self.class_names = class_names
         self.plan = plan
         self.say = say
-        self.start = start
         self.active = {}  # key -> finding with its "since" step
         self.seen = {}  # key -> said finding with its first and last step
         self.last = None
@@ -239,9 +243,15 @@ class CollapseMonitor(keras.callbacks.Callback):
 def sample_arrays(dataset, size, limit):
     """At most `limit` examples of an unbatched `(image, label)` dataset of
     `size` examples, evenly spread over it (every k-th), as NumPy arrays;
-    unreadable images (NaN pixels) left out."""
+    unreadable images (NaN pixels, or a file that fails to read) left out.
+    A dataset of files readable by index (`kzoo.data.items.indexed`)
+    decodes only the examples taken."""
     stride = max(1, -(-int(size) // int(limit)))
-    if stride > 1:
+    reader = indexed(dataset)
+    if stride > 1 and reader is not None:
+        dataset = tf.data.Dataset.range(0, reader.count, stride).map(
+            reader.read).ignore_errors()
+    elif stride > 1:
         dataset = dataset.shard(stride, 0)
     images, labels = [], []
     for image, label in dataset.as_numpy_iterator():

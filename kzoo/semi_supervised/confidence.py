@@ -187,8 +187,11 @@ class FlexMatch(FixedThreshold):
     predicted class c (`flexmatch_beta`, `flexmatch_thresholds`).
 
     Its state is, per unlabelled image, the class it last reached τ with
-    (`selected_label`, -1 before), updated from the global batch before
-    the batch is masked (as USB's `FlexMatchThresholdingHook`).
+    (`selected_label`, -1 before), updated from the global batch *before*
+    the batch is masked, so a batch's own selections count towards its
+    thresholds. USB's `FlexMatchThresholdingHook` masks with the state of
+    the batches before and updates after; kzoo's order is the one its
+    measured FlexMatch results (the README's tables) were run with.
 
     Args:
         threshold: τ, the highest class threshold.
@@ -269,9 +272,9 @@ class FreeMatch(ConfidenceStrategy):
     when none did.
 
     USB's `FreeMatchThresholingHook` and `entropy_loss`
-    (`semilearn/algorithms/freematch/`) compute the same; its τ starts at
-    1 (its `p_model` starts at ones; the paper, and kzoo, at 1/C), and
-    `fairness_weight` is its `ent_loss_ratio` (default 0.01).
+    (`semilearn/algorithms/freematch/`) compute the same, from the same
+    start (1/C in its current code; an earlier version started τ at 1),
+    and `fairness_weight` is its `ent_loss_ratio` (default 0.01).
 
     Args:
         momentum: EMA momentum λ (0.999).

@@ -76,10 +76,12 @@ class FixMatchModel(WrapperModel):
     statistics) are the network's own.
 
     Logged: `loss`, `labeled_loss`, `unlabeled_loss` (over all unlabelled
-    images), `mask_rate` (the mean weight), and with `x["unlabeled_labels"]` (hidden labels,
+    images), `mask_rate` (the mean weight: the share of images that
+    trained, for a 0/1 strategy), `confidence_loss` (a strategy's own
+    term, where it has one), and with `x["unlabeled_labels"]` (hidden labels,
     -1 where unknown) `pseudo_label_accuracy`: the accuracy of the
-    pseudo-labels that passed the threshold among those whose label is
-    known; NaN (n/a, never 0) while none of them did (see `SelectedMean`).
+    pseudo-labels that trained (weighted by their weight: SoftMatch's
+    are soft) among those whose label is known; NaN (n/a, never 0) while none of them did (see `SelectedMean`).
     Without `x["unlabeled_labels"]` it is not logged. Every mean and state
     update is over the global batch, so 2 replicas train as one device.
 

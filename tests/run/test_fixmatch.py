@@ -48,6 +48,11 @@ def test_fixmatch_smoke_exports_the_weight_average(tmp_path, capsys):
         assert key in header
     report = read_json(out, "fixmatch.json")
     assert report["method"] == "fixmatch" and "mask_rate" in report
+    # The class check ran at the run's one check and is recorded.
+    collapse = read_json(out, "metrics.json")["collapse"]
+    assert collapse == report["collapse"] and collapse["checks"] == 1
+    assert len(collapse["last_check"]["shares"]) == 10
+    assert "collapse_warnings" in header  # a column of the log
     # The digits pool's labels are known: the metric is there (null: n/a).
     accuracy = report["pseudo_label_accuracy"]
     assert accuracy is None or 0.0 <= accuracy <= 1.0
@@ -241,6 +246,37 @@ def test_fixmatch_without_unlabelled_images_is_a_clear_error(tmp_path, capsys):
                         tmp_path / "x", "--smoke")
     assert code == 2 and "magic" in err
     assert not os.path.exists(tmp_path / "x")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--flexmatch", "--variant", "freematch"), "--flexmatch means --variant flexmatch"),
+    (("--variant", "softmatch", "--distribution-alignment"), "drop --distribution"),
+])
+def test_contradicting_variant_flags_are_refused_before_anything_is_written(
+        tmp_path, capsys, flags, message):
+    code, _, err = kzoo(capsys, "fixmatch", *flags, "--out", tmp_path / "x",
+                        "--smoke")
+    assert code == 2 and message in err
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_flexmatch_is_recorded_as_the_variant():
+    config = run.configure("fixmatch", flexmatch=True)
+    assert fm.variant(config) == "flexmatch" and fm.method_name(config) == "flexmatch"
+    assert fm.title("flexmatch+da") == "FlexMatch + distribution alignment"
+    assert fm.title("freematch") == "FreeMatch"
+
+
+def test_the_collapse_summary_says_what_to_do(capsys):
+    fm.say_collapse({"checks": 40, "last_check": {"confident": 0.9}, "warnings": [
+        {"kind": "swapped", "classes": ["1", "3"], "since": 900, "until": 9300,
+         "text": "classes '1' and '3' look swapped"}]})
+    printed = capsys.readouterr().out
+    assert "CLASS WARNING (seen from step 900 to 9,300): classes '1' and '3'" in printed
+    assert "label more images of '1', '3'" in printed
+    fm.say_collapse({"checks": 3, "last_check": {"confident": 0.02}, "warnings": []})
+    printed = capsys.readouterr().out
+    assert "no class warning in 3 check(s)" in printed and "not judged" in printed
 
 
 @pytest.mark.large

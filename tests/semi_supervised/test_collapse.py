@@ -5,6 +5,7 @@ give a third class no confident pseudo-label."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kzoo.semi_supervised import FixMatchModel
 from kzoo.semi_supervised.collapse import (
@@ -137,8 +138,6 @@ def test_the_monitor_reads_the_weight_average():
 
 
 def test_sample_arrays_spreads_over_the_dataset_and_skips_unreadable_images():
-    import tensorflow as tf
-
     images = np.arange(10, dtype="float32").reshape(10, 1, 1, 1)
     images[4] = np.nan
     ds = tf.data.Dataset.from_tensor_slices((images, np.arange(10)))
@@ -172,3 +171,23 @@ def test_the_run_warns_of_findings_seen_late_even_if_gone_at_the_end():
     late = run([right] * 4 + [wrong] * 3 + [right] * 3)
     assert [(w["kind"], w["since"], w["until"]) for w in late] == [
         ("swapped", 500, 700)]
+
+
+def test_sample_arrays_of_a_folder_pool_reads_the_files_it_takes(tmp_path):
+    from kzoo.data import load_data
+    from kzoo.data.items import indexed
+    from kzoo.testing.images import write_image
+
+    for name in ("train/a", "train/b", "unlabeled"):
+        (tmp_path / name).mkdir(parents=True)
+    for k in range(12):
+        write_image(tmp_path / "train" / ("a" if k % 2 else "b") / f"t{k}.png",
+                    np.full((8, 8, 3), 20 * k, np.uint8))
+        write_image(tmp_path / "unlabeled" / f"u{k:02d}.png",
+                    np.full((8, 8, 3), 20 * k, np.uint8))
+    data = load_data(str(tmp_path), image_size=(8, 8))
+    assert indexed(data.unlabeled) is not None  # read by index, not all decoded
+    x, y = sample_arrays(data.unlabeled, data.counts["unlabeled"], 4)
+    # Every 3rd of the 12 files: u00, u03, u06, u09.
+    np.testing.assert_allclose(x[:, 0, 0, 0], [0, 60, 120, 180], atol=1)
+    assert y.tolist() == [-1] * 4
