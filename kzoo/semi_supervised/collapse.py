@@ -94,10 +94,10 @@ def diagnose(shares, confident, expected, votes, labels, class_names=None):
     findings = []
     if confident >= MIN_CONFIDENT:
         for c in np.flatnonzero(np.asarray(shares) < STARVED_RATIO * np.asarray(expected)):
-            findings.append(dict(
-                kind="starved", classes=[names[c]],
-                text=(f"class {names[c]!r} gets {shares[c]:.1%} of the confident "
-                      f"pseudo-labels against {expected[c]:.1%} of the labels")))
+            findings.append({
+                "kind": "starved", "classes": [names[c]],
+                "text": (f"class {names[c]!r} gets {shares[c]:.1%} of the confident "
+                      f"pseudo-labels against {expected[c]:.1%} of the labels")})
     taken = {}
     for c in range(len(expected)):
         rows = np.asarray(votes)[labels == c]
@@ -111,16 +111,16 @@ def diagnose(shares, confident, expected, votes, labels, class_names=None):
     for c, (d, agreement) in sorted(taken.items()):
         if taken.get(d, (None,))[0] == c:
             if c < d:
-                findings.append(dict(
-                    kind="swapped", classes=[names[c], names[d]],
-                    text=(f"classes {names[c]!r} and {names[d]!r} look swapped: the "
+                findings.append({
+                    "kind": "swapped", "classes": [names[c], names[d]],
+                    "text": (f"classes {names[c]!r} and {names[d]!r} look swapped: the "
                           "pool images nearest each one's labelled images are "
-                          "predicted as the other")))
+                          "predicted as the other")})
             continue
-        findings.append(dict(
-            kind="taken", classes=[names[c], names[d]],
-            text=(f"the pool images nearest the labelled {names[c]!r} images are "
-                  f"predicted {names[d]!r} ({agreement:.0%} take {names[c]!r})")))
+        findings.append({
+            "kind": "taken", "classes": [names[c], names[d]],
+            "text": (f"the pool images nearest the labelled {names[c]!r} images are "
+                  f"predicted {names[d]!r} ({agreement:.0%} take {names[c]!r})")})
     for f in findings:
         f["key"] = f"{f['kind']}:{','.join(f['classes'])}"
     return findings
@@ -201,9 +201,9 @@ class CollapseMonitor(keras.callbacks.Callback):
                 self.say(f"step {step:,}: gone: {f['text']}")
         self.active = now
         self.checks += 1
-        self.last = dict(step=step, confident=round(confident, 4),
-                         shares=[round(float(s), 4) for s in shares],
-                         agreement=self.agreement(votes))
+        self.last = {"step": step, "confident": round(confident, 4),
+                         "shares": [round(float(s), 4) for s in shares],
+                         "agreement": self.agreement(votes)}
         return [f for f in findings if f["said"]]
 
     def agreement(self, votes):

@@ -109,7 +109,7 @@ class ConfidenceStrategy(keras.layers.Layer):
     def extra_loss(self, strong_logits, weights):
         """A loss term of the strategy's own on the strong view: a float32
         scalar, the same on every replica, or None (default)."""
-        return None
+        return
 
     def call(self, probs):  # a layer must be callable; `weigh` is the API
         return self.weigh(probs)[0]

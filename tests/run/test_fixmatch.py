@@ -135,8 +135,8 @@ def test_the_export_is_the_average_not_the_last_weights(tmp_path, monkeypatch):
 
 @pytest.mark.large
 @pytest.mark.parametrize("variant", [
-    dict(flexmatch=True, distribution_alignment=True),
-    dict(variant="freematch"), dict(variant="softmatch")],
+    {"flexmatch": True, "distribution_alignment": True},
+    {"variant": "freematch"}, {"variant": "softmatch"}],
     ids=["flexmatch+da", "freematch", "softmatch"])
 def test_a_killed_run_resumes_to_the_same_weights_and_state(tmp_path, monkeypatch,
                                                             variant):

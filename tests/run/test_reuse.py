@@ -28,7 +28,8 @@ def test_the_same_options_reuse_the_record_and_others_run_again(tmp_path, runs):
     options = {"variant": "freematch", "seed": 0, "out": str(tmp_path / "cell")}
     first, result = run_recorded("fixmatch", options, record)
     assert result is not None and len(runs) == 1 and runs[0][1]["fresh"] is False
-    assert json.load(open(record))["options"] == options
+    with open(record) as f:
+        assert json.load(f)["options"] == options
     again, result = run_recorded("fixmatch", options, record)
     assert result is None and again == first and len(runs) == 1
     # Other options, another command, or --fresh: it runs.

@@ -141,7 +141,7 @@ def test_sample_arrays_spreads_over_the_dataset_and_skips_unreadable_images():
     images = np.arange(10, dtype="float32").reshape(10, 1, 1, 1)
     images[4] = np.nan
     ds = tf.data.Dataset.from_tensor_slices((images, np.arange(10)))
-    x, y = sample_arrays(ds, 10, 5)
+    _x, y = sample_arrays(ds, 10, 5)
     assert y.tolist() == [0, 2, 6, 8]  # every 2nd; image 4 unreadable
     assert sample_arrays(ds, 10, 100)[1].tolist() == [0, 1, 2, 3, 5, 6, 7, 8, 9]
 

@@ -147,7 +147,7 @@ def test_softmatch_weight_is_one_at_and_above_the_mean_and_gaussian_below():
     strategy.mean.assign(0.6)
     strategy.variance.assign(0.04)
     weights = strategy.gaussian(tf.constant([0.6, 0.9, 0.4, 0.2])).numpy()
-    below = lambda p: np.exp(-(p - 0.6) ** 2 / (2 * 0.04 / 4))  # noqa: E731
+    below = lambda p: np.exp(-(p - 0.6) ** 2 / (2 * 0.04 / 4))
     np.testing.assert_allclose(weights, [1.0, 1.0, below(0.4), below(0.2)],
                                rtol=1e-5)
     assert 0 < weights[3] < weights[2] < 1
@@ -205,10 +205,10 @@ def test_config_round_trip(strategy):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(cls=FreeMatch, momentum=1.0), "momentum"),
-    (dict(cls=FreeMatch, fairness_weight=-1.0), "fairness_weight"),
-    (dict(cls=SoftMatch, n_sigma=0.0), "n_sigma"),
-    (dict(cls=FlexMatch, threshold=0.9), "pool_size"),
+    ({"cls": FreeMatch, "momentum": 1.0}, "momentum"),
+    ({"cls": FreeMatch, "fairness_weight": -1.0}, "fairness_weight"),
+    ({"cls": SoftMatch, "n_sigma": 0.0}, "n_sigma"),
+    ({"cls": FlexMatch, "threshold": 0.9}, "pool_size"),
 ])
 def test_invalid_arguments(kwargs, message):
     cls = kwargs.pop("cls")
