@@ -16,13 +16,15 @@ averaged network:
   (fewer than `AGREEMENT` of their `K_NEIGHBOURS` neighbours take c); when
   d's are taken by c too, the two classes **swapped**.
 
-A finding is said once it has lasted `PERSIST` checks in a row (with the
-step it appeared at), and said again when it goes. The run's warnings
-(`metrics.json`, the summary) are the findings said at a check in the
-last half of the run (`LATE`), with the first and last step each was
+Findings are watched from the first check and said in the second half of
+the run (`LATE`), once one has lasted `PERSIST` checks in a row (with the
+step it appeared at), and again when it goes: early in a run classes
+often starve for a while and recover, and in good runs findings are
+seen only then, if at all. The run's warnings (`metrics.json`, the
+summary) are the findings said, with the first and last step each was
 seen at: a swap the network has settled into can hide from its own
-feature space by the end (its features then agree with its predictions),
-while in good runs findings are seen only early, if at all. `diagnose` is the NumPy
+feature space by the end (its features then agree with its
+predictions), so a finding gone at the end still counts. `diagnose` is the NumPy
 rule, testable on hand-made predictions.
 """
 
@@ -183,12 +185,13 @@ class CollapseMonitor(keras.callbacks.Callback):
         findings = diagnose(shares, confident, self.expected, votes, self.labels,
                             self.class_names)
         now = {}
+        late = final or step > LATE * (self.plan.total_steps if self.plan else 0)
         for f in findings:
             before = self.active.get(f["key"], {})
             f["since"] = before.get("since", step)
             f["checks"] = before.get("checks", 0) + (PERSIST if final else 1)
             f["said"] = before.get("said", False)
-            if not f["said"] and f["checks"] >= PERSIST:
+            if not f["said"] and late and f["checks"] >= PERSIST:
                 self.say(f"CLASS WARNING (step {step:,}, seen since step "
                          f"{f['since']:,}): {f['text']}")
                 f["said"] = True

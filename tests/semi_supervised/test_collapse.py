@@ -157,20 +157,28 @@ def test_the_run_warns_of_findings_seen_late_even_if_gone_at_the_end():
     labelled = (np.concatenate([points((1, 0), 2, 3), points((0, 1), 2, 4)]), right)
 
     def run(labels_by_check):
+        said = []
         monitor = CollapseMonitor(labelled, pool, [0.5, 0.5, 0.0], plan=Plan(),
-                                  say=lambda _: None)
+                                  say=said.append)
         monitor.set_model(FixMatchModel(region_network(), ema_decay=0.0))
         for epoch, labels in enumerate(labels_by_check):
             monitor.labels = labels
             monitor.on_epoch_end(epoch, {})
-        return monitor.report()["warnings"]
+        return monitor.report()["warnings"], said
 
-    # Seen at steps 100-300 only (the first half): not the run's warning.
-    assert run([wrong] * 3 + [right] * 7) == []
-    # Seen at steps 500-700 (the second half), gone at the end: it is.
-    late = run([right] * 4 + [wrong] * 3 + [right] * 3)
+    # Seen at steps 100-300 only (the first half): watched, never said.
+    assert run([wrong] * 3 + [right] * 7) == ([], [])
+    # Seen at steps 500-700 (from the second half), gone at the end: said,
+    # and the run's warning.
+    late, said = run([right] * 4 + [wrong] * 3 + [right] * 3)
     assert [(w["kind"], w["since"], w["until"]) for w in late] == [
         ("swapped", 500, 700)]
+    assert len(said) == 2 and said[0].startswith("CLASS WARNING (step 600, seen "
+                                                 "since step 500)")
+    assert said[1].startswith("step 800: gone")
+    # Seen from step 300 on: said at the first check of the second half.
+    _, said = run([right] * 2 + [wrong] * 8)
+    assert said[0].startswith("CLASS WARNING (step 600, seen since step 300)")
 
 
 def test_sample_arrays_of_a_folder_pool_reads_the_files_it_takes(tmp_path):
