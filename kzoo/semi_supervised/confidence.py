@@ -17,6 +17,14 @@ per image and its pseudo-label (`weigh`); it may add a term to the loss
 `CONFIDENCE` maps their names (`kzoo fixmatch --variant NAME`) to them.
 Adding one: a subclass here with `build_state`, `weigh` and `get_config`,
 a `CONFIDENCE` entry, its tests (see CONTRIBUTING.md).
+
+The strategies are not registered Keras serializables: a strategy is
+training state of a `FixMatchModel`, which kzoo never saves as a Keras
+file (it exports the averaged network); their state travels in the
+model's weights (`save_weights`, kzoo's backups), and `get_config` /
+`from_config` rebuild one. (`import kzoo` registers its serializables the
+moment Keras is imported; this module needs TensorFlow and the rest of
+`kzoo.semi_supervised`, which that must not import.)
 """
 
 import keras
@@ -118,7 +126,6 @@ class ConfidenceStrategy(keras.layers.Layer):
         return tuple(input_shape[:-1])
 
 
-@keras.saving.register_keras_serializable(package="kzoo")
 class FixedThreshold(ConfidenceStrategy):
     """FixMatch: an image trains on its pseudo-label when its confidence
     reaches τ (weight 1), else not at all (weight 0).
@@ -181,7 +188,6 @@ def flexmatch_thresholds(beta, threshold):
     return threshold * beta / (2.0 - beta)
 
 
-@keras.saving.register_keras_serializable(package="kzoo")
 class FlexMatch(FixedThreshold):
     """FlexMatch: class-wise curriculum thresholds `τ · M(β_c)` for the
     predicted class c (`flexmatch_beta`, `flexmatch_thresholds`).
@@ -255,7 +261,6 @@ def _check_momentum(momentum):
             f"`momentum` must be in [0, 1). Received: momentum={momentum}")
 
 
-@keras.saving.register_keras_serializable(package="kzoo")
 class FreeMatch(ConfidenceStrategy):
     """FreeMatch: a self-adaptive threshold and a fairness term.
 
@@ -335,7 +340,6 @@ class FreeMatch(ConfidenceStrategy):
                 "fairness_weight": self.fairness_weight}
 
 
-@keras.saving.register_keras_serializable(package="kzoo")
 class SoftMatch(ConfidenceStrategy):
     """SoftMatch: every image trains, weighted by a truncated Gaussian of
     its confidence.
