@@ -26,12 +26,12 @@ from kzoo.augment.mixing import CutMix, MixUp
 from kzoo.augment.randaugment import RandAugment
 from kzoo.errors import KzooError
 
-# Pad-and-crop (padding 1/8 of the side). Chosen on validation accuracy for
-# LeNet-5 on digits with 10 labels per class and 150 epochs (mean of seeds
-# 0-2): none 0.902, crop 0.944, crop+randaugment(n=1,m=5) 0.925,
-# crop+randaugment(n=2,m=9) 0.862. RandAugment needs longer training than a
-# 100-image budget gets here; randaugment_search.py tunes it on top of crop.
-# No flip: it changes the class of digits and text.
+# Pad-and-crop (padding 1/8 of the side), chosen on validation accuracy for
+# LeNet-5 on digits with 10 labels per class and 150 epochs against no
+# augmentation and crop + RandAugment (docs/results/augment_defaults.csv):
+# RandAugment needs longer training than a 100-image budget gets here;
+# `kzoo search` tunes it on top of crop. No flip: it changes the class of
+# digits and text.
 DEFAULT_POLICY = "crop"
 
 

@@ -33,52 +33,13 @@ from kzoo.semi_supervised.collapse import (
 CURVE = "fixmatch_curve.png"
 
 # The defaults (`kzoo.run.commands.fixmatch`, `FIXMATCH_STEPS`) were chosen
-# on the validation split (143 images) of seeds 10, 11 and 12, which the
-# reports do not use: digits, 5 labels per class, LeNet-5, batch 16, tau =
-# 0.95, EMA 0.999, dropout 0, Adam 1e-3; validation accuracy (%) of the
-# average at the end, seeds 10 / 11 / 12 (mean):
-#   500 epochs (6,000 steps), mu = 7              95.8 / 97.9 / 97.2  (97.0)
-#   the same, cosine learning rate                94.4 / 97.9 / 95.8  (96.0)
-#   the same, tau = 0.9                           95.8 / 98.6 / 97.2  (97.2)
-#   the same, --flexmatch                         95.1 / 97.9 / 97.9  (97.0)
-#   the same, --distribution-alignment            95.8 / 98.6 / 97.2  (97.2)
-#   1000 epochs (12,000 steps, the default)       96.5 / 99.3 / 97.9  (97.9)
-#   500 epochs, dropout 0.5 (train's default)     95.1 / 97.2 /  -
-# Shorter budgets measured for the step budget (--steps), --flexmatch, the
-# weak view in its own pass; none beat 12,000 steps:
-#   4,000 steps, mu = 7                           95.8 / 96.5 / 98.6  (97.0)
-#   4,000 steps, mu = 7, cosine learning rate     95.1 / 97.2 / 97.2  (96.5)
-#   6,000 steps, mu = 3                           95.8 / 97.9 / 99.3  (97.7)
-#   6,000 steps, mu = 3, cosine learning rate     95.1 / 99.3 / 97.9  (97.4)
-#   7,800 steps, mu = 3                           95.1 / 98.6 / 99.3  (97.7)
-# (A step at mu = 3 trains on 112 images, at mu = 7 on 240.) 3,000 steps
-# (what a 60-second main job has room for), --flexmatch, validation seeds
-# 10-15 (mean); 12,000 steps at Adam 1e-3: 98.6 (the rows below):
-#   Adam 1e-3                  95.8 / 96.5 / 97.2 / 89.5 / 95.8 /  95.8 (95.1)
-#   Adam 3e-3                  95.8 / 98.6 / 98.6 / 90.9 / 97.2 /  97.9 (96.5)
-#   Adam 5e-3                  96.5 / 97.9 / 97.9 / 90.9 / 97.9 /  92.3 (95.6)
-#   3e-3, cosine               94.4 / 97.2 / 97.2 / 92.3 / 97.9 /  93.7 (95.5)
-#   2e-3, EMA 0.995            95.8 / 97.2 / 98.6 / 91.6 / 98.6 / 100.0 (97.0)
-#   2e-3, EMA 0.99             95.1 / 97.2 / 98.6 / 91.6 / 98.6 / 100.0 (96.9)
-#   3e-3, EMA 0.995            96.5 / 98.6 / 99.3 / 91.6 / 98.6 /  97.9 (97.1)
-# The learning rate at 12,000 steps, --flexmatch (the default since then:
-# Adam 2e-3), validation seeds 10-15, and the 4,000-image digit folder of
-# benchmarks/make_digit_folder.py (10 labels per class, seed 0, its own
-# 402-image validation split):
-#   Adam 1e-3   96.5 / 99.3 / 99.3 / 97.2 / 99.3 / 100.0 (98.6)   folder 98.0
-#   Adam 2e-3   96.5 / 99.3 / 99.3 / 97.9 / 99.3 / 100.0 (98.7)   folder 98.8
-# (folder: 32,000 steps at 1e-3, 99.25; 12,000 steps at 3e-3 with EMA
-# 0.995, 98.5).
-# The step is the network's: on 2 cores (AMD EPYC, AVX-512) LeNet-5 on 128
-# images with gradients and 112 without takes 9.7 ms, a FixMatch step in
-# `fit` 13.3-13.6 ms, the input pipeline 3.8 ms (on the other core): a
-# 60-second run (about 13 s of it start-up, test and export) has room for
-# about 3,500 steps whatever the pipeline does. The budget is
-# in steps so that a larger pool does not make a longer run: 1,000 passes
-# were 12,000 steps on the digits pool and 900,000 on a 100,000-image one.
-# Dropout in the one training-mode pass makes the weak view's predictions
-# noisy: at 3,300 steps (seed 10) 70% of the pool passed tau with dropout
-# 0.5 and 88% without, their pseudo-labels 97.8% and 99.1% right.
+# on validation splits of seeds 10-15, which the reported results do not
+# use; every candidate and its validation accuracy is in
+# docs/results/fixmatch_defaults.csv (the site's Results page). The budget
+# is in steps so that a larger pool does not make a longer run: 1,000 passes
+# are 12,000 steps on the digits pool and 900,000 on a 100,000-image one.
+# No dropout: in the one training-mode pass it makes the weak view's
+# predictions noisy (fewer of the pool pass tau, and fewer of those right).
 
 
 def fixmatch(config):

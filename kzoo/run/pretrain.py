@@ -25,20 +25,8 @@ from kzoo.training.simclr import SimCLRModel, encoder_of, with_projection
 # Adam 1e-3 with cosine decay, temperature 0.2, projection 128, both views
 # "crop,randaugment(n=2,m=10)") were compared by what the encoder is for
 # here, choosing images to label: the classes that TypiClust's 10 picks
-# cover on the digits pool of seeds 0-9 (k-means with 3 starts; LeNet-5):
-#   width 1, the defaults (59 s on 2 cores)            9.2
-#   temperature 0.5 / 0.1                              8.7 / 8.6
-#   4,000 steps                                        9.4
-#   views "crop" / "crop,randaugment(n=3,m=15)"        9.2 / 9.2
-#   batch normalization in the projection head         9.4 (not kept: two
-#       replicas then no longer train as one device)
-#   width 4 (336 features), 3,000 steps (6m10s)        9.8
-# With k-means' 10 starts (TypiClust's own setting), width 4 and 3,000 steps
-# cover all 10 classes on every one of the 10 seeds: the recipe the README
-# gives for choosing labels. k-NN accuracy (5 neighbours, 5-fold, seed 0's
-# pool) of the features: pixels 96.7%, width 1 (4,000 steps) 95.8%,
-# width 4 97.2%; the adjusted Rand index of their 10-means against the
-# classes: 0.67, 0.68, 0.84.
+# cover on the digits pool of seeds 0-9. The candidates and their scores:
+# docs/results/pretrain_defaults.csv (the site's Results page).
 # Decoded pools up to this size are kept in memory (float32 images).
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
