@@ -57,6 +57,7 @@ def test_pretrain_writes_an_encoder_that_a_training_run_starts_from(
                               encoder.get_layer(name).get_weights()) == 0
 
 
+@pytest.mark.large  # kill and resume: two runs of a pretrain
 def test_a_killed_pretrain_resumes_to_the_same_encoder(photos, tmp_path,
                                                        monkeypatch):
     whole = run.run("pretrain", data=photos, out=str(tmp_path / "whole"), **SHORT)

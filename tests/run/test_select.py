@@ -55,6 +55,9 @@ def test_the_same_seed_gives_the_same_choice(plain, tmp_path):
     assert picks[0] == picks[1] != picks[2]
 
 
+# Two selections on a data folder; the default tier selects from one in
+# test_a_data_folder_with_nothing_labelled_yet.
+@pytest.mark.large
 def test_a_data_folder_picks_from_unlabeled_only(folder, tmp_path):
     out = str(tmp_path / "pick.csv")
     result = run.run("select", data=folder, budget=8, out=out)
@@ -95,6 +98,7 @@ def test_margin_ranks_the_models_least_sure_images_first(folder, tmp_path):
     assert len(set(badge.report["paths"])) == 4
 
 
+@pytest.mark.large  # two commands end to end: a pretrain, then select on it
 def test_an_embedding_of_a_pretrain_run(plain, tmp_path):
     encoder = run.run("pretrain", data=plain, out=str(tmp_path / "enc"),
                       smoke=True, batch_size=8, input_size=32,

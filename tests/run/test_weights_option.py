@@ -186,6 +186,9 @@ def test_transfer_source_and_weights_go_together(values, match, tmp_path):
     assert not out.exists()
 
 
+# A MobileNetV3 transfer run end to end; the default tier trains the
+# cached-feature head in tests/run/test_transfer.py.
+@pytest.mark.large
 def test_transfer_from_an_imagenet_mobilenet_trains_a_head_on_its_features(
         tmp_path, monkeypatch, capsys):
     """`kzoo transfer --source mobilenet_v3_small --weights imagenet`: the
