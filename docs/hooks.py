@@ -12,7 +12,7 @@ import csv
 import os
 import re
 
-from kzoo.run.reference import escape, reference_markdown
+from kzoo.run.reference import escape, reference_markdown, table
 
 # A marker is a line of its own (so a page can write one in code, as text).
 COMMANDS = re.compile(r"^<!-- kzoo:commands -->$", re.MULTILINE)
@@ -23,22 +23,18 @@ def csv_table(path):
     """A Markdown table of a CSV file: its header row, then every row."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
-    lines = ["| " + " | ".join(escape(c) for c in header) + " |",
-             "| " + " | ".join("---" for _ in header) + " |"]
-    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
+    cells = [[escape(c) for c in row] for row in rows]
+    return table(cells[0], cells[1:])
 
 
 def on_page_markdown(markdown, page, config, files):
-    if COMMANDS.search(markdown):
-        markdown = COMMANDS.sub(lambda _: reference_markdown(), markdown)
+    markdown = COMMANDS.sub(lambda _: reference_markdown(), markdown)
 
-    def table(match):
+    def results_table(match):
         path = os.path.join(config["docs_dir"], "results", match[1] + ".csv")
         if not os.path.isfile(path):
             raise FileNotFoundError(
                 f"{page.file.src_uri}: no results file {path} for {match[0]}")
         return csv_table(path)
 
-    return RESULTS.sub(table, markdown)
+    return RESULTS.sub(results_table, markdown)

@@ -33,10 +33,17 @@ def anchor(name):
     return f"kzoo-{name}"
 
 
-def option_rows(command):
-    """`(flags, value, help)` of each option, as `kzoo <command> --help`
-    lists them (`--config` included, `--help` left out)."""
-    parser = build_parser(command)
+def table(header, rows):
+    """A Markdown table of cells that are Markdown already."""
+    return "\n".join(["| " + " | ".join(header) + " |",
+                      "| " + " | ".join("---" for _ in header) + " |",
+                      *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def option_rows(parser):
+    """`(flags, value, help)` of each option of a command's `parser`, as
+    `kzoo <command> --help` lists them (`--config` included, `--help` left
+    out)."""
     rows = []
     for action in parser._actions:  # the parser's own list, in --help order
         if isinstance(action, argparse._HelpAction):
@@ -70,27 +77,20 @@ def command_markdown(command):
         command.description.rstrip(),
         "```",
         "",
-        "| option | value | meaning |",
-        "| --- | --- | --- |",
+        table(["option", "value", "meaning"], (
+            [f"`{flags}`", f"`{value}`" if value else "", escape(help_text)]
+            for flags, value, help_text in option_rows(parser))),
     ]
-    for flags, value, help_text in option_rows(command):
-        value = f"`{value}`" if value else ""
-        lines.append(f"| `{flags}` | {value} | {escape(help_text)} |")
     return "\n".join(lines) + "\n"
 
 
-def reference_markdown(commands=None):
+def reference_markdown():
     """Every command: an index table, then a section each."""
-    commands = COMMANDS if commands is None else commands
-    lines = [
-        "| command | what it does |",
-        "| --- | --- |",
-        *(f"| [`kzoo {name}`](#{anchor(name)}) | {escape(c.summary)} |"
-          for name, c in commands.items()),
-        "",
-    ]
-    return "\n".join(lines) + "\n" + "\n".join(
-        command_markdown(c) for c in commands.values())
+    index = table(["command", "what it does"], (
+        [f"[`kzoo {name}`](#{anchor(name)})", escape(c.summary)]
+        for name, c in COMMANDS.items()))
+    return index + "\n\n" + "\n".join(
+        command_markdown(c) for c in COMMANDS.values())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import functools
 import http.server
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,6 +62,12 @@ def page():
         page.on("pageerror", lambda err: page.errors.append(str(err)))
         page.on("requestfailed", lambda req: page.errors.append(
             f"{req.url}: {req.failure}"))
+
+        def offline(route):  # nothing downloads: only 127.0.0.1 is served
+            page.errors.append(f"left this machine: {route.request.url}")
+            route.abort()
+
+        page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), offline)
         yield page
 
 
